@@ -1,0 +1,196 @@
+import type { Logger } from 'pino';
+import { delegateIfname, type Delegate } from '../cni/delegate.js';
+import { loadDelegates, listCachedContainers, removeDelegates, saveDelegates } from '../cni/delegate-cache.js';
+import type { CniResult } from '../cni/result.js';
+import type { Attachment, Runner, ValidAttachment } from '../cni/runner.js';
+import { CNI_ERR, CniError } from '../errors.js';
+import type { CniRequest, PodRef } from '../server/request.js';
+import { planDelegates } from './planner.js';
+
+/**
+ * What a pod actor does for each command. Each function runs inside the pod's mailbox, so for
+ * one pod at most one of them is running at any time.
+ */
+
+/** What the operations need from the daemon. */
+export interface OperationContext {
+  runner: Runner;
+  log: Logger;
+}
+
+/** CNI_ARGS for delegates (upstream §4.5): the pod identity, never the request's raw string. */
+function delegateCniArgs(pod: PodRef | undefined): Array<[string, string]> {
+  const args: Array<[string, string]> = [['IgnoreUnknown', 'true']];
+  if (pod === undefined) return args;
+  args.push(['K8S_POD_NAMESPACE', pod.namespace], ['K8S_POD_NAME', pod.name]);
+  if (pod.infraContainerId !== '') args.push(['K8S_POD_INFRA_CONTAINER_ID', pod.infraContainerId]);
+  if (pod.uid !== '') args.push(['K8S_POD_UID', pod.uid]);
+  return args;
+}
+
+function attachmentOf(req: CniRequest, delegate: Delegate, index: number): Attachment {
+  return {
+    containerId: req.containerId,
+    netns: req.netns,
+    ifname: delegateIfname(delegate, index, req.ifname),
+    cniArgs: delegateCniArgs(req.pod),
+    capabilityArgs: req.conf.runtimeConfig,
+  };
+}
+
+/** MN-17: two attachments may not share an interface name; refused before anything runs. */
+function checkIfnamesUnique(req: CniRequest, delegates: readonly Delegate[]): void {
+  const seen = new Map<string, string>();
+  delegates.forEach((d, i) => {
+    const ifname = delegateIfname(d, i, req.ifname);
+    const other = seen.get(ifname);
+    if (other !== undefined) {
+      throw new CniError(CNI_ERR.INVALID_CONFIG, `interface name ${ifname} is requested by both "${other}" and "${d.name}"`);
+    }
+    seen.set(ifname, d.name);
+  });
+}
+
+function podLabel(req: CniRequest, delegate: Delegate): string {
+  const pod = req.pod;
+  return pod === undefined ? delegate.name : `${pod.namespace}/${pod.name}/${pod.uid}:${delegate.name}`;
+}
+
+/**
+ * DEL delegates in reverse order, attempting every one (DEL is best effort) and returning the
+ * failures. Used by DEL, by ADD's rollback and by GC.
+ */
+async function deleteAll(req: CniRequest, delegates: readonly Delegate[], ctx: OperationContext): Promise<CniError[]> {
+  const errors: CniError[] = [];
+  for (let i = delegates.length - 1; i >= 0; i--) {
+    const d = delegates[i] as Delegate;
+    try {
+      await ctx.runner.del(d.net, attachmentOf(req, d, i));
+    } catch (err) {
+      const e = err instanceof CniError ? err : new CniError(CNI_ERR.INTERNAL, String(err));
+      errors.push(new CniError(e.code, `[${podLabel(req, d)}]: error deleting container from network "${d.net.name}": ${e.message}`, e.details));
+    }
+  }
+  return errors;
+}
+
+function combine(errors: readonly CniError[]): CniError {
+  const first = errors[0] as CniError;
+  return errors.length === 1 ? first : new CniError(first.code, errors.map((e) => e.message).join(' / '), first.details);
+}
+
+/**
+ * ADD: plan, write the delegate cache BEFORE running anything (so a crash can always be undone
+ * by DEL), run each delegate, and on failure roll back in reverse order. A successful rollback
+ * also removes the cache: a failed ADD leaves nothing behind.
+ */
+export async function addPod(req: CniRequest, ctx: OperationContext): Promise<CniResult> {
+  const delegates = await planDelegates(req.conf);
+  checkIfnamesUnique(req, delegates);
+  const cniDir = req.conf.cniDir;
+  // An ADD retried without a DEL in between (runtime timeout, daemon restart) would trip over
+  // its own leftovers ("interface net1 already exists", upstream #1089): undo them first.
+  const previous = await loadDelegates(cniDir, req.containerId);
+  if (previous.kind === 'found') {
+    ctx.log.warn({ sandbox: req.containerId }, 'ADD for a container that was never deleted: removing its previous attachments first');
+    const errors = await deleteAll(req, previous.delegates, ctx);
+    if (errors.length > 0) throw new CniError(CNI_ERR.TRY_AGAIN_LATER, `cannot clean up the previous ADD of this container: ${combine(errors).message}`);
+  }
+  await saveDelegates(cniDir, req.containerId, delegates);
+  const results: CniResult[] = [];
+  for (const [i, d] of delegates.entries()) {
+    try {
+      results.push(await ctx.runner.add(d.net, attachmentOf(req, d, i)));
+    } catch (err) {
+      const e = err instanceof CniError ? err : new CniError(CNI_ERR.INTERNAL, String(err));
+      const rollbackErrors = await deleteAll(req, delegates.slice(0, i + 1), ctx);
+      if (rollbackErrors.length === 0) await removeDelegates(cniDir, req.containerId);
+      else ctx.log.error({ sandbox: req.containerId, err: combine(rollbackErrors) }, 'rollback after a failed ADD was incomplete; the delegate cache is kept for the DEL that follows');
+      throw new CniError(e.code, `[${podLabel(req, d)}]: error adding container to network "${d.net.name}": ${e.message}`, e.details);
+    }
+  }
+  const masterIndex = Math.max(0, delegates.findIndex((d) => d.master));
+  return results[masterIndex] as CniResult;
+}
+
+/**
+ * DEL from the delegate cache: works without the netns, the pod or the API server. No cache
+ * means there is nothing we ever started for this container (the cache is written before any
+ * delegate runs), so a repeated DEL costs no plugin runs. A corrupt cache falls back to the
+ * configured cluster network, so its IP is still released (upstream #1087).
+ */
+export async function delPod(req: CniRequest, ctx: OperationContext): Promise<void> {
+  const cniDir = req.conf.cniDir;
+  const lookup = await loadDelegates(cniDir, req.containerId);
+  let delegates: Delegate[];
+  if (lookup.kind === 'missing') {
+    ctx.log.debug({ sandbox: req.containerId }, 'DEL: no delegate cache, nothing to delete');
+    return;
+  } else if (lookup.kind === 'corrupt') {
+    ctx.log.warn({ sandbox: req.containerId, reason: lookup.reason }, 'DEL: delegate cache unreadable, deleting the configured cluster network instead');
+    delegates = await planDelegates(req.conf);
+  } else {
+    delegates = lookup.delegates;
+  }
+  const errors = await deleteAll(req, delegates, ctx);
+  if (errors.length === 0 || !req.conf.retryDeleteOnError) await removeDelegates(cniDir, req.containerId);
+  if (errors.length > 0) throw combine(errors);
+}
+
+/** CHECK every cached delegate against its cached result. */
+export async function checkPod(req: CniRequest, ctx: OperationContext): Promise<void> {
+  const lookup = await loadDelegates(req.conf.cniDir, req.containerId);
+  if (lookup.kind !== 'found') {
+    throw new CniError(CNI_ERR.UNKNOWN_CONTAINER, `CHECK: container ${req.containerId} has no usable delegate cache (${lookup.kind === 'corrupt' ? lookup.reason : 'never added'})`);
+  }
+  for (const [i, d] of lookup.delegates.entries()) {
+    await ctx.runner.check(d.net, attachmentOf(req, d, i));
+  }
+}
+
+/** STATUS: the cluster network's readiness (its plugins' STATUS when they speak CNI 1.1.0). */
+export async function statusNode(req: CniRequest, ctx: OperationContext): Promise<void> {
+  const [master] = await planDelegates(req.conf);
+  if (master !== undefined) await ctx.runner.status(master.net);
+}
+
+function validAttachments(req: CniRequest): ValidAttachment[] {
+  const raw = req.conf.raw['cni.dev/valid-attachments'] ?? req.conf.raw['cni.dev/attachments'];
+  if (raw === undefined) return [];
+  if (!Array.isArray(raw)) throw new CniError(CNI_ERR.INVALID_CONFIG, 'GC: "cni.dev/valid-attachments" must be a list');
+  return raw.map((a: unknown, i) => {
+    const { containerID, ifname } = (a ?? {}) as { containerID?: unknown; ifname?: unknown };
+    if (typeof containerID !== 'string' || typeof ifname !== 'string') {
+      throw new CniError(CNI_ERR.INVALID_CONFIG, `GC: valid-attachments[${i}] needs string "containerID" and "ifname"`);
+    }
+    return { containerID, ifname };
+  });
+}
+
+/**
+ * GC: every container with a delegate cache that the runtime no longer lists is deleted in full
+ * (all its attachments, not only the cluster network as upstream does), then the cluster
+ * network's plugins get GC. Errors are collected and reported together.
+ */
+export async function gcNode(req: CniRequest, ctx: OperationContext): Promise<void> {
+  const valid = validAttachments(req);
+  const live = new Set(valid.map((v) => v.containerID));
+  const errors: Error[] = [];
+  for (const containerId of await listCachedContainers(req.conf.cniDir)) {
+    if (live.has(containerId)) continue;
+    const lookup = await loadDelegates(req.conf.cniDir, containerId);
+    if (lookup.kind !== 'found') continue;
+    const stale: CniRequest = { ...req, command: 'DEL', containerId, ifname: req.ifname === '' ? 'eth0' : req.ifname };
+    const delErrors = await deleteAll(stale, lookup.delegates, ctx);
+    if (delErrors.length === 0) await removeDelegates(req.conf.cniDir, containerId);
+    errors.push(...delErrors);
+  }
+  const [master] = await planDelegates(req.conf);
+  if (master !== undefined) {
+    const masterValid = valid.filter((v) => v.ifname !== '');
+    errors.push(...(await ctx.runner.gc(master.net, masterValid)));
+  }
+  if (errors.length > 0) {
+    throw new CniError(CNI_ERR.INTERNAL, `GC finished with ${errors.length} error(s): ${errors.map((e) => e.message).join(' / ')}`);
+  }
+}

@@ -1,0 +1,110 @@
+import { readFile, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CNI_ERR, CniError } from '../errors.js';
+import { removeFile, writeFileAtomic } from '../util/atomic-write.js';
+import type { Delegate } from './delegate.js';
+import { parseNetworkConfig } from './network-config.js';
+
+/**
+ * Multus' delegate cache, `<cniDir>/<containerID>`: the planned delegates of a pod, written
+ * BEFORE the first delegate runs so a DEL can always undo whatever an ADD started, even without
+ * the pod, the API server or the netns. The format is upstream's JSON array of DelegateNetConf
+ * (Go field names, `Bytes` = base64 of the raw delegate config), so files upstream wrote are
+ * deleted correctly after an image switch, and upstream can read ours.
+ */
+
+/** Container IDs become file names: allow only what CNI allows (CNI-6), so no path escapes. */
+const CONTAINER_ID = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+
+/** Refuse a container ID that is not safe as a file name (CNI code 4, LIB-5). */
+export function checkContainerId(containerId: string): void {
+  if (!CONTAINER_ID.test(containerId)) {
+    throw new CniError(CNI_ERR.INVALID_ENV, `invalid CNI_CONTAINERID ${JSON.stringify(containerId)}: must match ${CONTAINER_ID.source}`);
+  }
+}
+
+function cachePath(cniDir: string, containerId: string): string {
+  checkContainerId(containerId);
+  return join(cniDir, containerId);
+}
+
+/** upstream's cni types.NetConf as Go marshals it (the informational copy beside `Bytes`). */
+function goNetConf(plugin: Record<string, unknown> | undefined): Record<string, unknown> {
+  const conf: Record<string, unknown> = { cniVersion: '', name: '', type: '', ipam: {}, dns: {} };
+  if (plugin === undefined) return conf;
+  for (const key of ['cniVersion', 'name', 'type', 'capabilities', 'ipam', 'dns'] as const) {
+    if (plugin[key] !== undefined) conf[key] = plugin[key];
+  }
+  return conf;
+}
+
+function toDelegateNetConf(d: Delegate): Record<string, unknown> {
+  const first = d.net.plugins[0];
+  const entry: Record<string, unknown> = {
+    Conf: d.net.single ? goNetConf(first) : goNetConf(undefined),
+    ConfList: d.net.single
+      ? { cniVersion: '', name: '', plugins: null }
+      : { cniVersion: d.net.cniVersion, name: d.net.name, disableCheck: d.net.disableCheck, disableGC: d.net.disableGC, plugins: d.net.plugins },
+    Name: d.name,
+    IsFilterV4Gateway: false,
+    IsFilterV6Gateway: false,
+    Bytes: Buffer.from(d.net.bytes).toString('base64'),
+  };
+  if (d.ifnameRequest !== undefined) entry.ifnameRequest = d.ifnameRequest;
+  return entry;
+}
+
+function fromDelegateNetConf(raw: unknown, index: number, source: string): Delegate {
+  if (typeof raw !== 'object' || raw === null) throw new Error(`entry ${index} is not an object`);
+  const e = raw as Record<string, unknown>;
+  if (typeof e.Bytes !== 'string') throw new Error(`entry ${index} has no Bytes`);
+  const net = parseNetworkConfig(Buffer.from(e.Bytes, 'base64').toString('utf8'), `${source}[${index}]`);
+  const delegate: Delegate = { name: typeof e.Name === 'string' ? e.Name : net.name, net, master: index === 0 };
+  if (typeof e.ifnameRequest === 'string' && e.ifnameRequest !== '') delegate.ifnameRequest = e.ifnameRequest;
+  return delegate;
+}
+
+/** Write the cache (atomically; dir 0700, file 0600). */
+export async function saveDelegates(cniDir: string, containerId: string, delegates: readonly Delegate[]): Promise<void> {
+  await writeFileAtomic(cachePath(cniDir, containerId), JSON.stringify(delegates.map(toDelegateNetConf)), 0o600);
+}
+
+/** What a cache lookup found. A corrupt file is reported, not thrown: DEL falls back. */
+export type CacheLookup =
+  | { kind: 'found'; delegates: Delegate[] }
+  | { kind: 'missing' }
+  | { kind: 'corrupt'; reason: string };
+
+/** Read the cache of one container. */
+export async function loadDelegates(cniDir: string, containerId: string): Promise<CacheLookup> {
+  const path = cachePath(cniDir, containerId);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'missing' };
+    return { kind: 'corrupt', reason: `cannot read ${path}: ${(err as Error).message}` };
+  }
+  try {
+    const raw = JSON.parse(text) as unknown;
+    if (!Array.isArray(raw) || raw.length === 0) throw new Error('not a non-empty JSON array');
+    return { kind: 'found', delegates: raw.map((e, i) => fromDelegateNetConf(e, i, path)) };
+  } catch (err) {
+    return { kind: 'corrupt', reason: `cannot parse ${path}: ${(err as Error).message}` };
+  }
+}
+
+/** Remove one container's cache; already gone is fine. */
+export function removeDelegates(cniDir: string, containerId: string): Promise<void> {
+  return removeFile(cachePath(cniDir, containerId));
+}
+
+/** Container IDs that have a delegate cache (for GC). */
+export async function listCachedContainers(cniDir: string): Promise<string[]> {
+  try {
+    const entries = await readdir(cniDir, { withFileTypes: true });
+    return entries.filter((e) => e.isFile() && CONTAINER_ID.test(e.name) && !e.name.includes('.tmp-')).map((e) => e.name);
+  } catch {
+    return [];
+  }
+}

@@ -1,0 +1,139 @@
+import { spawn } from 'node:child_process';
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CNI_ERR, type CniErrorBody } from '../errors.js';
+import type { DelegateOutcome, DelegateTask } from '../workers/protocol.js';
+
+/** A plugin printing more than this is broken; cap memory rather than trust it. */
+const MAX_OUTPUT_BYTES = 4 * 1024 * 1024;
+/** Plugin names are bare file names (LIB-2, CNI-3): no path tricks, no odd characters. */
+const PLUGIN_NAME = /^[A-Za-z0-9][A-Za-z0-9_.+-]*$/;
+
+/**
+ * LIB-2: the first regular file `<dir>/<type>` in search order. The name is checked first so a
+ * `type` can never walk out of the bin dirs. A symlinked plugin file is fine (stat follows it).
+ */
+export async function findPlugin(pluginType: string, binDirs: readonly string[]): Promise<string> {
+  if (!PLUGIN_NAME.test(pluginType) || pluginType === '..') {
+    throw pluginError(CNI_ERR.INVALID_CONFIG, `invalid plugin type ${JSON.stringify(pluginType)}: must be a file name in the CNI bin dirs`);
+  }
+  if (binDirs.length === 0) throw pluginError(CNI_ERR.INVALID_CONFIG, 'no CNI bin dirs configured');
+  for (const dir of binDirs) {
+    const candidate = join(dir, pluginType);
+    try {
+      if ((await stat(candidate)).isFile()) return candidate;
+    } catch {
+      // not in this dir; try the next one
+    }
+  }
+  throw pluginError(CNI_ERR.INVALID_CONFIG, `failed to find plugin "${pluginType}" in path [${binDirs.join(' ')}]`);
+}
+
+class PluginLookupError extends Error {
+  constructor(readonly body: CniErrorBody) {
+    super(body.msg);
+  }
+}
+
+function pluginError(code: number, msg: string): PluginLookupError {
+  return new PluginLookupError({ code, msg });
+}
+
+/**
+ * LIB-4: a failed plugin's error comes from its stdout JSON; with empty stdout, from stderr.
+ * Debian's plugins omit cniVersion in errors, so it is not required.
+ */
+function errorFromOutput(stdout: string, stderr: string, exitCode: number | null, signal: string | null): CniErrorBody {
+  const text = stdout.trim();
+  if (text !== '') {
+    try {
+      const parsed = JSON.parse(text) as Partial<CniErrorBody>;
+      if (typeof parsed.code === 'number' && typeof parsed.msg === 'string') {
+        const body: CniErrorBody = { code: parsed.code, msg: parsed.msg };
+        if (typeof parsed.details === 'string' && parsed.details !== '') body.details = parsed.details;
+        return body;
+      }
+    } catch {
+      // not JSON: reported with the raw output below
+    }
+    return { code: CNI_ERR.INTERNAL, msg: `netplugin failed but error parsing its output: ${text.slice(0, 512)}` };
+  }
+  const how = signal !== null ? `killed by ${signal}` : `exit code ${String(exitCode)}`;
+  const err = stderr.trim();
+  return { code: CNI_ERR.INTERNAL, msg: err !== '' ? `netplugin failed (${how}): ${err.slice(0, 512)}` : `netplugin failed with no error message (${how})` };
+}
+
+/**
+ * Run one plugin: spawn in its own process group, feed stdin, collect stdout/stderr (capped),
+ * and on timeout SIGKILL the whole group so helpers it forked die too. Never throws.
+ */
+export async function execPlugin(task: DelegateTask): Promise<DelegateOutcome> {
+  const started = performance.now();
+  const elapsed = (): number => performance.now() - started;
+  let path: string;
+  try {
+    path = await findPlugin(task.pluginType, task.binDirs);
+  } catch (err) {
+    const body = err instanceof PluginLookupError ? err.body : { code: CNI_ERR.INTERNAL, msg: String(err) };
+    return { ok: false, error: body, stderr: '', durationMs: elapsed(), timedOut: false };
+  }
+  return new Promise<DelegateOutcome>((resolve) => {
+    const child = spawn(path, [], {
+      env: { ...process.env, ...task.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+      detached: true,
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    let outBytes = 0;
+    let errBytes = 0;
+    let timedOut = false;
+    let overflow = false;
+    const killGroup = (): void => {
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    };
+    const timer = setTimeout(() => {
+      timedOut = true;
+      killGroup();
+    }, task.timeoutMs);
+    child.stdout.on('data', (chunk: Buffer) => {
+      outBytes += chunk.length;
+      if (outBytes > MAX_OUTPUT_BYTES) {
+        overflow = true;
+        killGroup();
+      } else out.push(chunk);
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      errBytes += chunk.length;
+      if (errBytes <= MAX_OUTPUT_BYTES) err.push(chunk);
+    });
+    // A plugin that exits without reading stdin makes our write fail with EPIPE: harmless.
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(task.stdin);
+    const finish = (outcome: DelegateOutcome): void => {
+      clearTimeout(timer);
+      resolve(outcome);
+    };
+    child.on('error', (e) => {
+      finish({ ok: false, error: { code: CNI_ERR.INTERNAL, msg: `cannot run plugin ${path}: ${e.message}` }, stderr: '', durationMs: elapsed(), timedOut: false });
+    });
+    child.on('close', (code, signal) => {
+      const stdout = Buffer.concat(out).toString('utf8');
+      const stderr = Buffer.concat(err).toString('utf8');
+      const durationMs = elapsed();
+      if (timedOut) {
+        finish({ ok: false, error: { code: CNI_ERR.TRY_AGAIN_LATER, msg: `plugin ${task.pluginType} timed out after ${task.timeoutMs} ms and was killed` }, stderr, durationMs, timedOut: true });
+      } else if (overflow) {
+        finish({ ok: false, error: { code: CNI_ERR.INTERNAL, msg: `plugin ${task.pluginType} printed more than ${MAX_OUTPUT_BYTES} bytes and was killed` }, stderr, durationMs, timedOut: false });
+      } else if (code === 0) {
+        finish({ ok: true, stdout, stderr, durationMs });
+      } else {
+        finish({ ok: false, error: errorFromOutput(stdout, stderr, code, signal), stderr, durationMs, timedOut: false });
+      }
+    });
+  });
+}

@@ -1,0 +1,64 @@
+import { readFile } from 'node:fs/promises';
+import type { JsonObject } from '../cni/types.js';
+
+/** Where upstream's DaemonSet mounts the ConfigMap. */
+export const DEFAULT_DAEMON_CONFIG_PATH = '/etc/cni/net.d/multus.d/daemon-config.json';
+
+/**
+ * The daemon's view of `daemon-config.json` (upstream ControllerNetConf). The whole file is
+ * also kept as `raw`, because upstream merges every top-level key over each request's config:
+ * that is how keys such as `confDir` or `retryDeleteOnError` reach requests in thick mode.
+ */
+export interface DaemonConfig {
+  raw: JsonObject;
+  /** Directory of multus.sock. Default `/run/multus/`. */
+  socketDir: string;
+  /** `debug`, `verbose`, `error` or `panic` (upstream names), or a pino level. Default: info. */
+  logLevel: string;
+  /** Log file; empty means none. */
+  logFile: string;
+  /** Also log to stderr. Logs always go to stderr when there is no logFile. */
+  logToStderr: boolean;
+}
+
+function optionalString(raw: JsonObject, key: string, fallback: string, source: string): string {
+  const value = raw[key];
+  if (value === undefined || value === null) return fallback;
+  if (typeof value !== 'string') throw new TypeError(`${source}: "${key}" must be a string, got ${JSON.stringify(value)}`);
+  return value === '' ? fallback : value;
+}
+
+/** Validate a parsed daemon config object; `source` names the file in errors. */
+export function parseDaemonConfig(raw: unknown, source: string): DaemonConfig {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new TypeError(`${source}: the daemon config must be a JSON object`);
+  }
+  const obj = raw as JsonObject;
+  if (obj.logToStderr !== undefined && typeof obj.logToStderr !== 'boolean') {
+    throw new TypeError(`${source}: "logToStderr" must be a boolean`);
+  }
+  return {
+    raw: obj,
+    socketDir: optionalString(obj, 'socketDir', '/run/multus/', source),
+    logLevel: optionalString(obj, 'logLevel', 'info', source),
+    logFile: optionalString(obj, 'logFile', '', source),
+    logToStderr: obj.logToStderr === true,
+  };
+}
+
+/** Read and validate the daemon config file. Errors name the file and the key. */
+export async function loadDaemonConfig(path: string): Promise<DaemonConfig> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new Error(`cannot read daemon config ${path}: ${(err as Error).message}`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new Error(`daemon config ${path} is not valid JSON: ${(err as Error).message}`);
+  }
+  return parseDaemonConfig(raw, path);
+}

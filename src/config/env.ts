@@ -1,0 +1,41 @@
+import { availableParallelism } from 'node:os';
+
+/**
+ * Tunables from the environment, validated once at start. A bad value stops the daemon with an
+ * error naming the variable (the piscina idea: fail loudly at the edge, not later at run time).
+ */
+export interface Tunables {
+  /** MULTUS_WORKER_THREADS: delegate pool threads. Default min(2, cores). */
+  workerThreads: number;
+  /** MULTUS_TASKS_PER_WORKER: plugin runs one thread drives at once. Default 16. */
+  tasksPerWorker: number;
+  /** MULTUS_POOL_MAX_QUEUE: plugin runs waiting for a slot before CNI error 11. Default 1024. */
+  poolMaxQueue: number;
+  /** MULTUS_DELEGATE_TIMEOUT_MS: one plugin run is killed after this. Default 60000. */
+  delegateTimeoutMs: number;
+  /** MULTUS_MAX_INFLIGHT: CNI requests accepted at once (running or queued in mailboxes). Default 1024. */
+  maxInflight: number;
+  /** MULTUS_SHUTDOWN_GRACE_MS: how long SIGTERM waits for in-flight requests. Default 10000. */
+  shutdownGraceMs: number;
+}
+
+function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const text = env[name];
+  if (text === undefined || text === '') return fallback;
+  if (!/^\d+$/.test(text)) throw new TypeError(`${name} must be a whole number, got ${JSON.stringify(text)}`);
+  const value = Number(text);
+  if (value < min || value > max) throw new RangeError(`${name} must be between ${min} and ${max}, got ${value}`);
+  return value;
+}
+
+/** Read and validate every tunable. */
+export function parseTunables(env: NodeJS.ProcessEnv = process.env): Readonly<Tunables> {
+  return Object.freeze({
+    workerThreads: integer(env, 'MULTUS_WORKER_THREADS', Math.min(2, availableParallelism()), 1, 64),
+    tasksPerWorker: integer(env, 'MULTUS_TASKS_PER_WORKER', 16, 1, 1024),
+    poolMaxQueue: integer(env, 'MULTUS_POOL_MAX_QUEUE', 1024, 0, 1_000_000),
+    delegateTimeoutMs: integer(env, 'MULTUS_DELEGATE_TIMEOUT_MS', 60_000, 100, 3_600_000),
+    maxInflight: integer(env, 'MULTUS_MAX_INFLIGHT', 1024, 1, 1_000_000),
+    shutdownGraceMs: integer(env, 'MULTUS_SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
+  });
+}

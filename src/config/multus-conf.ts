@@ -1,0 +1,67 @@
+import { CNI_ERR, CniError } from '../errors.js';
+import type { JsonObject } from '../cni/types.js';
+
+/**
+ * The per-request Multus configuration: the runtime's stdin (normally 00-multus.conf) with the
+ * daemon config merged over it, key by key at the top level (upstream-behaviour.md §2.3c).
+ */
+export interface MultusConf {
+  raw: JsonObject;
+  /** The stdin's version: the result is returned in it. */
+  cniVersion: string;
+  name: string;
+  clusterNetwork: string;
+  /** Static delegate list, used only when clusterNetwork is empty (upstream). */
+  delegates: unknown[];
+  binDir: string;
+  cniDir: string;
+  confDir: string;
+  retryDeleteOnError: boolean;
+  /** The runtime's runtimeConfig, reduced to the keys Multus forwards. */
+  runtimeConfig: Record<string, unknown>;
+}
+
+/** runtimeConfig keys upstream forwards to delegates; others (dns, pod annotations) are dropped. */
+const FORWARDED_RUNTIME_KEYS = ['portMappings', 'bandwidth', 'ips', 'mac', 'infinibandGUID', 'deviceID', 'CNIDeviceInfoFile'];
+
+function str(raw: JsonObject, key: string, fallback: string): string {
+  const v = raw[key];
+  if (v === undefined || v === null || v === '') return fallback;
+  if (typeof v !== 'string') throw new CniError(CNI_ERR.INVALID_CONFIG, `multus config: "${key}" must be a string, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+/** Merge the daemon config over the request's config (a shallow, top-level overwrite). */
+export function mergeDaemonConfig(request: JsonObject, daemon: JsonObject): JsonObject {
+  return { ...request, ...daemon };
+}
+
+/** Read the keys the daemon acts on, with upstream's defaults. Type errors are CNI code 7. */
+export function readMultusConf(raw: JsonObject): MultusConf {
+  const runtime = raw.runtimeConfig;
+  const runtimeConfig: Record<string, unknown> = {};
+  if (typeof runtime === 'object' && runtime !== null) {
+    for (const key of FORWARDED_RUNTIME_KEYS) {
+      const value = (runtime as JsonObject)[key];
+      if (value !== undefined && value !== null) runtimeConfig[key] = value;
+    }
+  }
+  if (raw.delegates !== undefined && raw.delegates !== null && !Array.isArray(raw.delegates)) {
+    throw new CniError(CNI_ERR.INVALID_CONFIG, 'multus config: "delegates" must be a list');
+  }
+  if (raw.retryDeleteOnError !== undefined && typeof raw.retryDeleteOnError !== 'boolean') {
+    throw new CniError(CNI_ERR.INVALID_CONFIG, 'multus config: "retryDeleteOnError" must be a boolean');
+  }
+  return {
+    raw,
+    cniVersion: str(raw, 'cniVersion', '0.1.0'),
+    name: str(raw, 'name', 'multus-cni-network'),
+    clusterNetwork: str(raw, 'clusterNetwork', ''),
+    delegates: Array.isArray(raw.delegates) ? (raw.delegates as unknown[]) : [],
+    binDir: str(raw, 'binDir', '/opt/cni/bin'),
+    cniDir: str(raw, 'cniDir', '/var/lib/cni/multus'),
+    confDir: str(raw, 'confDir', '/etc/cni/multus/net.d'),
+    retryDeleteOnError: raw.retryDeleteOnError === true,
+    runtimeConfig,
+  };
+}

@@ -1,0 +1,77 @@
+#!/usr/bin/env node
+/**
+ * `multus-daemon` entry point: flags, config, logger, start, signals. Upstream's flags:
+ * `-config <file>` (also `--config`, `-config=<file>`) and `-version`.
+ */
+import { readFileSync } from 'node:fs';
+import { DEFAULT_DAEMON_CONFIG_PATH, loadDaemonConfig } from '../config/daemon-config.js';
+import { parseTunables } from '../config/env.js';
+import { createLogger } from '../logging/logger.js';
+import { startDaemon } from './daemon.js';
+
+interface Cli {
+  configPath: string;
+  version: boolean;
+}
+
+function parseCli(argv: readonly string[]): Cli {
+  const cli: Cli = { configPath: DEFAULT_DAEMON_CONFIG_PATH, version: false };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    const [flag, inline] = arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
+    if (flag === '-config' || flag === '--config') {
+      const value = inline ?? argv[++i];
+      if (value === undefined || value === '') throw new Error(`${flag} needs a file path`);
+      cli.configPath = value;
+    } else if (flag === '-version' || flag === '--version' || flag === '-v') {
+      cli.version = true;
+    } else {
+      throw new Error(`unknown argument ${JSON.stringify(arg)}; usage: multus-daemon [-config <daemon-config.json>] [-version]`);
+    }
+  }
+  return cli;
+}
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+async function main(): Promise<void> {
+  const cli = parseCli(process.argv.slice(2));
+  if (cli.version) {
+    process.stdout.write(`multus-daemon: version:${version()}\n`);
+    return;
+  }
+  const config = await loadDaemonConfig(cli.configPath);
+  const tunables = parseTunables();
+  const log = createLogger({ level: config.logLevel, file: config.logFile, toStderr: config.logToStderr });
+  const daemon = await startDaemon({ config, tunables, log, cniPath: process.env.CNI_PATH ?? '' });
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      // A second signal: the operator wants out now.
+      process.exit(1);
+    }
+    stopping = true;
+    log.info({ signal }, 'shutting down: readyz now answers 500, finishing in-flight requests');
+    daemon.stop().then(
+      () => {
+        log.info('multus-daemon stopped');
+        log.flush();
+        process.exit(0);
+      },
+      (err: unknown) => {
+        log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`multus-daemon: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,73 @@
+import { Piscina } from 'piscina';
+import { CNI_ERR } from '../errors.js';
+import type { DelegateOutcome, DelegateTask } from './protocol.js';
+
+/** Pool sizing, validated by config/env.ts. */
+export interface PoolOptions {
+  /** Worker threads. */
+  threads: number;
+  /** Tasks one thread runs at once: a task mostly waits on its child process. */
+  tasksPerWorker: number;
+  /** Tasks allowed to wait for a free slot; beyond it a run is refused with CNI error 11. */
+  maxQueue: number;
+  /** Worker module; tests may point elsewhere. Default: the built delegate.worker.js beside this file. */
+  filename?: string;
+}
+
+/** The delegate pool as the actors see it. */
+export interface DelegatePool {
+  run(task: DelegateTask): Promise<DelegateOutcome>;
+  stats(): PoolStats;
+  close(): Promise<void>;
+}
+
+/** A snapshot for health and metrics. */
+export interface PoolStats {
+  threads: number;
+  queueSize: number;
+  completed: number;
+  utilization: number;
+}
+
+/**
+ * Create the piscina pool. `atomics: 'disabled'` because an idle worker in Atomics.wait stalls
+ * the async child-process work of its other tasks; no AbortSignal per task because aborting
+ * terminates the thread and orphans the plugin process (timeouts are enforced inside the task).
+ */
+export function createDelegatePool(opts: PoolOptions, onError: (err: Error) => void): DelegatePool {
+  const pool = new Piscina<DelegateTask, DelegateOutcome>({
+    filename: opts.filename ?? new URL('./delegate.worker.js', import.meta.url).href,
+    minThreads: opts.threads,
+    maxThreads: opts.threads,
+    concurrentTasksPerWorker: opts.tasksPerWorker,
+    maxQueue: opts.maxQueue,
+    idleTimeout: 60_000,
+    atomics: 'disabled',
+  });
+  // A worker failing outside a task is emitted here; unhandled it would kill the daemon.
+  pool.on('error', onError);
+  return {
+    async run(task) {
+      const started = performance.now();
+      try {
+        return await pool.run(task);
+      } catch (err) {
+        // Queue full, or the worker died: the plugin may not have run at all. Retryable.
+        const msg = (err as Error).message;
+        return {
+          ok: false,
+          error: { code: CNI_ERR.TRY_AGAIN_LATER, msg: `delegate pool cannot run plugin ${task.pluginType}: ${msg}` },
+          stderr: '',
+          durationMs: performance.now() - started,
+          timedOut: false,
+        };
+      }
+    },
+    stats() {
+      return { threads: pool.threads.length, queueSize: pool.queueSize, completed: pool.completed, utilization: pool.utilization };
+    },
+    close() {
+      return pool.close();
+    },
+  };
+}
