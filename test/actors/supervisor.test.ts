@@ -1,0 +1,44 @@
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import type { Runner } from '../../src/cni/runner.js';
+import { readMultusConf } from '../../src/config/multus-conf.js';
+import { CniError } from '../../src/errors.js';
+import type { CniRequest } from '../../src/server/request.js';
+import { createSupervisor } from '../../src/supervisor/supervisor.js';
+
+/** A runner whose ADD never finishes until released: enough to fill the supervisor. */
+function blockingRunner(): { runner: Runner; release: () => void } {
+  let release = (): void => undefined;
+  const gate = new Promise<void>((r) => (release = r));
+  const runner = { add: async () => { await gate; return { cniVersion: '1.0.0' }; } } as unknown as Runner;
+  return { runner, release };
+}
+
+function addRequest(pod: string, cniDir: string): CniRequest {
+  return {
+    command: 'ADD',
+    containerId: `${pod}cid`,
+    netns: '/var/run/netns/x',
+    ifname: 'eth0',
+    pod: { namespace: 'ns', name: pod, uid: '', infraContainerId: '' },
+    conf: readMultusConf({ cniVersion: '1.0.0', cniDir, delegates: [{ cniVersion: '1.0.0', name: 'n', type: 'loopback' }] }),
+  };
+}
+
+describe('supervisor', () => {
+  it('refuses work past its in-flight bound with CNI error 11, at once', async () => {
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const dir = mkdtempSync('/tmp/supervisor-test-');
+    const { runner, release } = blockingRunner();
+    const supervisor = createSupervisor({ maxInflight: 2, log: pino({ level: 'silent' }), context: () => ({ runner, log: pino({ level: 'silent' }) }) });
+    const first = [supervisor.handle(addRequest('a', dir)), supervisor.handle(addRequest('b', dir))];
+    const refused = supervisor.handle(addRequest('c', dir));
+    await expect(refused).rejects.toMatchObject({ code: 11 });
+    await expect(refused).rejects.toBeInstanceOf(CniError);
+    expect(supervisor.stats()).toEqual({ actors: 2, inflight: 2 });
+    release();
+    await Promise.all(first);
+    expect(supervisor.stats()).toEqual({ actors: 0, inflight: 0 });
+    rmSync(dir, { recursive: true, force: true });
+  });
+});

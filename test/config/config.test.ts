@@ -1,0 +1,37 @@
+import { describe, expect, it } from 'vitest';
+import { parseDaemonConfig } from '../../src/config/daemon-config.js';
+import { parseTunables } from '../../src/config/env.js';
+import { mergeDaemonConfig, readMultusConf } from '../../src/config/multus-conf.js';
+
+describe('tunables from the environment', () => {
+  it('has defaults', () => {
+    expect(parseTunables({})).toMatchObject({ tasksPerWorker: 16, poolMaxQueue: 1024, delegateTimeoutMs: 60_000, maxInflight: 1024 });
+  });
+  it.each([
+    ['MULTUS_WORKER_THREADS', 'two'],
+    ['MULTUS_WORKER_THREADS', '0'],
+    ['MULTUS_DELEGATE_TIMEOUT_MS', '-5'],
+    ['MULTUS_MAX_INFLIGHT', '1.5'],
+  ])('refuses %s=%s, naming the variable', (name, value) => {
+    expect(() => parseTunables({ [name]: value })).toThrow(name);
+  });
+});
+
+describe('daemon config', () => {
+  it('applies upstream defaults and keeps unknown keys', () => {
+    const conf = parseDaemonConfig({ chrootDir: '/hostroot', somethingNew: 1 }, 'test.json');
+    expect(conf.socketDir).toBe('/run/multus/');
+    expect(conf.raw.somethingNew).toBe(1);
+  });
+  it('names the file and the key of a wrong type', () => {
+    expect(() => parseDaemonConfig({ socketDir: 5 }, '/etc/x.json')).toThrow(/\/etc\/x\.json: "socketDir"/);
+  });
+  it('is merged over every request, top-level key by key (upstream §2.3c)', () => {
+    const merged = readMultusConf(mergeDaemonConfig({ cniVersion: '0.3.1', confDir: '/from/stdin', clusterNetwork: 'a' }, { confDir: '/from/daemon', retryDeleteOnError: true }));
+    expect(merged).toMatchObject({ cniVersion: '0.3.1', confDir: '/from/daemon', clusterNetwork: 'a', retryDeleteOnError: true, binDir: '/opt/cni/bin', cniDir: '/var/lib/cni/multus' });
+  });
+  it('forwards only the runtimeConfig keys upstream forwards', () => {
+    const conf = readMultusConf({ runtimeConfig: { portMappings: [{ hostPort: 1, containerPort: 2 }], dns: { nameservers: ['x'] }, 'io.kubernetes.cri.pod-annotations': {} } });
+    expect(Object.keys(conf.runtimeConfig)).toEqual(['portMappings']);
+  });
+});

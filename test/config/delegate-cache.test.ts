@@ -1,0 +1,41 @@
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { listCachedContainers, loadDelegates, removeDelegates, saveDelegates } from '../../src/cni/delegate-cache.js';
+import { parseNetworkConfig } from '../../src/cni/network-config.js';
+
+const dir = mkdtempSync('/tmp/delegate-cache-test-');
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('delegate cache (upstream format)', () => {
+  it('round-trips, in upstream\'s field names, file mode 0600', async () => {
+    const single = parseNetworkConfig('{"cniVersion":"0.3.1","name":"cbr0","type":"bridge","ipam":{"type":"host-local"}}', 'a');
+    const list = parseNetworkConfig('{"cniVersion":"1.0.0","name":"l","plugins":[{"type":"bridge","calico-ish":{"keep":"me"}},{"type":"tuning"}]}', 'b');
+    await saveDelegates(dir, 'c1', [{ name: 'cbr0', net: single, master: true }, { name: 'ns/l', net: list, master: false, ifnameRequest: 'data0' }]);
+    const raw = JSON.parse(readFileSync(join(dir, 'c1'), 'utf8')) as Array<Record<string, unknown>>;
+    expect(Object.keys(raw[0] ?? {})).toEqual(expect.arrayContaining(['Conf', 'ConfList', 'Name', 'Bytes', 'IsFilterV4Gateway']));
+    expect(raw[1]?.ifnameRequest).toBe('data0');
+    expect(statSync(join(dir, 'c1')).mode & 0o777).toBe(0o600);
+    const loaded = await loadDelegates(dir, 'c1');
+    expect(loaded.kind).toBe('found');
+    if (loaded.kind !== 'found') return;
+    expect(loaded.delegates.map((d) => [d.name, d.master, d.net.single, d.ifnameRequest])).toEqual([['cbr0', true, true, undefined], ['ns/l', false, false, 'data0']]);
+    // Plugin-specific keys survive into the DEL config (upstream's conflist cache bug).
+    expect(loaded.delegates[1]?.net.plugins[0]).toMatchObject({ 'calico-ish': { keep: 'me' } });
+  });
+
+  it('reads a file upstream wrote', async () => {
+    const bytes = Buffer.from('{"cniVersion":"0.3.1","name":"cbr0","type":"bridge","bridge":"cni0"}').toString('base64');
+    writeFileSync(join(dir, 'upstream1'), JSON.stringify([{ Conf: { cniVersion: '0.3.1', name: 'cbr0', type: 'bridge', ipam: {}, dns: {} }, ConfList: { cniVersion: '', name: '', plugins: null }, Name: 'cbr0', IsFilterV4Gateway: false, IsFilterV6Gateway: false, Bytes: bytes }]));
+    const loaded = await loadDelegates(dir, 'upstream1');
+    expect(loaded.kind === 'found' && loaded.delegates[0]?.net.plugins[0]).toMatchObject({ type: 'bridge', bridge: 'cni0' });
+  });
+
+  it('reports a corrupt or missing file instead of throwing, and removal is idempotent', async () => {
+    writeFileSync(join(dir, 'broken'), '[{"Bytes":');
+    expect((await loadDelegates(dir, 'broken')).kind).toBe('corrupt');
+    expect((await loadDelegates(dir, 'absent')).kind).toBe('missing');
+    await removeDelegates(dir, 'absent');
+    expect(await listCachedContainers(dir)).toEqual(expect.arrayContaining(['c1', 'upstream1', 'broken']));
+  });
+});

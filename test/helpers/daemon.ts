@@ -1,0 +1,82 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import { DAEMON, DEBIAN_PLUGINS, FIXTURE_PLUGINS } from './paths.js';
+
+/** A built multus-daemon running as a child process on a private socket dir. */
+export interface TestDaemon {
+  socketDir: string;
+  cniDir: string;
+  confDir: string;
+  logFile: string;
+  process: ChildProcess;
+  /** SIGTERM and wait for exit. */
+  stop(): Promise<void>;
+  /** The daemon's log lines, parsed. */
+  logs(): Array<Record<string, unknown>>;
+}
+
+/** GET a path on the daemon socket; resolves with the status, or rejects when unreachable. */
+export function socketGet(socketDir: string, path: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath: join(socketDir, 'multus.sock'), path, method: 'GET' }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function waitReady(socketDir: string, child: ChildProcess, logFile: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`daemon exited with ${child.exitCode}: ${readFileSync(logFile, 'utf8')}`);
+    try {
+      if ((await socketGet(socketDir, '/readyz')) === 200) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error('daemon not ready within 10 s');
+}
+
+/**
+ * Start the daemon with a daemon-config.json in `dir`. `config` is merged over the defaults
+ * (socketDir, cniDir, confDir and binDir inside `dir`; fake plugins in binDir, Debian's plugins
+ * via CNI_PATH); `env` adds tunables.
+ */
+export async function startTestDaemon(dir: string, config: Record<string, unknown>, env: Record<string, string> = {}): Promise<TestDaemon> {
+  const socketDir = join(dir, 'run');
+  const cniDir = join(dir, 'cni');
+  const confDir = join(dir, 'net.d');
+  const logFile = join(dir, 'daemon.log');
+  mkdirSync(confDir, { recursive: true });
+  const configPath = join(dir, 'daemon-config.json');
+  writeFileSync(configPath, JSON.stringify({ socketDir, cniDir, confDir, binDir: FIXTURE_PLUGINS, logLevel: 'debug', logFile, ...config }));
+  const child = spawn(process.execPath, [DAEMON, '-config', configPath], {
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', CNI_PATH: DEBIAN_PLUGINS, ...env },
+    stdio: ['ignore', 'ignore', 'ignore'],
+  });
+  await waitReady(socketDir, child, logFile);
+  return {
+    socketDir,
+    cniDir,
+    confDir,
+    logFile,
+    process: child,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+    logs: () =>
+      readFileSync(logFile, 'utf8')
+        .split('\n')
+        .filter((l) => l !== '')
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
+  };
+}
