@@ -242,7 +242,7 @@ function readArray(obj: JsonObj, key: string, path: string): unknown[] | undefin
   const v = opt(obj, key);
   if (v === undefined) return undefined;
   if (!Array.isArray(v)) fail(`${path}.${key}: expected an array, got ${describe(v)}`);
-  return v;
+  return v as unknown[];
 }
 
 function readObject(v: unknown, path: string): JsonObj {
