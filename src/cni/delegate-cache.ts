@@ -2,7 +2,7 @@ import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CNI_ERR, CniError } from '../errors.js';
 import { removeFile, writeFileAtomic } from '../util/atomic-write.js';
-import type { Delegate } from './delegate.js';
+import type { AttachmentRequests, Delegate } from './delegate.js';
 import { parseNetworkConfig } from './network-config.js';
 
 /**
@@ -51,7 +51,35 @@ function toDelegateNetConf(d: Delegate): Record<string, unknown> {
     Bytes: Buffer.from(d.net.bytes).toString('base64'),
   };
   if (d.ifnameRequest !== undefined) entry.ifnameRequest = d.ifnameRequest;
+  const r = d.requests ?? {};
+  for (const [key, value] of Object.entries({
+    macRequest: r.mac,
+    infinibandGUIDRequest: r.infinibandGUID,
+    ipRequest: r.ips,
+    'default-route': r.defaultRoute,
+    deviceID: r.deviceID,
+    // Not in upstream's format (it drops them, so DEL cannot undo port mappings); upstream ignores them.
+    portMappingsRequest: r.portMappings,
+    bandwidthRequest: r.bandwidth,
+  })) {
+    if (value !== undefined) entry[key] = value;
+  }
   return entry;
+}
+
+function readRequests(e: Record<string, unknown>): AttachmentRequests | undefined {
+  const r: AttachmentRequests = {};
+  const strings = (v: unknown): string[] | undefined => (Array.isArray(v) && v.every((x) => typeof x === 'string') ? v : undefined);
+  if (typeof e.macRequest === 'string' && e.macRequest !== '') r.mac = e.macRequest;
+  if (typeof e.infinibandGUIDRequest === 'string' && e.infinibandGUIDRequest !== '') r.infinibandGUID = e.infinibandGUIDRequest;
+  const ips = strings(e.ipRequest);
+  if (ips !== undefined && ips.length > 0) r.ips = ips;
+  const gateways = strings(e['default-route']);
+  if (gateways !== undefined) r.defaultRoute = gateways;
+  if (typeof e.deviceID === 'string' && e.deviceID !== '') r.deviceID = e.deviceID;
+  if (Array.isArray(e.portMappingsRequest)) r.portMappings = e.portMappingsRequest as unknown[];
+  if (typeof e.bandwidthRequest === 'object' && e.bandwidthRequest !== null) r.bandwidth = e.bandwidthRequest as Record<string, unknown>;
+  return Object.keys(r).length > 0 ? r : undefined;
 }
 
 function fromDelegateNetConf(raw: unknown, index: number, source: string): Delegate {
@@ -61,6 +89,8 @@ function fromDelegateNetConf(raw: unknown, index: number, source: string): Deleg
   const net = parseNetworkConfig(Buffer.from(e.Bytes, 'base64').toString('utf8'), `${source}[${index}]`);
   const delegate: Delegate = { name: typeof e.Name === 'string' ? e.Name : net.name, net, master: index === 0 };
   if (typeof e.ifnameRequest === 'string' && e.ifnameRequest !== '') delegate.ifnameRequest = e.ifnameRequest;
+  const requests = readRequests(e);
+  if (requests !== undefined) delegate.requests = requests;
   return delegate;
 }
 

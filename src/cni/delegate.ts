@@ -1,8 +1,24 @@
 import type { NetworkConfig } from './types.js';
 
 /**
- * One attachment of a pod: a network config to run, and how it is attached. Index 0 is the
- * master (the cluster network): it gets the runtime's CNI_IFNAME and provides the returned result.
+ * What a pod asked for one attachment (selection element keys). Each becomes the runtimeConfig
+ * value of the capability of the same name, for the plugins declaring it.
+ */
+export interface AttachmentRequests {
+  ips?: string[];
+  mac?: string;
+  infinibandGUID?: string;
+  portMappings?: unknown[];
+  bandwidth?: Record<string, unknown>;
+  deviceID?: string;
+  /** `default-route` gateways; present (possibly empty) only when asked for. */
+  defaultRoute?: string[];
+}
+
+/**
+ * One attachment of a pod: a network config to run, and how it is attached. The master (the
+ * cluster network, index 0) gets the runtime's CNI_IFNAME and runtimeConfig and provides the
+ * returned result; the others get `net<index>` and only what the pod asked for (MN-46).
  */
 export interface Delegate {
   /** The name shown in network-status and events: the network name, or `<ns>/<nad>`. */
@@ -11,10 +27,22 @@ export interface Delegate {
   master: boolean;
   /** An interface name asked for explicitly (selection element `interface`). */
   ifnameRequest?: string;
+  requests?: AttachmentRequests;
 }
 
 /** Upstream's naming: the request, else the runtime's name for the master, else `net<index>`. */
 export function delegateIfname(delegate: Delegate, index: number, runtimeIfname: string): string {
   if (delegate.ifnameRequest !== undefined && delegate.ifnameRequest !== '') return delegate.ifnameRequest;
   return delegate.master ? runtimeIfname : `net${index}`;
+}
+
+/** The capability values a request maps to (runtimeConfig keys). */
+export function requestedCapabilities(requests: AttachmentRequests | undefined): Record<string, unknown> {
+  const caps: Record<string, unknown> = {};
+  if (requests === undefined) return caps;
+  const { ips, mac, infinibandGUID, portMappings, bandwidth, deviceID } = requests;
+  for (const [key, value] of Object.entries({ ips, mac, infinibandGUID, portMappings, bandwidth, deviceID })) {
+    if (value !== undefined) caps[key] = value;
+  }
+  return caps;
 }

@@ -17,12 +17,36 @@ export interface MultusConf {
   cniDir: string;
   confDir: string;
   retryDeleteOnError: boolean;
+  /** Namespace of the clusterNetwork/defaultNetworks NADs and of the default-network annotation's NAD. */
+  multusNamespace: string;
+  /** Pods in these namespaces get no defaultNetworks. */
+  systemNamespaces: string[];
+  /** Networks attached to every pod outside systemNamespaces, after the cluster network. */
+  defaultNetworks: string[];
+  /** Pods may reference NADs only in their own namespace and in globalNamespaces. */
+  namespaceIsolation: boolean;
+  globalNamespaces: string[];
   /** The runtime's runtimeConfig, reduced to the keys Multus forwards. */
   runtimeConfig: Record<string, unknown>;
 }
 
 /** runtimeConfig keys upstream forwards to delegates; others (dns, pod annotations) are dropped. */
 const FORWARDED_RUNTIME_KEYS = ['portMappings', 'bandwidth', 'ips', 'mac', 'infinibandGUID', 'deviceID', 'CNIDeviceInfoFile'];
+
+function strings(raw: JsonObject, key: string, fallback: string[]): string[] {
+  const v = raw[key];
+  if (v === undefined || v === null) return fallback;
+  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) {
+    throw new CniError(CNI_ERR.INVALID_CONFIG, `multus config: "${key}" must be a list of strings, got ${JSON.stringify(v)}`);
+  }
+  return v as string[];
+}
+
+/** upstream's `globalNamespaces` is a comma-separated string; empty means "default". */
+function commaList(value: string): string[] {
+  const items = value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  return items.length > 0 ? items : ['default'];
+}
 
 function str(raw: JsonObject, key: string, fallback: string): string {
   const v = raw[key];
@@ -49,8 +73,10 @@ export function readMultusConf(raw: JsonObject): MultusConf {
   if (raw.delegates !== undefined && raw.delegates !== null && !Array.isArray(raw.delegates)) {
     throw new CniError(CNI_ERR.INVALID_CONFIG, 'multus config: "delegates" must be a list');
   }
-  if (raw.retryDeleteOnError !== undefined && typeof raw.retryDeleteOnError !== 'boolean') {
-    throw new CniError(CNI_ERR.INVALID_CONFIG, 'multus config: "retryDeleteOnError" must be a boolean');
+  for (const key of ['retryDeleteOnError', 'namespaceIsolation']) {
+    if (raw[key] !== undefined && typeof raw[key] !== 'boolean') {
+      throw new CniError(CNI_ERR.INVALID_CONFIG, `multus config: "${key}" must be a boolean`);
+    }
   }
   return {
     raw,
@@ -62,6 +88,11 @@ export function readMultusConf(raw: JsonObject): MultusConf {
     cniDir: str(raw, 'cniDir', '/var/lib/cni/multus'),
     confDir: str(raw, 'confDir', '/etc/cni/multus/net.d'),
     retryDeleteOnError: raw.retryDeleteOnError === true,
+    multusNamespace: str(raw, 'multusNamespace', 'kube-system'),
+    systemNamespaces: strings(raw, 'systemNamespaces', ['kube-system']),
+    defaultNetworks: strings(raw, 'defaultNetworks', []),
+    namespaceIsolation: raw.namespaceIsolation === true,
+    globalNamespaces: commaList(str(raw, 'globalNamespaces', '')),
     runtimeConfig,
   };
 }

@@ -1,0 +1,172 @@
+import { randomBytes } from 'node:crypto';
+import { PatchStrategy, Watch, setHeaderOptions, type CoreV1Event, type KubernetesObject, type V1Pod } from '@kubernetes/client-node';
+import { createKubeClients, loadKubeConfig, type KubeClients } from './client.js';
+import { ResilientInformer, errorText } from './informer.js';
+import type { KubeApi, KubeLog, KubeOptions, KubeStats, NadInfo, NadLookup, PodEvent, PodInfo, PodLookup } from './protocol.js';
+
+/** Pods not from the API server (static pods) carry another config source; their uids differ by design. */
+const CONFIG_SOURCE_ANNOTATION = 'kubernetes.io/config.source';
+const NAD_GROUP = 'k8s.cni.cncf.io';
+const NAD_PLURAL = 'network-attachment-definitions';
+
+/** A NetworkAttachmentDefinition as the API returns it. */
+interface NadObject extends KubernetesObject {
+  spec?: { config?: string };
+}
+
+function podInfo(pod: V1Pod): PodInfo {
+  const m = pod.metadata ?? {};
+  return { namespace: m.namespace ?? '', name: m.name ?? '', uid: m.uid ?? '', annotations: { ...(m.annotations ?? {}) } };
+}
+
+function nadInfo(nad: NadObject): NadInfo {
+  const m = nad.metadata ?? {};
+  return { namespace: m.namespace ?? '', name: m.name ?? '', config: nad.spec?.config ?? '', annotations: { ...(m.annotations ?? {}) } };
+}
+
+function isStatic(pod: PodInfo): boolean {
+  const source = pod.annotations[CONFIG_SOURCE_ANNOTATION];
+  return source !== undefined && source !== 'api';
+}
+
+function httpCode(err: unknown): number | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'number' ? code : undefined;
+}
+
+/**
+ * The Kubernetes side of the daemon: informers (pods on this node, all NADs), cache-first
+ * lookups with a live GET fallback, and the two writes per pod ADD (the status patch and one
+ * event). Runs inside the kube worker thread, so watch traffic never competes with CNI requests
+ * for the main thread; it is a plain class so tests can also drive it in-process.
+ */
+export class KubeService implements KubeApi {
+  #clients: KubeClients | undefined;
+  #pods: ResilientInformer<V1Pod> | undefined;
+  #nads: ResilientInformer<NadObject> | undefined;
+  #log: (line: KubeLog) => void = () => undefined;
+  #nodeName = '';
+
+  async start(opts: KubeOptions, log: (line: KubeLog) => void): Promise<void> {
+    this.#log = log;
+    this.#nodeName = opts.nodeName;
+    const kc = loadKubeConfig(opts.kubeconfig);
+    const clients = await createKubeClients(kc, opts.requestTimeoutMs);
+    this.#clients = clients;
+    const watch = new Watch(kc);
+    const onRestart = (what: string) => (reason: string, delayMs: number) => log({ level: 'warn', msg: `${what} informer restarting`, fields: { reason, delayMs } });
+    if (opts.nodeName !== '') {
+      // The selector goes on the list AND the watch: client-node 1.x has no fieldSelector on makeInformer.
+      const fieldSelector = `spec.nodeName=${opts.nodeName}`;
+      this.#pods = new ResilientInformer<V1Pod>({
+        path: '/api/v1/pods',
+        watch,
+        list: () => clients.core.listPodForAllNamespaces({ fieldSelector }, clients.callOptions()),
+        fieldSelector,
+        watchdogMs: opts.watchdogMs,
+        onRestart: onRestart('pod'),
+      });
+    } else {
+      log({ level: 'warn', msg: 'MULTUS_NODE_NAME is not set: no pod informer, every ADD reads its pod from the API server', fields: {} });
+    }
+    this.#nads = new ResilientInformer<NadObject>({
+      path: `/apis/${NAD_GROUP}/v1/${NAD_PLURAL}`,
+      watch,
+      list: async () => (await clients.custom.listClusterCustomObject({ group: NAD_GROUP, version: 'v1', plural: NAD_PLURAL }, clients.callOptions())) as { items: NadObject[] },
+      watchdogMs: opts.watchdogMs,
+      onRestart: onRestart('NAD'),
+    });
+    const informers = [this.#pods, this.#nads].filter((i) => i !== undefined);
+    // An API server that is down at boot must not keep the daemon from serving the cluster network.
+    const synced = Promise.all(informers.map((i) => i.start()));
+    const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), opts.syncTimeoutMs).unref());
+    if ((await Promise.race([synced, timeout])) === 'timeout') {
+      log({ level: 'warn', msg: 'informer caches not synced yet; serving with live API reads until they are', fields: { syncTimeoutMs: opts.syncTimeoutMs } });
+    }
+  }
+
+  #api(): KubeClients {
+    if (this.#clients === undefined) throw new Error('kube worker not started');
+    return this.#clients;
+  }
+
+  async getPod(namespace: string, name: string, uid: string): Promise<PodLookup> {
+    const cached = this.#pods?.get(name, namespace);
+    if (cached !== undefined) {
+      const pod = podInfo(cached);
+      if (uid === '' || pod.uid === uid || isStatic(pod)) return { kind: 'found', pod };
+      // The cache may lag behind a pod re-created with the same name: ask the API server.
+    }
+    try {
+      const live = podInfo(await this.#api().core.readNamespacedPod({ namespace, name }, this.#api().callOptions()));
+      if (uid !== '' && live.uid !== uid && !isStatic(live)) return { kind: 'uid-mismatch', pod: live };
+      return { kind: 'found', pod: live };
+    } catch (err) {
+      if (httpCode(err) === 404) return { kind: 'missing' };
+      return { kind: 'error', message: `cannot read pod ${namespace}/${name}: ${errorText(err)}` };
+    }
+  }
+
+  async getNad(namespace: string, name: string): Promise<NadLookup> {
+    const cached = this.#nads?.get(name, namespace);
+    if (cached !== undefined) return { kind: 'found', nad: nadInfo(cached) };
+    try {
+      const live = (await this.#api().custom.getNamespacedCustomObject({ group: NAD_GROUP, version: 'v1', namespace, plural: NAD_PLURAL, name }, this.#api().callOptions())) as NadObject;
+      return { kind: 'found', nad: nadInfo(live) };
+    } catch (err) {
+      if (httpCode(err) === 404) return { kind: 'missing' };
+      return { kind: 'error', message: `cannot read network-attachment-definition ${namespace}/${name}: ${errorText(err)}` };
+    }
+  }
+
+  async patchNetworkStatus(pod: PodInfo, value: string): Promise<{ ok: true } | { ok: false; notFound: boolean; message: string }> {
+    const api = this.#api();
+    // metadata.uid in a merge patch is a precondition: a re-created pod of the same name is not touched.
+    const body = { metadata: { uid: pod.uid, annotations: { 'k8s.v1.cni.cncf.io/network-status': value } } };
+    try {
+      await api.core.patchNamespacedPodStatus({ namespace: pod.namespace, name: pod.name, body }, api.callOptions(setHeaderOptions('Content-Type', PatchStrategy.MergePatch)));
+      return { ok: true };
+    } catch (err) {
+      return { ok: false, notFound: httpCode(err) === 404, message: errorText(err) };
+    }
+  }
+
+  async recordEvent(event: PodEvent): Promise<void> {
+    const api = this.#api();
+    const now = new Date();
+    const body: CoreV1Event = {
+      metadata: { name: `${event.pod.name}.${randomBytes(8).toString('hex')}`, namespace: event.pod.namespace },
+      involvedObject: { apiVersion: 'v1', kind: 'Pod', namespace: event.pod.namespace, name: event.pod.name, uid: event.pod.uid },
+      type: event.type,
+      reason: event.reason,
+      message: event.message,
+      source: { component: 'multus', host: this.#nodeName },
+      reportingComponent: 'multus',
+      reportingInstance: this.#nodeName,
+      firstTimestamp: now,
+      lastTimestamp: now,
+      count: 1,
+    };
+    try {
+      await api.core.createNamespacedEvent({ namespace: event.pod.namespace, body }, api.callOptions());
+    } catch (err) {
+      this.#log({ level: 'warn', msg: 'cannot record event', fields: { reason: event.reason, pod: `${event.pod.namespace}/${event.pod.name}`, err: errorText(err) } });
+    }
+  }
+
+  stats(): Promise<KubeStats> {
+    const informers = [this.#pods, this.#nads].filter((i) => i !== undefined);
+    return Promise.resolve({
+      podsCached: this.#pods?.size ?? 0,
+      nadsCached: this.#nads?.size ?? 0,
+      connected: informers.every((i) => i.connected),
+      restarts: informers.reduce((n, i) => n + i.restarts, 0),
+      apiRequests: this.#clients?.requests() ?? 0,
+    });
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([this.#pods?.stop(), this.#nads?.stop()]);
+    this.#clients?.close();
+  }
+}

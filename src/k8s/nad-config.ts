@@ -1,0 +1,44 @@
+import { findNetworkConfigByName, parseNetworkConfig } from '../cni/network-config.js';
+import type { NetworkConfig } from '../cni/types.js';
+import { CNI_ERR, CniError } from '../errors.js';
+import type { NadInfo } from './protocol.js';
+
+/**
+ * The CNI config of a NetworkAttachmentDefinition (MN-7): `spec.config` when present (with the
+ * NAD's name injected when the config has none, MN-8), else the config file in `confDir` whose
+ * `name` is the NAD's name (MN-4), else an error (MN-7d).
+ */
+export async function nadNetworkConfig(nad: NadInfo, confDir: string): Promise<NetworkConfig> {
+  const source = `network-attachment-definition ${nad.namespace}/${nad.name}`;
+  if (nad.config.trim() !== '') {
+    let obj: unknown;
+    try {
+      obj = JSON.parse(nad.config);
+    } catch (err) {
+      throw new CniError(CNI_ERR.INVALID_CONFIG, `${source}: spec.config is not valid JSON (${(err as Error).message})`);
+    }
+    if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) {
+      throw new CniError(CNI_ERR.INVALID_CONFIG, `${source}: spec.config must be a JSON object`);
+    }
+    const conf = obj as Record<string, unknown>;
+    const named = conf.name === undefined || conf.name === '' ? { ...conf, name: nad.name } : conf;
+    return parseNetworkConfig(named === conf ? nad.config : JSON.stringify(named), source);
+  }
+  const onDisk = await findNetworkConfigByName(confDir, nad.name);
+  if (onDisk === undefined) {
+    throw new CniError(CNI_ERR.INVALID_CONFIG, `${source} has no spec.config and no config named "${nad.name}" exists in confDir ${confDir}`);
+  }
+  return onDisk;
+}
+
+/** MN-18/MUL-7: the selection's cni-args merged into `args.cni` of every plugin, over the NAD's own. */
+export function withCniArgs(net: NetworkConfig, cniArgs: Record<string, unknown>): NetworkConfig {
+  const merge = (plugin: Record<string, unknown>): Record<string, unknown> => {
+    const args = (typeof plugin.args === 'object' && plugin.args !== null ? plugin.args : {}) as Record<string, unknown>;
+    const cni = (typeof args.cni === 'object' && args.cni !== null ? args.cni : {}) as Record<string, unknown>;
+    return { ...plugin, args: { ...args, cni: { ...cni, ...cniArgs } } };
+  };
+  const source = JSON.parse(net.bytes) as Record<string, unknown>;
+  const merged = net.single ? merge(source) : { ...source, plugins: (source.plugins as Array<Record<string, unknown>>).map(merge) };
+  return parseNetworkConfig(JSON.stringify(merged), `${net.name} with cni-args`);
+}

@@ -1,0 +1,85 @@
+/**
+ * The kube worker's interface, as the main thread sees it through comlink. Everything crossing
+ * it is plain data (structured clone): pods and NADs are reduced to what planning needs.
+ */
+
+/** How the worker reaches the API server and what it watches. */
+export interface KubeOptions {
+  /** Kubeconfig file; empty means $KUBECONFIG, then the in-cluster service account. */
+  kubeconfig: string;
+  /** This node's name: the pod informer watches `spec.nodeName=<nodeName>` only. Empty: no pod informer, live GETs. */
+  nodeName: string;
+  /** Timeout of one live API request (GET, PATCH, POST), ms. */
+  requestTimeoutMs: number;
+  /** Restart a watch that has been silent this long, ms. */
+  watchdogMs: number;
+  /** How long start() waits for the first list of each informer, ms. */
+  syncTimeoutMs: number;
+}
+
+/** What planning needs of a pod. */
+export interface PodInfo {
+  namespace: string;
+  name: string;
+  uid: string;
+  annotations: Record<string, string>;
+}
+
+/** What planning needs of a NetworkAttachmentDefinition. */
+export interface NadInfo {
+  namespace: string;
+  name: string;
+  /** `spec.config`; empty when absent. */
+  config: string;
+  annotations: Record<string, string>;
+}
+
+/** Outcome of a pod lookup. */
+export type PodLookup =
+  | { kind: 'found'; pod: PodInfo }
+  | { kind: 'missing' }
+  /** The API has a pod of that name with another uid (re-created): the runtime's sandbox is stale. */
+  | { kind: 'uid-mismatch'; pod: PodInfo }
+  | { kind: 'error'; message: string };
+
+/** Outcome of a NAD lookup. */
+export type NadLookup = { kind: 'found'; nad: NadInfo } | { kind: 'missing' } | { kind: 'error'; message: string };
+
+/** One event to record on a pod. */
+export interface PodEvent {
+  pod: PodInfo;
+  type: 'Normal' | 'Warning';
+  reason: string;
+  message: string;
+}
+
+/** Informer health, for metrics and readiness. */
+export interface KubeStats {
+  podsCached: number;
+  nadsCached: number;
+  connected: boolean;
+  restarts: number;
+  apiRequests: number;
+}
+
+/** A log line the worker asks the main thread to write (pino lives on the main thread). */
+export interface KubeLog {
+  level: 'debug' | 'info' | 'warn' | 'error';
+  msg: string;
+  fields: Record<string, unknown>;
+}
+
+/** The object the worker exposes. */
+export interface KubeApi {
+  start(opts: KubeOptions, log: (line: KubeLog) => void): Promise<void>;
+  /** Cache first; a live GET on a miss, or when `uid` is given and differs from the cached one. */
+  getPod(namespace: string, name: string, uid: string): Promise<PodLookup>;
+  /** Cache first; a live GET on a miss (a NAD created just before its pod). */
+  getNad(namespace: string, name: string): Promise<NadLookup>;
+  /** One merge patch of pods/status setting the network-status annotation (no GET first). */
+  patchNetworkStatus(pod: PodInfo, value: string): Promise<{ ok: true } | { ok: false; notFound: boolean; message: string }>;
+  /** Record an event; failures are logged, never raised. */
+  recordEvent(event: PodEvent): Promise<void>;
+  stats(): Promise<KubeStats>;
+  stop(): Promise<void>;
+}
