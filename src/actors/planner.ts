@@ -1,16 +1,62 @@
-import type { Delegate } from '../cni/delegate.js';
-import { parseNetworkConfig, resolveClusterNetwork } from '../cni/network-config.js';
+import type { AttachmentRequests, Delegate } from '../cni/delegate.js';
+import { findNetworkConfigByName, parseNetworkConfig, resolveClusterNetwork } from '../cni/network-config.js';
+import type { NetworkConfig } from '../cni/types.js';
 import type { MultusConf } from '../config/multus-conf.js';
 import { CNI_ERR, CniError } from '../errors.js';
+import { nadNetworkConfig, withCniArgs } from '../k8s/nad-config.js';
+import type { KubeAccess, PodInfo } from '../k8s/protocol.js';
+import { DEFAULT_NETWORK_ANNOTATION, NETWORKS_ANNOTATION, checkDefaultRoutes, parseDefaultNetwork, parseNetworkSelections, type NetworkSelection } from '../k8s/selection.js';
 
 /**
- * Plan a pod's delegates: the cluster network (the master, index 0). Upstream's static
- * `delegates` list is used only when `clusterNetwork` is empty; its first entry is the master.
+ * Planning a pod's delegates (upstream §4.1 steps 3–5): the cluster network first (MN-38),
+ * replaced by the pod's default-network annotation if any (MUL-1), then `defaultNetworks`
+ * (except for pods in systemNamespaces), then one delegate per element of the networks
+ * annotation. Nothing is executed here; every error is raised before the first delegate runs.
  */
-export async function planDelegates(conf: MultusConf): Promise<Delegate[]> {
+
+/** What planning may consult. Without Kubernetes (no kubeconfig), pods get the cluster network only. */
+export interface PlanContext {
+  conf: MultusConf;
+  pod: PodInfo | undefined;
+  kube: KubeAccess | undefined;
+}
+
+/** A named network: from a NAD (`<ns>/<name>`), or from a file (its config name). */
+interface ResolvedNetwork {
+  name: string;
+  net: NetworkConfig;
+}
+
+/**
+ * `clusterNetwork` / `defaultNetworks` / default-network values (upstream getNetDelegate): a path
+ * when it holds `/`, else a NAD in `namespace`, else a config of that name in confDir.
+ */
+async function resolveNamedNetwork(value: string, namespace: string, ctx: PlanContext): Promise<ResolvedNetwork> {
+  if (value.includes('/')) {
+    const net = await resolveClusterNetwork(value, ctx.conf.confDir);
+    return { name: net.name, net };
+  }
+  let apiError: string | undefined;
+  if (ctx.kube !== undefined) {
+    const lookup = await ctx.kube.getNad(namespace, value);
+    if (lookup.kind === 'found') return { name: `${namespace}/${value}`, net: await nadNetworkConfig(lookup.nad, ctx.conf.confDir) };
+    if (lookup.kind === 'error') apiError = lookup.message;
+  }
+  const onDisk = await findNetworkConfigByName(ctx.conf.confDir, value);
+  if (onDisk !== undefined) return { name: onDisk.name, net: onDisk };
+  if (apiError !== undefined) throw new CniError(CNI_ERR.TRY_AGAIN_LATER, apiError);
+  throw new CniError(
+    CNI_ERR.INVALID_CONFIG,
+    `network "${value}" not found: no network-attachment-definition ${namespace}/${value}${ctx.kube === undefined ? ' (Kubernetes access is off)' : ''} and no config of that name in confDir ${ctx.conf.confDir}`,
+  );
+}
+
+/** The cluster network: `clusterNetwork`, else upstream's static `delegates` list (first = master). */
+async function clusterNetwork(ctx: PlanContext): Promise<Delegate[]> {
+  const { conf } = ctx;
   if (conf.clusterNetwork !== '') {
-    const net = await resolveClusterNetwork(conf.clusterNetwork, conf.confDir);
-    return [{ name: net.name, net, master: true }];
+    const { name, net } = await resolveNamedNetwork(conf.clusterNetwork, conf.multusNamespace, ctx);
+    return [{ name, net, master: true }];
   }
   if (conf.delegates.length === 0) {
     throw new CniError(CNI_ERR.INVALID_CONFIG, 'multus config has neither "clusterNetwork" nor "delegates": no cluster network to attach');
@@ -19,4 +65,68 @@ export async function planDelegates(conf: MultusConf): Promise<Delegate[]> {
     const net = parseNetworkConfig(JSON.stringify(raw), `multus config delegates[${i}]`);
     return { name: net.name, net, master: i === 0 };
   });
+}
+
+/** MN-45 / MUL-4: with namespaceIsolation, only the pod's namespace and globalNamespaces. */
+function checkIsolation(sel: NetworkSelection, pod: PodInfo, conf: MultusConf): void {
+  if (!conf.namespaceIsolation || sel.namespace === pod.namespace || conf.globalNamespaces.includes(sel.namespace)) return;
+  throw new CniError(
+    CNI_ERR.INVALID_CONFIG,
+    `namespace isolation: pod ${pod.namespace}/${pod.name} may not use network-attachment-definition ${sel.namespace}/${sel.name} (allowed: its own namespace and ${conf.globalNamespaces.join(', ')})`,
+  );
+}
+
+function requestsOf(sel: NetworkSelection): AttachmentRequests | undefined {
+  const requests: AttachmentRequests = {};
+  if (sel.ips !== undefined) requests.ips = sel.ips;
+  if (sel.mac !== undefined) requests.mac = sel.mac;
+  if (sel.infinibandGuid !== undefined) requests.infinibandGUID = sel.infinibandGuid;
+  if (sel.portMappings !== undefined) requests.portMappings = sel.portMappings;
+  if (sel.bandwidth !== undefined) requests.bandwidth = { ...sel.bandwidth };
+  if (sel.deviceID !== undefined) requests.deviceID = sel.deviceID;
+  if (sel.defaultRoute !== undefined) requests.defaultRoute = sel.defaultRoute;
+  return Object.keys(requests).length > 0 ? requests : undefined;
+}
+
+/** One attachment from a selection element: its NAD, cni-args merged, requests kept. */
+async function selectionDelegate(sel: NetworkSelection, pod: PodInfo, ctx: PlanContext, kube: KubeAccess): Promise<Delegate> {
+  checkIsolation(sel, pod, ctx.conf);
+  const lookup = await kube.getNad(sel.namespace, sel.name);
+  if (lookup.kind === 'error') throw new CniError(CNI_ERR.TRY_AGAIN_LATER, lookup.message);
+  if (lookup.kind === 'missing') {
+    const message = `cannot find a network-attachment-definition (${sel.name}) in namespace (${sel.namespace})`;
+    void kube.recordEvent({ pod, type: 'Warning', reason: 'NoNetworkFound', message });
+    throw new CniError(CNI_ERR.INVALID_CONFIG, `${message}, requested by pod ${pod.namespace}/${pod.name}`);
+  }
+  let net = await nadNetworkConfig(lookup.nad, ctx.conf.confDir);
+  if (sel.cniArgs !== undefined) net = withCniArgs(net, sel.cniArgs);
+  const delegate: Delegate = { name: `${sel.namespace}/${sel.name}`, net, master: false };
+  if (sel.interface !== undefined) delegate.ifnameRequest = sel.interface;
+  const requests = requestsOf(sel);
+  if (requests !== undefined) delegate.requests = requests;
+  return delegate;
+}
+
+/** Plan every delegate of a pod, in execution order. */
+export async function planDelegates(ctx: PlanContext): Promise<Delegate[]> {
+  const { conf, pod, kube } = ctx;
+  const delegates = await clusterNetwork(ctx);
+  if (pod === undefined || kube === undefined) return delegates;
+
+  const override = pod.annotations[DEFAULT_NETWORK_ANNOTATION];
+  if (override !== undefined && override.trim() !== '') {
+    const sel = parseDefaultNetwork(override, conf.multusNamespace);
+    const { name, net } = await resolveNamedNetwork(sel.name, sel.namespace, ctx);
+    delegates[0] = { name, net, master: true };
+  }
+  if (!conf.systemNamespaces.includes(pod.namespace)) {
+    for (const value of conf.defaultNetworks) {
+      const { name, net } = await resolveNamedNetwork(value, conf.multusNamespace, ctx);
+      delegates.push({ name, net, master: false });
+    }
+  }
+  const selections = parseNetworkSelections(pod.annotations[NETWORKS_ANNOTATION] ?? '', pod.namespace, NETWORKS_ANNOTATION);
+  checkDefaultRoutes(selections);
+  for (const sel of selections) delegates.push(await selectionDelegate(sel, pod, ctx, kube));
+  return delegates;
 }

@@ -1,11 +1,14 @@
 import type { Logger } from 'pino';
-import { delegateIfname, type Delegate } from '../cni/delegate.js';
+import { delegateIfname, requestedCapabilities, type Delegate } from '../cni/delegate.js';
 import { loadDelegates, listCachedContainers, removeDelegates, saveDelegates } from '../cni/delegate-cache.js';
 import type { CniResult } from '../cni/result.js';
 import type { Attachment, Runner, ValidAttachment } from '../cni/runner.js';
 import { CNI_ERR, CniError } from '../errors.js';
+import type { KubeAccess, PodInfo } from '../k8s/protocol.js';
 import type { CniRequest, PodRef } from '../server/request.js';
+import { applyDefaultRoutes } from './default-route.js';
 import { planDelegates } from './planner.js';
+import { publishPodNetworks } from './pod-status.js';
 
 /**
  * What a pod actor does for each command. Each function runs inside the pod's mailbox, so for
@@ -16,6 +19,10 @@ import { planDelegates } from './planner.js';
 export interface OperationContext {
   runner: Runner;
   log: Logger;
+  /** Kubernetes access; undefined when the daemon runs without it (cluster network only). */
+  kube: KubeAccess | undefined;
+  /** Run `ip <args>` inside a network namespace (off the main thread); rejects with the error text. */
+  netnsIp: (netns: string, args: string[]) => Promise<void>;
 }
 
 /** CNI_ARGS for delegates (upstream §4.5): the pod identity, never the request's raw string. */
@@ -28,14 +35,59 @@ function delegateCniArgs(pod: PodRef | undefined): Array<[string, string]> {
   return args;
 }
 
+/**
+ * The libcni parameters of one delegate. The master gets the runtime's runtimeConfig; the others
+ * only what the pod asked for (MN-46), plus upstream's deprecated `MAC=`/`IP=` CNI_ARGS (MUL-6).
+ */
 function attachmentOf(req: CniRequest, delegate: Delegate, index: number): Attachment {
+  const cniArgs = delegateCniArgs(req.pod);
+  const requests = delegate.requests;
+  if (requests?.mac !== undefined) cniArgs.push(['MAC', requests.mac]);
+  if (requests?.ips !== undefined) cniArgs.push(['IP', requests.ips.join(',')]);
   return {
     containerId: req.containerId,
     netns: req.netns,
     ifname: delegateIfname(delegate, index, req.ifname),
-    cniArgs: delegateCniArgs(req.pod),
-    capabilityArgs: req.conf.runtimeConfig,
+    cniArgs,
+    capabilityArgs: delegate.master ? req.conf.runtimeConfig : requestedCapabilities(requests),
   };
+}
+
+/**
+ * MN-15/16/19/20/22: a requested ips/mac/portMappings/bandwidth/infinibandGUID must reach a plugin
+ * that declares the capability, else the attachment fails (upstream does not check, MUL-12).
+ */
+function checkCapabilities(delegates: readonly Delegate[]): void {
+  for (const d of delegates) {
+    const { deviceID: _deviceID, ...checked } = requestedCapabilities(d.requests);
+    for (const cap of Object.keys(checked)) {
+      if (!d.net.plugins.some((p) => p.capabilities?.[cap] === true)) {
+        throw new CniError(CNI_ERR.INVALID_CONFIG, `network "${d.name}" cannot honour the requested "${cap}": none of its plugins declares the "${cap}" capability`);
+      }
+    }
+  }
+}
+
+/** What the pod lookup decided for an ADD. */
+type PodForAdd = { kind: 'pod'; pod: PodInfo | undefined } | { kind: 'gone' };
+
+/**
+ * Cache first, live GET on a miss or uid change (in the kube worker). A pod that no longer
+ * exists gets upstream's answer: success with an empty result, nothing run.
+ */
+async function podForAdd(req: CniRequest, kube: KubeAccess | undefined): Promise<PodForAdd> {
+  if (kube === undefined || req.pod === undefined) return { kind: 'pod', pod: undefined };
+  const lookup = await kube.getPod(req.pod.namespace, req.pod.name, req.pod.uid);
+  switch (lookup.kind) {
+    case 'found':
+      return { kind: 'pod', pod: lookup.pod };
+    case 'missing':
+      return { kind: 'gone' };
+    case 'uid-mismatch':
+      throw new CniError(CNI_ERR.INTERNAL, `expected pod UID "${req.pod.uid}" but got "${lookup.pod.uid}" from Kube API: pod ${req.pod.namespace}/${req.pod.name} was re-created and this sandbox is stale`);
+    case 'error':
+      throw new CniError(CNI_ERR.TRY_AGAIN_LATER, lookup.message);
+  }
 }
 
 /** MN-17: two attachments may not share an interface name; refused before anything runs. */
@@ -85,7 +137,14 @@ function combine(errors: readonly CniError[]): CniError {
  * also removes the cache: a failed ADD leaves nothing behind.
  */
 export async function addPod(req: CniRequest, ctx: OperationContext): Promise<CniResult> {
-  const delegates = await planDelegates(req.conf);
+  const found = await podForAdd(req, ctx.kube);
+  if (found.kind === 'gone') {
+    ctx.log.info({ sandbox: req.containerId }, 'ADD for a pod that no longer exists: nothing to attach');
+    return { cniVersion: '1.1.0', interfaces: [{ name: req.ifname, sandbox: req.netns }], ips: [{ address: '0.0.0.0/0', gateway: '0.0.0.0', interface: 0 }] };
+  }
+  const pod = found.pod;
+  const delegates = await planDelegates({ conf: req.conf, pod, kube: ctx.kube });
+  checkCapabilities(delegates);
   checkIfnamesUnique(req, delegates);
   const cniDir = req.conf.cniDir;
   // An ADD retried without a DEL in between (runtime timeout, daemon restart) would trip over
@@ -97,20 +156,45 @@ export async function addPod(req: CniRequest, ctx: OperationContext): Promise<Cn
     if (errors.length > 0) throw new CniError(CNI_ERR.TRY_AGAIN_LATER, `cannot clean up the previous ADD of this container: ${combine(errors).message}`);
   }
   await saveDelegates(cniDir, req.containerId, delegates);
-  const results: CniResult[] = [];
+  let results: CniResult[] = [];
   for (const [i, d] of delegates.entries()) {
     try {
       results.push(await ctx.runner.add(d.net, attachmentOf(req, d, i)));
     } catch (err) {
+      await rollback(req, delegates.slice(0, i + 1), ctx);
       const e = err instanceof CniError ? err : new CniError(CNI_ERR.INTERNAL, String(err));
-      const rollbackErrors = await deleteAll(req, delegates.slice(0, i + 1), ctx);
-      if (rollbackErrors.length === 0) await removeDelegates(cniDir, req.containerId);
-      else ctx.log.error({ sandbox: req.containerId, err: combine(rollbackErrors) }, 'rollback after a failed ADD was incomplete; the delegate cache is kept for the DEL that follows');
       throw new CniError(e.code, `[${podLabel(req, d)}]: error adding container to network "${d.net.name}": ${e.message}`, e.details);
     }
   }
+  if (delegates.some((d) => (d.requests?.defaultRoute ?? []).length > 0)) {
+    try {
+      results = await defaultRoutes(req, delegates, results, ctx);
+    } catch (err) {
+      await rollback(req, delegates, ctx);
+      throw err;
+    }
+  }
+  if (pod !== undefined && ctx.kube !== undefined) await publishPodNetworks(pod, delegates, results, req.ifname, ctx.kube, ctx.log);
   const masterIndex = Math.max(0, delegates.findIndex((d) => d.master));
   return results[masterIndex] as CniResult;
+}
+
+/** Undo a failed ADD; a complete rollback also removes the delegate cache. */
+async function rollback(req: CniRequest, added: readonly Delegate[], ctx: OperationContext): Promise<void> {
+  const errors = await deleteAll(req, added, ctx);
+  if (errors.length === 0) await removeDelegates(req.conf.cniDir, req.containerId);
+  else ctx.log.error({ sandbox: req.containerId, err: combine(errors) }, 'rollback after a failed ADD was incomplete; the delegate cache is kept for the DEL that follows');
+}
+
+/** Apply default-route requests in the pod and rewrite the cached results they changed. */
+async function defaultRoutes(req: CniRequest, delegates: readonly Delegate[], results: readonly CniResult[], ctx: OperationContext): Promise<CniResult[]> {
+  const ifnames = delegates.map((d, i) => delegateIfname(d, i, req.ifname));
+  const applied = await applyDefaultRoutes(delegates, results, ifnames, (args) => ctx.netnsIp(req.netns, args));
+  for (const i of applied.changed) {
+    const d = delegates[i] as Delegate;
+    await ctx.runner.recache(d.net, attachmentOf(req, d, i), applied.results[i] as CniResult);
+  }
+  return applied.results;
 }
 
 /**
@@ -128,7 +212,7 @@ export async function delPod(req: CniRequest, ctx: OperationContext): Promise<vo
     return;
   } else if (lookup.kind === 'corrupt') {
     ctx.log.warn({ sandbox: req.containerId, reason: lookup.reason }, 'DEL: delegate cache unreadable, deleting the configured cluster network instead');
-    delegates = await planDelegates(req.conf);
+    delegates = await planDelegates({ conf: req.conf, pod: undefined, kube: undefined });
   } else {
     delegates = lookup.delegates;
   }
@@ -150,7 +234,7 @@ export async function checkPod(req: CniRequest, ctx: OperationContext): Promise<
 
 /** STATUS: the cluster network's readiness (its plugins' STATUS when they speak CNI 1.1.0). */
 export async function statusNode(req: CniRequest, ctx: OperationContext): Promise<void> {
-  const [master] = await planDelegates(req.conf);
+  const [master] = await planDelegates({ conf: req.conf, pod: undefined, kube: ctx.kube });
   if (master !== undefined) await ctx.runner.status(master.net);
 }
 
@@ -185,7 +269,7 @@ export async function gcNode(req: CniRequest, ctx: OperationContext): Promise<vo
     if (delErrors.length === 0) await removeDelegates(req.conf.cniDir, containerId);
     errors.push(...delErrors);
   }
-  const [master] = await planDelegates(req.conf);
+  const [master] = await planDelegates({ conf: req.conf, pod: undefined, kube: ctx.kube });
   if (master !== undefined) {
     const masterValid = valid.filter((v) => v.ifname !== '');
     errors.push(...(await ctx.runner.gc(master.net, masterValid)));

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CNI_ERR, type CniErrorBody } from '../errors.js';
-import type { DelegateOutcome, DelegateTask } from '../workers/protocol.js';
+import type { DelegateOutcome, DelegateTask, NetnsIpTask } from '../workers/protocol.js';
 
 /** A plugin printing more than this is broken; cap memory rather than trust it. */
 const MAX_OUTPUT_BYTES = 4 * 1024 * 1024;
@@ -69,17 +69,37 @@ function errorFromOutput(stdout: string, stderr: string, exitCode: number | null
  */
 export async function execPlugin(task: DelegateTask): Promise<DelegateOutcome> {
   const started = performance.now();
-  const elapsed = (): number => performance.now() - started;
   let path: string;
   try {
     path = await findPlugin(task.pluginType, task.binDirs);
   } catch (err) {
     const body = err instanceof PluginLookupError ? err.body : { code: CNI_ERR.INTERNAL, msg: String(err) };
-    return { ok: false, error: body, stderr: '', durationMs: elapsed(), timedOut: false };
+    return { ok: false, error: body, stderr: '', durationMs: performance.now() - started, timedOut: false };
   }
+  return runProcess({ path, args: [], env: { ...process.env, ...task.env }, stdin: task.stdin, timeoutMs: task.timeoutMs, label: `plugin ${task.pluginType}` }, started);
+}
+
+/** `nsenter --net=<netns> ip <args>`: route changes inside a pod's namespace. */
+export function execNetnsIp(task: NetnsIpTask): Promise<DelegateOutcome> {
+  return runProcess({ path: 'nsenter', args: [`--net=${task.netns}`, 'ip', ...task.args], env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' }, stdin: '', timeoutMs: task.timeoutMs, label: `ip ${task.args.join(' ')}` }, performance.now());
+}
+
+interface ProcessSpec {
+  path: string;
+  args: string[];
+  env: NodeJS.ProcessEnv;
+  stdin: string;
+  timeoutMs: number;
+  /** Names the process in error messages. */
+  label: string;
+}
+
+function runProcess(spec: ProcessSpec, started: number): Promise<DelegateOutcome> {
+  const elapsed = (): number => performance.now() - started;
+  const { path, timeoutMs, label } = spec;
   return new Promise<DelegateOutcome>((resolve) => {
-    const child = spawn(path, [], {
-      env: { ...process.env, ...task.env },
+    const child = spawn(path, spec.args, {
+      env: spec.env,
       stdio: ['pipe', 'pipe', 'pipe'],
       detached: true,
     });
@@ -99,7 +119,7 @@ export async function execPlugin(task: DelegateTask): Promise<DelegateOutcome> {
     const timer = setTimeout(() => {
       timedOut = true;
       killGroup();
-    }, task.timeoutMs);
+    }, timeoutMs);
     child.stdout.on('data', (chunk: Buffer) => {
       outBytes += chunk.length;
       if (outBytes > MAX_OUTPUT_BYTES) {
@@ -113,22 +133,22 @@ export async function execPlugin(task: DelegateTask): Promise<DelegateOutcome> {
     });
     // A plugin that exits without reading stdin makes our write fail with EPIPE: harmless.
     child.stdin.on('error', () => undefined);
-    child.stdin.end(task.stdin);
+    child.stdin.end(spec.stdin);
     const finish = (outcome: DelegateOutcome): void => {
       clearTimeout(timer);
       resolve(outcome);
     };
     child.on('error', (e) => {
-      finish({ ok: false, error: { code: CNI_ERR.INTERNAL, msg: `cannot run plugin ${path}: ${e.message}` }, stderr: '', durationMs: elapsed(), timedOut: false });
+      finish({ ok: false, error: { code: CNI_ERR.INTERNAL, msg: `cannot run ${label} (${path}): ${e.message}` }, stderr: '', durationMs: elapsed(), timedOut: false });
     });
     child.on('close', (code, signal) => {
       const stdout = Buffer.concat(out).toString('utf8');
       const stderr = Buffer.concat(err).toString('utf8');
       const durationMs = elapsed();
       if (timedOut) {
-        finish({ ok: false, error: { code: CNI_ERR.TRY_AGAIN_LATER, msg: `plugin ${task.pluginType} timed out after ${task.timeoutMs} ms and was killed` }, stderr, durationMs, timedOut: true });
+        finish({ ok: false, error: { code: CNI_ERR.TRY_AGAIN_LATER, msg: `${label} timed out after ${timeoutMs} ms and was killed` }, stderr, durationMs, timedOut: true });
       } else if (overflow) {
-        finish({ ok: false, error: { code: CNI_ERR.INTERNAL, msg: `plugin ${task.pluginType} printed more than ${MAX_OUTPUT_BYTES} bytes and was killed` }, stderr, durationMs, timedOut: false });
+        finish({ ok: false, error: { code: CNI_ERR.INTERNAL, msg: `${label} printed more than ${MAX_OUTPUT_BYTES} bytes and was killed` }, stderr, durationMs, timedOut: false });
       } else if (code === 0) {
         finish({ ok: true, stdout, stderr, durationMs });
       } else {

@@ -93,8 +93,13 @@ export function createRunner(opts: RunnerOptions) {
         prev = parseResult(stdout, net, plugin.type);
       }
       const result = prev ?? { cniVersion: net.cniVersion };
-      await saveCachedResult(opts.cniDir, net, { containerId: a.containerId, ifName: a.ifname, networkName: net.name, netns: a.netns, cniArgs: a.cniArgs, capabilityArgs: a.capabilityArgs, result });
+      await this.recache(net, a, result);
       return result;
+    },
+
+    /** Replace the cached result of an attachment (after default-route changed its routes). */
+    recache(net: NetworkConfig, a: Attachment, result: CniResult): Promise<void> {
+      return saveCachedResult(opts.cniDir, net, { containerId: a.containerId, ifName: a.ifname, networkName: net.name, netns: a.netns, cniArgs: a.cniArgs, capabilityArgs: a.capabilityArgs, result });
     },
 
     /**

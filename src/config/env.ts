@@ -17,6 +17,14 @@ export interface Tunables {
   maxInflight: number;
   /** MULTUS_SHUTDOWN_GRACE_MS: how long SIGTERM waits for in-flight requests. Default 10000. */
   shutdownGraceMs: number;
+  /** MULTUS_API_TIMEOUT_MS: one live Kubernetes API request (upstream's 50 ms pod GET is a known bug). Default 10000. */
+  apiTimeoutMs: number;
+  /** MULTUS_INFORMER_WATCHDOG_MS: restart a watch silent this long. Default 300000. */
+  informerWatchdogMs: number;
+  /** MULTUS_INFORMER_SYNC_TIMEOUT_MS: how long start-up waits for the informers' first list. Default 20000. */
+  informerSyncTimeoutMs: number;
+  /** MULTUS_NODE_NAME: this node; the pod informer watches only its pods. */
+  nodeName: string;
 }
 
 function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
@@ -37,5 +45,9 @@ export function parseTunables(env: NodeJS.ProcessEnv = process.env): Readonly<Tu
     delegateTimeoutMs: integer(env, 'MULTUS_DELEGATE_TIMEOUT_MS', 60_000, 100, 3_600_000),
     maxInflight: integer(env, 'MULTUS_MAX_INFLIGHT', 1024, 1, 1_000_000),
     shutdownGraceMs: integer(env, 'MULTUS_SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
+    apiTimeoutMs: integer(env, 'MULTUS_API_TIMEOUT_MS', 10_000, 100, 600_000),
+    informerWatchdogMs: integer(env, 'MULTUS_INFORMER_WATCHDOG_MS', 300_000, 1000, 86_400_000),
+    informerSyncTimeoutMs: integer(env, 'MULTUS_INFORMER_SYNC_TIMEOUT_MS', 20_000, 0, 600_000),
+    nodeName: env.MULTUS_NODE_NAME ?? '',
   });
 }

@@ -83,3 +83,6 @@ export interface KubeApi {
   stats(): Promise<KubeStats>;
   stop(): Promise<void>;
 }
+
+/** What the actors use of the kube worker (a comlink remote, or a KubeService in tests). */
+export type KubeAccess = Pick<KubeApi, 'getPod' | 'getNad' | 'patchNetworkStatus' | 'recordEvent'>;

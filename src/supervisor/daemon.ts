@@ -7,6 +7,7 @@ import type { Tunables } from '../config/env.js';
 import type { MultusConf } from '../config/multus-conf.js';
 import { createCniHandler } from '../server/cni-handler.js';
 import { SOCKET_NAME, startSocketServer } from '../server/socket-server.js';
+import { startKubeWorker, type KubeHandle } from '../k8s/kube-worker-client.js';
 import { createDelegatePool } from '../workers/pool.js';
 import { createSupervisor } from './supervisor.js';
 
@@ -33,9 +34,28 @@ export function pluginDirs(conf: MultusConf, cniPath: string): string[] {
   return [...new Set([conf.binDir, ...cniPath.split(':')].filter((d) => d !== ''))];
 }
 
-/** Start the pool, the supervisor and the socket server. */
+/**
+ * Kubernetes is used when credentials are configured: the `kubeconfig` key, $KUBECONFIG, or an
+ * in-cluster service account. Without them the daemon still serves the cluster network.
+ */
+async function startKube(opts: DaemonOptions): Promise<KubeHandle | undefined> {
+  const kubeconfig = typeof opts.config.raw.kubeconfig === 'string' ? opts.config.raw.kubeconfig : '';
+  if (kubeconfig === '' && (process.env.KUBECONFIG ?? '') === '' && process.env.KUBERNETES_SERVICE_HOST === undefined) {
+    opts.log.warn('no Kubernetes credentials (kubeconfig key, KUBECONFIG or in-cluster): pods get the cluster network only');
+    return undefined;
+  }
+  const kubeLog = opts.log.child({ component: 'kube' });
+  const { tunables } = opts;
+  return startKubeWorker(
+    { kubeconfig, nodeName: tunables.nodeName, requestTimeoutMs: tunables.apiTimeoutMs, watchdogMs: tunables.informerWatchdogMs, syncTimeoutMs: tunables.informerSyncTimeoutMs },
+    (line) => kubeLog[line.level](line.fields, line.msg),
+  );
+}
+
+/** Start the kube worker, the pool, the supervisor and the socket server. */
 export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const { log, tunables } = opts;
+  const kube = await startKube(opts);
   const pool = createDelegatePool(
     { threads: tunables.workerThreads, tasksPerWorker: tunables.tasksPerWorker, maxQueue: tunables.poolMaxQueue },
     (err) => log.error({ err }, 'delegate pool worker failed'),
@@ -45,6 +65,11 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     maxInflight: tunables.maxInflight,
     log: log.child({ component: 'supervisor' }),
     context: (req) => ({
+      kube: kube?.api,
+      netnsIp: async (netns, args) => {
+        const outcome = await pool.runNetnsIp({ netns, args, timeoutMs: tunables.delegateTimeoutMs });
+        if (!outcome.ok) throw new Error(`${outcome.error.msg}${outcome.stderr === '' ? '' : `: ${outcome.stderr.trim()}`}`);
+      },
       log: log.child({ component: 'pod-actor', pod: req.pod === undefined ? undefined : `${req.pod.namespace}/${req.pod.name}` }),
       runner: createRunner({
         run: (task) => pool.run(task),
@@ -74,6 +99,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       await supervisor.drain(tunables.shutdownGraceMs);
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await pool.close();
+      await kube?.close();
     },
   };
 }

@@ -1,6 +1,6 @@
 import { Piscina } from 'piscina';
 import { CNI_ERR } from '../errors.js';
-import type { DelegateOutcome, DelegateTask } from './protocol.js';
+import type { DelegateOutcome, DelegateTask, NetnsIpTask } from './protocol.js';
 
 /** Pool sizing, validated by config/env.ts. */
 export interface PoolOptions {
@@ -17,6 +17,7 @@ export interface PoolOptions {
 /** The delegate pool as the actors see it. */
 export interface DelegatePool {
   run(task: DelegateTask): Promise<DelegateOutcome>;
+  runNetnsIp(task: NetnsIpTask): Promise<DelegateOutcome>;
   stats(): PoolStats;
   close(): Promise<void>;
 }
@@ -35,7 +36,7 @@ export interface PoolStats {
  * terminates the thread and orphans the plugin process (timeouts are enforced inside the task).
  */
 export function createDelegatePool(opts: PoolOptions, onError: (err: Error) => void): DelegatePool {
-  const pool = new Piscina<DelegateTask, DelegateOutcome>({
+  const pool = new Piscina<DelegateTask | NetnsIpTask, DelegateOutcome>({
     filename: opts.filename ?? new URL('./delegate.worker.js', import.meta.url).href,
     minThreads: opts.threads,
     maxThreads: opts.threads,
@@ -46,23 +47,24 @@ export function createDelegatePool(opts: PoolOptions, onError: (err: Error) => v
   });
   // A worker failing outside a task is emitted here; unhandled it would kill the daemon.
   pool.on('error', onError);
+  /** Queue full, or the worker died: the task may not have run at all. Retryable (CNI 11). */
+  async function submit(task: DelegateTask | NetnsIpTask, name: string, what: string): Promise<DelegateOutcome> {
+    const started = performance.now();
+    try {
+      return await pool.run(task, { name });
+    } catch (err) {
+      return {
+        ok: false,
+        error: { code: CNI_ERR.TRY_AGAIN_LATER, msg: `delegate pool cannot run ${what}: ${(err as Error).message}` },
+        stderr: '',
+        durationMs: performance.now() - started,
+        timedOut: false,
+      };
+    }
+  }
   return {
-    async run(task) {
-      const started = performance.now();
-      try {
-        return await pool.run(task);
-      } catch (err) {
-        // Queue full, or the worker died: the plugin may not have run at all. Retryable.
-        const msg = (err as Error).message;
-        return {
-          ok: false,
-          error: { code: CNI_ERR.TRY_AGAIN_LATER, msg: `delegate pool cannot run plugin ${task.pluginType}: ${msg}` },
-          stderr: '',
-          durationMs: performance.now() - started,
-          timedOut: false,
-        };
-      }
-    },
+    run: (task) => submit(task, 'default', `plugin ${task.pluginType}`),
+    runNetnsIp: (task) => submit(task, 'runNetnsIp', `ip ${task.args.join(' ')}`),
     stats() {
       return { threads: pool.threads.length, queueSize: pool.queueSize, completed: pool.completed, utilization: pool.utilization };
     },

@@ -23,3 +23,10 @@ export interface DelegateTask {
 export type DelegateOutcome =
   | { ok: true; stdout: string; stderr: string; durationMs: number }
   | { ok: false; error: CniErrorBody; stderr: string; durationMs: number; timedOut: boolean };
+
+/** Run `ip <args>` inside a network namespace (default-route handling). Fixed binaries, never a plugin. */
+export interface NetnsIpTask {
+  netns: string;
+  args: string[];
+  timeoutMs: number;
+}

@@ -1,0 +1,38 @@
+import type { Logger } from 'pino';
+import { delegateIfname, type Delegate } from '../cni/delegate.js';
+import type { CniResult } from '../cni/result.js';
+import type { KubeAccess, PodInfo } from '../k8s/protocol.js';
+import { formatNetworkStatus, networkStatusesFor } from '../k8s/network-status.js';
+
+/** Retries of a status patch that failed for a reason other than "pod not found". */
+const RETRY_DELAYS_MS = [1000, 4000, 16_000, 60_000];
+
+/**
+ * After a successful ADD: the network-status annotation (one merge patch of pods/status, no GET
+ * first) and one aggregated AddedInterface event. Writes never fail the ADD: the pod's network
+ * is up, so a status write that fails (API server away) is retried in the background, bounded.
+ */
+export async function publishPodNetworks(pod: PodInfo, delegates: readonly Delegate[], results: readonly CniResult[], runtimeIfname: string, kube: KubeAccess, log: Logger): Promise<void> {
+  const entries = delegates.flatMap((d, i) => networkStatusesFor(results[i] as CniResult, d.name, d.master, { ifname: delegateIfname(d, i, runtimeIfname) }));
+  const value = formatNetworkStatus(entries);
+  const added = delegates.map((d, i) => `${delegateIfname(d, i, runtimeIfname)} [${(results[i]?.ips ?? []).map((ip) => ip.address).join(',')}] from ${d.name}`);
+  void kube.recordEvent({ pod, type: 'Normal', reason: 'AddedInterface', message: `Add ${added.join('; ')}` });
+  await patchWithRetry(pod, value, kube, log, 0);
+}
+
+async function patchWithRetry(pod: PodInfo, value: string, kube: KubeAccess, log: Logger, attempt: number): Promise<void> {
+  const outcome = await kube.patchNetworkStatus(pod, value);
+  if (outcome.ok) return;
+  const fields = { pod: `${pod.namespace}/${pod.name}`, podUid: pod.uid, attempt: attempt + 1, reason: outcome.message };
+  if (outcome.notFound) {
+    log.warn(fields, 'network-status not written: the pod is gone');
+    return;
+  }
+  const delay = RETRY_DELAYS_MS[attempt];
+  if (delay === undefined) {
+    log.error(fields, 'network-status not written; giving up');
+    return;
+  }
+  log.warn({ ...fields, retryInMs: delay }, 'network-status not written; retrying in the background');
+  setTimeout(() => void patchWithRetry(pod, value, kube, log, attempt + 1), delay).unref();
+}
