@@ -3,9 +3,12 @@ import { ListWatch, type KubernetesObject, type Watch } from '@kubernetes/client
 /**
  * A ListWatch that keeps itself alive. client-node 1.4.0's ListWatch stops for good on any
  * watch error other than 410 (it only emits 'error'), and a half-open connection can leave it
- * silent forever. So: one single-flight restart with capped exponential backoff and jitter on
- * every error, and a watchdog that restarts a watch whose resourceVersion has not moved for
- * `watchdogMs`. A restart resumes from the last resourceVersion; a 410 makes ListWatch relist.
+ * silent forever. So:
+ * - on an error (the watch has already ended), resume with `start()`: one single-flight restart
+ *   with capped exponential backoff and jitter; a stale resourceVersion gets a 410 and a relist;
+ * - when the resourceVersion has not moved for `watchdogMs`, replace the ListWatch with a fresh
+ *   one, swapped in once it has listed. The old one is retired, never restarted: stopping a live
+ *   watch reports an AbortError later, and ListWatch then aborts whatever request is current.
  */
 
 export interface InformerOptions<T extends KubernetesObject> {
@@ -22,37 +25,49 @@ const BACKOFF_START_MS = 1000;
 const BACKOFF_MAX_MS = 30_000;
 
 export class ResilientInformer<T extends KubernetesObject> {
-  readonly #lw: ListWatch<T>;
   readonly #opts: InformerOptions<T>;
+  #lw: ListWatch<T>;
+  readonly #retired = new WeakSet<ListWatch<T>>();
   #stopped = false;
   #connected = false;
   #restarts = 0;
   #failures = 0;
   #restartTimer: NodeJS.Timeout | undefined;
+  #replacing = false;
   #watchdog: NodeJS.Timeout | undefined;
   #lastVersion = '';
   #lastProgress = Date.now();
 
   constructor(opts: InformerOptions<T>) {
     this.#opts = opts;
-    this.#lw = new ListWatch<T>(opts.path, opts.watch, opts.list, false, undefined, opts.fieldSelector);
-    this.#lw.on('connect', () => {
-      this.#connected = true;
-    });
+    this.#lw = this.#create();
+  }
+
+  #create(): ListWatch<T> {
+    const { path, watch, list, fieldSelector } = this.#opts;
+    const lw = new ListWatch<T>(path, watch, list, false, undefined, fieldSelector);
+    const live = (): boolean => !this.#retired.has(lw) && !this.#stopped;
     const progress = (): void => {
+      if (!live()) return;
       this.#failures = 0;
       this.#lastProgress = Date.now();
     };
-    this.#lw.on('add', progress);
-    this.#lw.on('update', progress);
-    this.#lw.on('delete', progress);
-    this.#lw.on('error', (err) => this.#scheduleRestart(`watch error: ${errorText(err)}`));
+    lw.on('connect', () => {
+      if (live()) this.#connected = true;
+    });
+    lw.on('add', progress);
+    lw.on('update', progress);
+    lw.on('delete', progress);
+    lw.on('error', (err) => {
+      if (live() && lw === this.#lw) this.#scheduleRestart(`watch error: ${errorText(err)}`);
+    });
+    return lw;
   }
 
-  /** List and start watching; resolves after the first list, or rejects if it fails (a restart is scheduled anyway). */
+  /** List and start watching; resolves once the first list is done (or failed: a restart is then scheduled). */
   async start(): Promise<void> {
     this.#stopped = false;
-    this.#watchdog = setInterval(() => this.#checkProgress(), Math.max(1000, Math.floor(this.#opts.watchdogMs / 4)));
+    this.#watchdog = setInterval(() => this.#checkProgress(), Math.max(250, Math.floor(this.#opts.watchdogMs / 4)));
     this.#watchdog.unref();
     await this.#lw.start();
   }
@@ -87,10 +102,30 @@ export class ResilientInformer<T extends KubernetesObject> {
       this.#lastProgress = Date.now();
       return;
     }
-    if (this.#restartTimer === undefined && Date.now() - this.#lastProgress >= this.#opts.watchdogMs) {
+    if (this.#restartTimer === undefined && !this.#replacing && Date.now() - this.#lastProgress >= this.#opts.watchdogMs) {
       this.#lastProgress = Date.now();
-      this.#restartNow(`no watch progress for ${this.#opts.watchdogMs} ms`);
+      this.#replace();
     }
+  }
+
+  /** Watchdog: a fresh ListWatch takes over once it has listed; the silent one is retired. */
+  #replace(): void {
+    this.#replacing = true;
+    this.#restarts++;
+    const next = this.#create();
+    next
+      .start()
+      .then(() => {
+        const old = this.#lw;
+        this.#retired.add(old);
+        this.#lw = next;
+        if (this.#stopped) void next.stop();
+        return old.stop();
+      })
+      .catch(() => this.#retired.add(next))
+      .finally(() => {
+        this.#replacing = false;
+      });
   }
 
   /** Single flight: while a restart is pending, further errors are absorbed by it. */
@@ -103,19 +138,12 @@ export class ResilientInformer<T extends KubernetesObject> {
     this.#opts.onRestart(reason, delay);
     this.#restartTimer = setTimeout(() => {
       this.#restartTimer = undefined;
-      this.#restartNow(reason);
+      if (this.#stopped) return;
+      this.#restarts++;
+      // The failed watch has already ended: start() resumes from the last resourceVersion.
+      this.#lw.start().catch((err: unknown) => this.#scheduleRestart(`restart failed: ${errorText(err)}`));
     }, delay);
     this.#restartTimer.unref();
-  }
-
-  #restartNow(reason: string): void {
-    if (this.#stopped) return;
-    this.#restarts++;
-    // stop() aborts the current watch; start() resumes from the last resourceVersion.
-    this.#lw
-      .stop()
-      .then(() => this.#lw.start())
-      .catch((err: unknown) => this.#scheduleRestart(`${reason}; restart failed: ${errorText(err)}`));
   }
 }
 

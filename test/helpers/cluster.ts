@@ -1,0 +1,38 @@
+import { join } from 'node:path';
+import { FakeApiServer } from '../apiserver/server.js';
+import { writeKubeconfig } from '../apiserver/kubeconfig.js';
+import { startTestDaemon, type TestDaemon } from './daemon.js';
+import type { TestHost } from './host.js';
+
+/** The node name the daemon under test runs on. */
+export const NODE = 'node-a';
+
+/** A daemon wired to an in-repo API server through a kubeconfig, as on a real node. */
+export interface TestCluster {
+  api: FakeApiServer;
+  daemon: TestDaemon;
+  kubeconfig: string;
+  /** Create a pod bound to this node; returns its uid. */
+  pod(namespace: string, name: string, annotations?: Record<string, string>): string;
+  stop(): Promise<void>;
+}
+
+export async function startTestCluster(host: TestHost, config: Record<string, unknown> = {}, env: Record<string, string> = {}): Promise<TestCluster> {
+  const api = await FakeApiServer.start();
+  const kubeconfig = join(host.dir, 'kubeconfig');
+  writeKubeconfig(kubeconfig, api.url);
+  const daemon = await startTestDaemon(host.dir, { kubeconfig, ...config }, { MULTUS_NODE_NAME: NODE, MULTUS_API_TIMEOUT_MS: '2000', ...env });
+  return {
+    api,
+    daemon,
+    kubeconfig,
+    pod(namespace, name, annotations = {}) {
+      const pod = api.createPod({ metadata: { namespace, name, annotations }, spec: { nodeName: NODE, containers: [{ name: 'c', image: 'pause' }] } }) as { metadata: { uid: string } };
+      return pod.metadata.uid;
+    },
+    async stop() {
+      await daemon.stop();
+      await api.close();
+    },
+  };
+}
