@@ -8,6 +8,7 @@ import type { KubeAccess, PodInfo } from '../k8s/protocol.js';
 import type { CniRequest, PodRef } from '../server/request.js';
 import { applyDefaultRoutes } from './default-route.js';
 import { planDelegates } from './planner.js';
+import { waitForReadinessIndicator } from './readiness.js';
 import { publishPodNetworks } from './pod-status.js';
 
 /**
@@ -23,6 +24,13 @@ export interface OperationContext {
   kube: KubeAccess | undefined;
   /** Run `ip <args>` inside a network namespace (off the main thread); rejects with the error text. */
   netnsIp: (netns: string, args: string[]) => Promise<void>;
+  /** Bound on the wait for `readinessindicatorfile`. */
+  readinessTimeoutMs: number;
+}
+
+/** MN-39: ADD, STATUS and GC wait for the default network when the config names its indicator file. */
+function defaultNetworkReady(req: CniRequest, ctx: OperationContext): Promise<void> {
+  return req.conf.readinessIndicatorFile === '' ? Promise.resolve() : waitForReadinessIndicator(req.conf.readinessIndicatorFile, ctx.readinessTimeoutMs);
 }
 
 /** CNI_ARGS for delegates (upstream §4.5): the pod identity, never the request's raw string. */
@@ -137,6 +145,7 @@ function combine(errors: readonly CniError[]): CniError {
  * also removes the cache: a failed ADD leaves nothing behind.
  */
 export async function addPod(req: CniRequest, ctx: OperationContext): Promise<CniResult> {
+  await defaultNetworkReady(req, ctx);
   const found = await podForAdd(req, ctx.kube);
   if (found.kind === 'gone') {
     ctx.log.info({ sandbox: req.containerId }, 'ADD for a pod that no longer exists: nothing to attach');
@@ -234,6 +243,7 @@ export async function checkPod(req: CniRequest, ctx: OperationContext): Promise<
 
 /** STATUS: the cluster network's readiness (its plugins' STATUS when they speak CNI 1.1.0). */
 export async function statusNode(req: CniRequest, ctx: OperationContext): Promise<void> {
+  await defaultNetworkReady(req, ctx);
   const [master] = await planDelegates({ conf: req.conf, pod: undefined, kube: ctx.kube });
   if (master !== undefined) await ctx.runner.status(master.net);
 }
@@ -257,6 +267,7 @@ function validAttachments(req: CniRequest): ValidAttachment[] {
  * network's plugins get GC. Errors are collected and reported together.
  */
 export async function gcNode(req: CniRequest, ctx: OperationContext): Promise<void> {
+  await defaultNetworkReady(req, ctx);
   const valid = validAttachments(req);
   const live = new Set(valid.map((v) => v.containerID));
   const errors: Error[] = [];

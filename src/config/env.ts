@@ -23,6 +23,8 @@ export interface Tunables {
   informerWatchdogMs: number;
   /** MULTUS_INFORMER_SYNC_TIMEOUT_MS: how long start-up waits for the informers' first list. Default 20000. */
   informerSyncTimeoutMs: number;
+  /** MULTUS_READINESS_TIMEOUT_MS: how long ADD/STATUS/GC wait for `readinessindicatorfile`. Default 45000 (upstream). */
+  readinessTimeoutMs: number;
   /** MULTUS_NODE_NAME: this node; the pod informer watches only its pods. */
   nodeName: string;
 }
@@ -48,6 +50,7 @@ export function parseTunables(env: NodeJS.ProcessEnv = process.env): Readonly<Tu
     apiTimeoutMs: integer(env, 'MULTUS_API_TIMEOUT_MS', 10_000, 100, 600_000),
     informerWatchdogMs: integer(env, 'MULTUS_INFORMER_WATCHDOG_MS', 300_000, 1000, 86_400_000),
     informerSyncTimeoutMs: integer(env, 'MULTUS_INFORMER_SYNC_TIMEOUT_MS', 20_000, 0, 600_000),
+    readinessTimeoutMs: integer(env, 'MULTUS_READINESS_TIMEOUT_MS', 45_000, 0, 600_000),
     nodeName: env.MULTUS_NODE_NAME ?? '',
   });
 }

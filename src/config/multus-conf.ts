@@ -26,6 +26,8 @@ export interface MultusConf {
   /** Pods may reference NADs only in their own namespace and in globalNamespaces. */
   namespaceIsolation: boolean;
   globalNamespaces: string[];
+  /** A file the default network writes when it is ready; empty for none (MN-39). */
+  readinessIndicatorFile: string;
   /** The runtime's runtimeConfig, reduced to the keys Multus forwards. */
   runtimeConfig: Record<string, unknown>;
 }
@@ -93,6 +95,7 @@ export function readMultusConf(raw: JsonObject): MultusConf {
     defaultNetworks: strings(raw, 'defaultNetworks', []),
     namespaceIsolation: raw.namespaceIsolation === true,
     globalNamespaces: commaList(str(raw, 'globalNamespaces', '')),
+    readinessIndicatorFile: str(raw, 'readinessindicatorfile', ''),
     runtimeConfig,
   };
 }

@@ -66,6 +66,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     log: log.child({ component: 'supervisor' }),
     context: (req) => ({
       kube: kube?.api,
+      readinessTimeoutMs: tunables.readinessTimeoutMs,
       netnsIp: async (netns, args) => {
         const outcome = await pool.runNetnsIp({ netns, args, timeoutMs: tunables.delegateTimeoutMs });
         if (!outcome.ok) throw new Error(`${outcome.error.msg}${outcome.stderr === '' ? '' : `: ${outcome.stderr.trim()}`}`);

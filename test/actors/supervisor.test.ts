@@ -30,7 +30,7 @@ describe('supervisor', () => {
     const { mkdtempSync, rmSync } = await import('node:fs');
     const dir = mkdtempSync('/tmp/supervisor-test-');
     const { runner, release } = blockingRunner();
-    const supervisor = createSupervisor({ maxInflight: 2, log: pino({ level: 'silent' }), context: () => ({ runner, log: pino({ level: 'silent' }), kube: undefined, netnsIp: () => Promise.resolve() }) });
+    const supervisor = createSupervisor({ maxInflight: 2, log: pino({ level: 'silent' }), context: () => ({ runner, log: pino({ level: 'silent' }), kube: undefined, netnsIp: () => Promise.resolve(), readinessTimeoutMs: 0 }) });
     const first = [supervisor.handle(addRequest('a', dir)), supervisor.handle(addRequest('b', dir))];
     const refused = supervisor.handle(addRequest('c', dir));
     await expect(refused).rejects.toMatchObject({ code: 11 });

@@ -197,7 +197,7 @@ describe('pods with extra networks', () => {
     expect((await cni('ADD', refused)).json).toMatchObject({ code: 7, msg: expect.stringContaining('"ips" capability') });
   });
 
-  it('default-route moves the pod\'s default route to the chosen attachment (MN-21a, MUL-8)', async () => {
+  it('default-route moves the pod\'s default route to the chosen attachment, shown as gateway in network-status (MN-21a, MN-36, MUL-8)', async () => {
     bridgeNad('default', 'gw-net', 41);
     const p = newPod('default', 'gw', { [NETWORKS]: '[{"name":"gw-net","default-route":["198.18.41.1"]}]' });
     const add = await cni('ADD', p);
@@ -229,7 +229,7 @@ describe('pods with extra networks', () => {
     expect((await cni('DEL', { ...p, containerId: `${host.id}reborn`.padEnd(64, 'c') }, { uid: newUid })).code).toBe(0);
   });
 
-  it('delegates get exactly: name and version injected, cni-args merged, no kubelet runtimeConfig on secondaries, same tuple on DEL (MN-18, MN-25, MN-41, MN-46)', async () => {
+  it('delegates get exactly: name and version injected, cni-args merged, no kubelet runtimeConfig on secondaries, same tuple on DEL, unknown keys passed through (MN-18, MN-25, MN-41, MN-46, CNI-3, CNI-19)', async () => {
     const recordFile = join(host.dir, 'record.jsonl');
     cluster.api.createNad('default', 'recorded', JSON.stringify({
       cniVersion: '1.0.0',
@@ -247,6 +247,8 @@ describe('pods with extra networks', () => {
       expect(c.conf).toMatchObject({ name: 'rec-net', cniVersion: '1.0.0', args: expect.anything() as unknown });
       expect(c.conf.runtimeConfig).toBeUndefined();
       expect([c.env.CNI_CONTAINERID, c.env.CNI_IFNAME]).toEqual([p.containerId, 'net1']);
+      expect(c.conf.recordFile).toBe(recordFile);
+      expect(c.env.CNI_PATH?.split(':')).toContain(FIXTURE_PLUGINS);
     }
     expect((calls[0]?.conf.args as { cni: unknown }).cni).toEqual({ a: '1', b: '2', c: '3' });
     expect(calls[1]?.conf.prevResult).toMatchObject({ ips: [{ address: '198.18.43.5/24' }] });

@@ -1,0 +1,24 @@
+import { access } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { CNI_ERR, CniError } from '../errors.js';
+
+const POLL_MS = 100;
+
+/**
+ * MN-39: with `readinessindicatorfile` in the request, attach nothing until the default network
+ * has written that file; give up after `timeoutMs` with an error the runtime will retry.
+ */
+export async function waitForReadinessIndicator(path: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await access(path);
+      return;
+    } catch {
+      if (Date.now() >= deadline) {
+        throw new CniError(CNI_ERR.TRY_AGAIN_LATER, `the default network is not ready: readiness indicator file ${path} does not exist after ${timeoutMs} ms; have you checked that your default network is ready?`);
+      }
+      await sleep(POLL_MS);
+    }
+  }
+}

@@ -1,0 +1,96 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestCluster, type TestCluster } from '../helpers/cluster.js';
+import { TestHost } from '../helpers/host.js';
+import { multusStdin } from '../helpers/networks.js';
+import { podArgs, runShim } from '../helpers/shim.js';
+
+/**
+ * Ordering and serialisation, observed through a recording plugin: the cluster network first,
+ * one pod's operations never overlap, different pods run in parallel. No netns needed: the
+ * recording plugin only records.
+ */
+const host = new TestHost();
+let cluster: TestCluster;
+let recordFile: string;
+let clusterConf: string;
+
+interface Call {
+  env: Record<string, string>;
+  conf: Record<string, unknown>;
+  start: number;
+  end: number;
+}
+
+beforeAll(async () => {
+  cluster = await startTestCluster(host, {}, { MULTUS_READINESS_TIMEOUT_MS: '600' });
+  recordFile = join(host.dir, 'calls.jsonl');
+  clusterConf = join(cluster.daemon.confDir, 'cluster.conf');
+  writeFileSync(clusterConf, JSON.stringify({ cniVersion: '1.0.0', name: 'cluster', type: 'cni-record', recordFile, sleepMs: 150, address: '198.18.50.2/24' }));
+  for (const name of ['o-a', 'o-b']) {
+    cluster.api.createNad('default', name, JSON.stringify({ cniVersion: '1.0.0', type: 'cni-record', recordFile, sleepMs: 150 }));
+  }
+});
+
+afterAll(async () => {
+  await cluster?.stop();
+  host.cleanup();
+});
+
+function calls(): Call[] {
+  return readFileSync(recordFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Call);
+}
+
+function call(command: string, pod: string, cid: string, extra: Record<string, unknown> = {}) {
+  return runShim({ command, containerId: cid, netns: '/var/run/netns/none', args: podArgs('default', pod), stdin: multusStdin(cluster.daemon.socketDir, clusterConf, extra) });
+}
+
+describe('ordering', () => {
+  it('attaches the cluster network first, then the annotation networks in order; DEL in reverse (MN-38, MN-40, MUL-10)', async () => {
+    writeFileSync(recordFile, '');
+    cluster.pod('default', 'ordered', { 'k8s.v1.cni.cncf.io/networks': 'o-b,o-a' });
+    const add = await call('ADD', 'ordered', 'ordered1');
+    expect(add.code, add.stdout).toBe(0);
+    expect(add.json).toMatchObject({ ips: [{ address: '198.18.50.2/24' }] });
+    expect((await call('DEL', 'ordered', 'ordered1')).code).toBe(0);
+    expect(calls().map((c) => `${c.env.CNI_COMMAND} ${String(c.conf.name)} ${c.env.CNI_IFNAME}`)).toEqual([
+      'ADD cluster eth0', 'ADD o-b net1', 'ADD o-a net2', 'DEL o-a net2', 'DEL o-b net1', 'DEL cluster eth0',
+    ]);
+  });
+
+  it('never overlaps two operations of one pod, even when ADD and DEL arrive together (MN-44, CNI-13)', async () => {
+    writeFileSync(recordFile, '');
+    cluster.pod('default', 'busy', { 'k8s.v1.cni.cncf.io/networks': 'o-a' });
+    const outcomes = await Promise.all([call('ADD', 'busy', 'busy1'), call('DEL', 'busy', 'busy1'), call('ADD', 'busy', 'busy2'), call('DEL', 'busy', 'busy2')]);
+    expect(outcomes.map((o) => o.code)).toEqual([0, 0, 0, 0]);
+    const spans = calls().sort((a, b) => a.start - b.start);
+    for (let i = 1; i < spans.length; i++) expect(spans[i]?.start ?? 0).toBeGreaterThanOrEqual(spans[i - 1]?.end ?? 0);
+  });
+
+  it('runs different pods in parallel', async () => {
+    writeFileSync(recordFile, '');
+    for (const name of ['p1', 'p2', 'p3']) cluster.pod('default', name, {});
+    const outcomes = await Promise.all(['p1', 'p2', 'p3'].map((p) => call('ADD', p, `${p}cid`)));
+    expect(outcomes.map((o) => o.code)).toEqual([0, 0, 0]);
+    const spans = calls();
+    const overlapping = spans.some((a) => spans.some((b) => a !== b && a.start < b.end && b.start < a.end));
+    expect(overlapping).toBe(true);
+  });
+
+  it('waits for the readiness indicator file, then fails clearly when it never comes (MN-39)', async () => {
+    cluster.pod('default', 'early', {});
+    const indicator = join(host.dir, 'default-network-ready');
+    const waiting = call('ADD', 'early', 'early1', { readinessindicatorfile: indicator });
+    setTimeout(() => writeFileSync(indicator, ''), 200);
+    expect((await waiting).code).toBe(0);
+    const never = await call('ADD', 'early', 'early2', { readinessindicatorfile: join(host.dir, 'never') });
+    expect(never.json).toMatchObject({ code: 11, msg: expect.stringContaining('have you checked that your default network is ready') });
+  });
+
+  it('a static pod is not refused for a uid the API server does not know (upstream #773)', async () => {
+    cluster.pod('default', 'static-web', { 'kubernetes.io/config.source': 'file' });
+    const add = await runShim({ command: 'ADD', containerId: 'static1', netns: '/var/run/netns/none', args: podArgs('default', 'static-web', 'mirror-uid-differs'), stdin: multusStdin(cluster.daemon.socketDir, clusterConf) });
+    expect(add.code, add.stdout).toBe(0);
+  });
+});
