@@ -1,12 +1,14 @@
 /**
- * The quick-start demo: the built multus-daemon on a temporary config, a pod network namespace,
- * the built multus-shim called exactly as a container runtime calls it, Debian's bridge and
- * host-local plugins doing the work. Prints what the pod got, deletes it, and shows that
- * nothing is left. Needs root (network namespaces).
+ * The quick-start demo: the in-repo Kubernetes API server stand-in with two
+ * NetworkAttachmentDefinitions and a pod that asks for both; the built multus-daemon reaching
+ * that API through a kubeconfig; the built multus-shim called exactly as a container runtime
+ * calls it; Debian's bridge and host-local plugins doing the work in a real network namespace.
+ * Prints what the pod got and its network-status annotation, deletes it, and shows that nothing
+ * is left. Needs root (network namespaces).
  */
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startTestDaemon, type TestDaemon } from '../test/helpers/daemon.js';
+import { startTestCluster, type TestCluster } from '../test/helpers/cluster.js';
 import { TestHost } from '../test/helpers/host.js';
 import { bridgePlugin, multusStdin } from '../test/helpers/networks.js';
 import { DEBIAN_PLUGINS } from '../test/helpers/paths.js';
@@ -16,47 +18,60 @@ function section(title: string): void {
   process.stdout.write(`\n=== ${title}\n`);
 }
 
-function listing(dir: string): string[] {
-  return existsSync(dir) ? readdirSync(dir, { recursive: true }).map(String).sort() : [];
+function reservations(...dirs: string[]): string[] {
+  return dirs.flatMap((d) => (existsSync(d) ? readdirSync(d, { recursive: true }).map(String) : [])).filter((f) => /\d+\.\d+\.\d+\.\d+$/.test(f));
 }
 
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('the demo creates network namespaces: run it as root');
   if (!existsSync(join(DEBIAN_PLUGINS, 'bridge'))) throw new Error(`no CNI plugins in ${DEBIAN_PLUGINS}: apt-get install containernetworking-plugins`);
   const host = new TestHost();
-  let daemon: TestDaemon | undefined;
+  let cluster: TestCluster | undefined;
   try {
-    daemon = await startTestDaemon(host.dir, { binDir: DEBIAN_PLUGINS, logLevel: 'info' });
-    section(`multus-daemon listening on ${join(daemon.socketDir, 'multus.sock')}`);
-    const br = bridgePlugin(host, 250);
-    const clusterNetwork = join(daemon.confDir, '10-demo-cluster.conf');
-    writeFileSync(clusterNetwork, JSON.stringify({ cniVersion: '1.0.0', name: 'demo-cluster', ...br.plugin }));
-    process.stdout.write(`cluster network: ${clusterNetwork} (bridge ${br.bridge}, 198.18.250.0/24)\n`);
+    cluster = await startTestCluster(host, { binDir: DEBIAN_PLUGINS, logLevel: 'info' });
+    section(`multus-daemon on ${join(cluster.daemon.socketDir, 'multus.sock')}, API server stand-in at ${cluster.api.url}`);
 
-    const pod = host.netns();
+    const clusterNet = bridgePlugin(host, 250);
+    const clusterNetwork = join(cluster.daemon.confDir, '10-demo-cluster.conf');
+    writeFileSync(clusterNetwork, JSON.stringify({ cniVersion: '1.0.0', name: 'demo-cluster', ...clusterNet.plugin }));
+    process.stdout.write(`cluster network: ${clusterNetwork} (bridge ${clusterNet.bridge}, 198.18.250.0/24)\n`);
+    const frontend = bridgePlugin(host, 251);
+    const backend = bridgePlugin(host, 252);
+    cluster.api.createNad('default', 'frontend', JSON.stringify({ cniVersion: '1.0.0', ...frontend.plugin }));
+    cluster.api.createNad('default', 'backend', JSON.stringify({ cniVersion: '1.0.0', ...backend.plugin }));
+    process.stdout.write(`NADs: default/frontend (bridge ${frontend.bridge}, 198.18.251.0/24), default/backend (bridge ${backend.bridge}, 198.18.252.0/24)\n`);
+    const annotation = '[{"name":"frontend"},{"name":"backend","interface":"back0"}]';
+    const uid = cluster.pod('default', 'demo-pod', { 'k8s.v1.cni.cncf.io/networks': annotation });
+    process.stdout.write(`pod default/demo-pod (uid ${uid}) with k8s.v1.cni.cncf.io/networks: ${annotation}\n`);
+
+    const netns = host.netns();
     const call = {
       containerId: `${host.id}demo`.padEnd(64, '0'),
-      netns: pod.path,
-      args: podArgs('default', 'demo-pod', 'demo-uid'),
-      stdin: multusStdin(daemon.socketDir, clusterNetwork, { cniVersion: '0.4.0' }),
+      netns: netns.path,
+      args: podArgs('default', 'demo-pod', uid),
+      stdin: multusStdin(cluster.daemon.socketDir, clusterNetwork, { cniVersion: '0.4.0' }),
     };
-    section(`CNI ADD through multus-shim for pod default/demo-pod (netns ${pod.name})`);
+    section(`CNI ADD through multus-shim (netns ${netns.name})`);
     const add = await runShim({ ...call, command: 'ADD' });
     if (add.code !== 0) throw new Error(`ADD failed: ${add.stdout}`);
-    process.stdout.write(`${JSON.stringify(add.json, null, 2)}\n(${add.wallMs.toFixed(1)} ms, shim exit ${add.code})\n`);
+    process.stdout.write(`result for the runtime (eth0, in the stdin's cniVersion 0.4.0):\n${JSON.stringify(add.json)}\n(${add.wallMs.toFixed(1)} ms, shim exit ${add.code})\n`);
     section('the pod\'s interfaces');
-    process.stdout.write(host.inNetns(pod.name, '-br', 'addr'));
+    process.stdout.write(host.inNetns(netns.name, '-br', 'addr'));
+    section('the pod\'s k8s.v1.cni.cncf.io/network-status annotation');
+    const pod = cluster.api.getPod('default', 'demo-pod') as { metadata: { annotations?: Record<string, string> } };
+    process.stdout.write(`${pod.metadata.annotations?.['k8s.v1.cni.cncf.io/network-status'] ?? '(missing)'}\n`);
+
     section('CNI DEL, twice (the second as RemovePodSandbox sends it: no netns)');
-    for (const netns of [pod.path, '']) {
-      const del = await runShim({ ...call, netns, command: 'DEL' });
-      process.stdout.write(`DEL (netns=${JSON.stringify(netns)}): exit ${del.code} ${del.stdout}\n`);
+    for (const path of [netns.path, '']) {
+      const del = await runShim({ ...call, netns: path, command: 'DEL' });
+      process.stdout.write(`DEL (netns=${JSON.stringify(path)}): exit ${del.code} ${del.stdout}\n`);
     }
     section('what is left');
-    process.stdout.write(`pod interfaces:\n${host.inNetns(pod.name, '-br', 'addr')}`);
-    process.stdout.write(`IP reservations: ${JSON.stringify(listing(join(br.ipamDir, 'demo-cluster')).filter((f) => /^\d/.test(f)))}\n`);
-    process.stdout.write(`multus caches: ${JSON.stringify(listing(daemon.cniDir).filter((f) => f !== 'results'))}\n`);
+    process.stdout.write(`pod interfaces:\n${host.inNetns(netns.name, '-br', 'addr')}`);
+    process.stdout.write(`IP reservations: ${JSON.stringify(reservations(clusterNet.ipamDir, frontend.ipamDir, backend.ipamDir))}\n`);
+    process.stdout.write(`multus caches: ${JSON.stringify(readdirSync(cluster.daemon.cniDir).filter((f) => f !== 'results'))}\n`);
   } finally {
-    await daemon?.stop();
+    await cluster?.stop();
     host.cleanup();
   }
 }
