@@ -82,6 +82,22 @@ const POD_FIELDS = {
   'spec.hostNetwork': (obj: KubeObject) => (field('spec.hostNetwork')(obj) === 'true' ? 'true' : 'false'),
 };
 
+/** core/v1 Events; events.k8s.io/v1 Events are the same objects, converted on the way in and out. */
+const CORE_EVENTS: ResourceDef = {
+  group: '',
+  version: 'v1',
+  resource: 'events',
+  kind: 'Event',
+  listKind: 'EventList',
+  apiVersion: 'v1',
+  storage: 'events',
+  custom: false,
+  returnDeletedObject: false,
+  subresources: [],
+  fields: EVENT_FIELDS,
+  strategy: plainStrategy,
+};
+
 /** Every resource the fake serves. */
 export const RESOURCES: readonly ResourceDef[] = [
   {
@@ -112,33 +128,11 @@ export const RESOURCES: readonly ResourceDef[] = [
     fields: fields(...META_FIELDS),
     strategy: plainStrategy,
   },
+  CORE_EVENTS,
   {
-    group: '',
-    version: 'v1',
-    resource: 'events',
-    kind: 'Event',
-    listKind: 'EventList',
-    apiVersion: 'v1',
-    storage: 'events',
-    custom: false,
-    returnDeletedObject: false,
-    subresources: [],
-    fields: EVENT_FIELDS,
-    strategy: plainStrategy,
-  },
-  {
+    ...CORE_EVENTS,
     group: 'events.k8s.io',
-    version: 'v1',
-    resource: 'events',
-    kind: 'Event',
-    listKind: 'EventList',
     apiVersion: 'events.k8s.io/v1',
-    storage: 'events',
-    custom: false,
-    returnDeletedObject: false,
-    subresources: [],
-    fields: EVENT_FIELDS,
-    strategy: plainStrategy,
     toStorage: eventToCore,
     fromStorage: eventFromCore,
   },
