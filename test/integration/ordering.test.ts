@@ -12,6 +12,7 @@ import { podArgs, runShim } from '../helpers/shim.js';
  * recording plugin only records.
  */
 const host = new TestHost();
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 let cluster: TestCluster;
 let recordFile: string;
 let clusterConf: string;
@@ -86,6 +87,59 @@ describe('ordering', () => {
     expect((await waiting).code).toBe(0);
     const never = await call('ADD', 'early', 'early2', { readinessindicatorfile: join(host.dir, 'never') });
     expect(never.json).toMatchObject({ code: 11, msg: expect.stringContaining('have you checked that your default network is ready') });
+  });
+
+  it('ADD for a pod that no longer exists succeeds with an empty result and runs nothing (upstream §3.3)', async () => {
+    writeFileSync(recordFile, '');
+    const add = await call('ADD', 'never-created', 'ghost1');
+    expect(add.code, add.stdout).toBe(0);
+    expect(add.json).toMatchObject({ interfaces: [{ name: 'eth0' }], ips: [{ address: '0.0.0.0/0' }] });
+    expect(readFileSync(recordFile, 'utf8')).toBe('');
+    expect((await call('DEL', 'never-created', 'ghost1')).code).toBe(0);
+  });
+
+  it('clusterNetwork and defaultNetworks may name NADs in multusNamespace; systemNamespaces get no defaultNetworks (upstream §4.3)', async () => {
+    writeFileSync(recordFile, '');
+    for (const name of ['nad-cluster', 'nad-extra']) {
+      cluster.api.createNad('kube-system', name, JSON.stringify({ cniVersion: '1.0.0', type: 'cni-record', recordFile, address: '198.18.51.2/24' }));
+    }
+    const stdin = { ...multusStdin(cluster.daemon.socketDir, 'nad-cluster'), defaultNetworks: ['nad-extra'] };
+    cluster.pod('default', 'with-defaults', {});
+    cluster.pod('kube-system', 'system-pod', {});
+    for (const [ns, pod] of [['default', 'with-defaults'], ['kube-system', 'system-pod']]) {
+      const add = await runShim({ command: 'ADD', containerId: `${pod}1`, netns: '/var/run/netns/none', args: podArgs(ns as string, pod as string), stdin });
+      expect(add.code, add.stdout).toBe(0);
+    }
+    expect(calls().map((c) => `${c.env.CNI_ARGS?.match(/K8S_POD_NAME=([^;]+)/)?.[1] ?? ''} ${String(c.conf.name)} ${c.env.CNI_IFNAME}`)).toEqual([
+      'with-defaults nad-cluster eth0', 'with-defaults nad-extra net1', 'system-pod nad-cluster eth0',
+    ]);
+    const status = JSON.parse((cluster.api.getPod('default', 'with-defaults') as { metadata: { annotations: Record<string, string> } }).metadata.annotations['k8s.v1.cni.cncf.io/network-status'] ?? '[]') as Array<{ name: string }>;
+    expect(status.map((e) => e.name)).toEqual(['kube-system/nad-cluster', 'kube-system/nad-extra']);
+  });
+
+  it('turns every selection key into runtimeConfig for the plugins declaring it, plus MAC=/IP= CNI_ARGS (MN-15a, MN-16, MN-19, MN-20, MN-22, MUL-6)', async () => {
+    writeFileSync(recordFile, '');
+    const caps = { ips: true, mac: true, portMappings: true, bandwidth: true, infinibandGUID: true, deviceID: true };
+    cluster.api.createNad('default', 'all-caps', JSON.stringify({ cniVersion: '1.0.0', plugins: [{ type: 'cni-record', recordFile, capabilities: caps }, { type: 'cni-record', recordFile }] }));
+    const selection = { name: 'all-caps', ips: ['198.18.52.7/24'], mac: '02:23:45:67:89:01', 'infiniband-guid': '24:8a:07:03:00:8d:ae:2f', portMappings: [{ hostPort: 8080, containerPort: 80, protocol: 'tcp' }], bandwidth: { ingressRate: 2048, ingressBurst: 300 }, deviceID: '0000:03:00.1' };
+    cluster.pod('default', 'all-keys', { 'k8s.v1.cni.cncf.io/networks': JSON.stringify([selection]) });
+    const add = await call('ADD', 'all-keys', 'allkeys1');
+    expect(add.code, add.stdout).toBe(0);
+    const [withCaps, without] = calls().filter((c) => c.conf.name === 'all-caps');
+    expect(withCaps?.conf.runtimeConfig).toEqual({ ips: selection.ips, mac: selection.mac, infinibandGUID: selection['infiniband-guid'], portMappings: selection.portMappings, bandwidth: selection.bandwidth, deviceID: selection.deviceID });
+    expect(without?.conf.runtimeConfig).toBeUndefined();
+    expect(withCaps?.env.CNI_ARGS).toContain('MAC=02:23:45:67:89:01');
+    expect(withCaps?.env.CNI_ARGS).toContain('IP=198.18.52.7/24');
+    const clusterCall = calls().find((c) => c.conf.name === 'cluster');
+    expect(clusterCall?.env.CNI_ARGS).not.toContain('MAC=');
+  });
+
+  it('reuses one keep-alive connection for its API writes', async () => {
+    cluster.pod('default', 'keepalive', {});
+    await sleep(200);
+    const before = cluster.api.connections();
+    for (let i = 0; i < 5; i++) expect((await call('ADD', 'keepalive', `keepalive${i}`)).code).toBe(0);
+    expect(cluster.api.connections() - before).toBeLessThanOrEqual(1);
   });
 
   it('a static pod is not refused for a uid the API server does not know (upstream #773)', async () => {
