@@ -16,6 +16,12 @@ import { publishPodNetworks } from './pod-status.js';
  * one pod at most one of them is running at any time.
  */
 
+/** What an operation did: ADD's result for the runtime, and the networks involved (for the log line). */
+export interface OperationOutcome {
+  result?: CniResult;
+  networks: string[];
+}
+
 /** What the operations need from the daemon. */
 export interface OperationContext {
   runner: Runner;
@@ -144,12 +150,12 @@ function combine(errors: readonly CniError[]): CniError {
  * by DEL), run each delegate, and on failure roll back in reverse order. A successful rollback
  * also removes the cache: a failed ADD leaves nothing behind.
  */
-export async function addPod(req: CniRequest, ctx: OperationContext): Promise<CniResult> {
+export async function addPod(req: CniRequest, ctx: OperationContext): Promise<OperationOutcome> {
   await defaultNetworkReady(req, ctx);
   const found = await podForAdd(req, ctx.kube);
   if (found.kind === 'gone') {
     ctx.log.info({ sandbox: req.containerId }, 'ADD for a pod that no longer exists: nothing to attach');
-    return { cniVersion: '1.1.0', interfaces: [{ name: req.ifname, sandbox: req.netns }], ips: [{ address: '0.0.0.0/0', gateway: '0.0.0.0', interface: 0 }] };
+    return { result: { cniVersion: '1.1.0', interfaces: [{ name: req.ifname, sandbox: req.netns }], ips: [{ address: '0.0.0.0/0', gateway: '0.0.0.0', interface: 0 }] }, networks: [] };
   }
   const pod = found.pod;
   const delegates = await planDelegates({ conf: req.conf, pod, kube: ctx.kube });
@@ -185,7 +191,7 @@ export async function addPod(req: CniRequest, ctx: OperationContext): Promise<Cn
   }
   if (pod !== undefined && ctx.kube !== undefined) await publishPodNetworks(pod, delegates, results, req.ifname, ctx.kube, ctx.log);
   const masterIndex = Math.max(0, delegates.findIndex((d) => d.master));
-  return results[masterIndex] as CniResult;
+  return { result: results[masterIndex] as CniResult, networks: delegates.map((d) => d.name) };
 }
 
 /** Undo a failed ADD; a complete rollback also removes the delegate cache. */
@@ -212,13 +218,13 @@ async function defaultRoutes(req: CniRequest, delegates: readonly Delegate[], re
  * delegate runs), so a repeated DEL costs no plugin runs. A corrupt cache falls back to the
  * configured cluster network, so its IP is still released (upstream #1087).
  */
-export async function delPod(req: CniRequest, ctx: OperationContext): Promise<void> {
+export async function delPod(req: CniRequest, ctx: OperationContext): Promise<OperationOutcome> {
   const cniDir = req.conf.cniDir;
   const lookup = await loadDelegates(cniDir, req.containerId);
   let delegates: Delegate[];
   if (lookup.kind === 'missing') {
     ctx.log.debug({ sandbox: req.containerId }, 'DEL: no delegate cache, nothing to delete');
-    return;
+    return { networks: [] };
   } else if (lookup.kind === 'corrupt') {
     ctx.log.warn({ sandbox: req.containerId, reason: lookup.reason }, 'DEL: delegate cache unreadable, deleting the configured cluster network instead');
     delegates = await planDelegates({ conf: req.conf, pod: undefined, kube: undefined });
@@ -228,10 +234,11 @@ export async function delPod(req: CniRequest, ctx: OperationContext): Promise<vo
   const errors = await deleteAll(req, delegates, ctx);
   if (errors.length === 0 || !req.conf.retryDeleteOnError) await removeDelegates(cniDir, req.containerId);
   if (errors.length > 0) throw combine(errors);
+  return { networks: delegates.map((d) => d.name) };
 }
 
 /** CHECK every cached delegate against its cached result. */
-export async function checkPod(req: CniRequest, ctx: OperationContext): Promise<void> {
+export async function checkPod(req: CniRequest, ctx: OperationContext): Promise<OperationOutcome> {
   const lookup = await loadDelegates(req.conf.cniDir, req.containerId);
   if (lookup.kind !== 'found') {
     throw new CniError(CNI_ERR.UNKNOWN_CONTAINER, `CHECK: container ${req.containerId} has no usable delegate cache (${lookup.kind === 'corrupt' ? lookup.reason : 'never added'})`);
@@ -239,13 +246,15 @@ export async function checkPod(req: CniRequest, ctx: OperationContext): Promise<
   for (const [i, d] of lookup.delegates.entries()) {
     await ctx.runner.check(d.net, attachmentOf(req, d, i));
   }
+  return { networks: lookup.delegates.map((d) => d.name) };
 }
 
 /** STATUS: the cluster network's readiness (its plugins' STATUS when they speak CNI 1.1.0). */
-export async function statusNode(req: CniRequest, ctx: OperationContext): Promise<void> {
+export async function statusNode(req: CniRequest, ctx: OperationContext): Promise<OperationOutcome> {
   await defaultNetworkReady(req, ctx);
   const [master] = await planDelegates({ conf: req.conf, pod: undefined, kube: ctx.kube });
   if (master !== undefined) await ctx.runner.status(master.net);
+  return { networks: master === undefined ? [] : [master.name] };
 }
 
 function validAttachments(req: CniRequest): ValidAttachment[] {
@@ -266,7 +275,7 @@ function validAttachments(req: CniRequest): ValidAttachment[] {
  * (all its attachments, not only the cluster network as upstream does), then the cluster
  * network's plugins get GC. Errors are collected and reported together.
  */
-export async function gcNode(req: CniRequest, ctx: OperationContext): Promise<void> {
+export async function gcNode(req: CniRequest, ctx: OperationContext): Promise<OperationOutcome> {
   await defaultNetworkReady(req, ctx);
   const valid = validAttachments(req);
   const live = new Set(valid.map((v) => v.containerID));
@@ -288,4 +297,5 @@ export async function gcNode(req: CniRequest, ctx: OperationContext): Promise<vo
   if (errors.length > 0) {
     throw new CniError(CNI_ERR.INTERNAL, `GC finished with ${errors.length} error(s): ${errors.map((e) => e.message).join(' / ')}`);
   }
+  return { networks: master === undefined ? [] : [master.name] };
 }

@@ -74,7 +74,7 @@ export async function execPlugin(task: DelegateTask): Promise<DelegateOutcome> {
     path = await findPlugin(task.pluginType, task.binDirs);
   } catch (err) {
     const body = err instanceof PluginLookupError ? err.body : { code: CNI_ERR.INTERNAL, msg: String(err) };
-    return { ok: false, error: body, stderr: '', durationMs: performance.now() - started, timedOut: false };
+    return { ok: false, error: body, stderr: '', startedAtMs: performance.timeOrigin + started, durationMs: performance.now() - started, timedOut: false, ran: false };
   }
   return runProcess({ path, args: [], env: { ...process.env, ...task.env }, stdin: task.stdin, timeoutMs: task.timeoutMs, label: `plugin ${task.pluginType}` }, started);
 }
@@ -96,6 +96,7 @@ interface ProcessSpec {
 
 function runProcess(spec: ProcessSpec, started: number): Promise<DelegateOutcome> {
   const elapsed = (): number => performance.now() - started;
+  const startedAtMs = performance.timeOrigin + started;
   const { path, timeoutMs, label } = spec;
   return new Promise<DelegateOutcome>((resolve) => {
     const child = spawn(path, spec.args, {
@@ -139,20 +140,20 @@ function runProcess(spec: ProcessSpec, started: number): Promise<DelegateOutcome
       resolve(outcome);
     };
     child.on('error', (e) => {
-      finish({ ok: false, error: { code: CNI_ERR.INTERNAL, msg: `cannot run ${label} (${path}): ${e.message}` }, stderr: '', durationMs: elapsed(), timedOut: false });
+      finish({ ok: false, error: { code: CNI_ERR.INTERNAL, msg: `cannot run ${label} (${path}): ${e.message}` }, stderr: '', startedAtMs, durationMs: elapsed(), timedOut: false, ran: false });
     });
     child.on('close', (code, signal) => {
       const stdout = Buffer.concat(out).toString('utf8');
       const stderr = Buffer.concat(err).toString('utf8');
       const durationMs = elapsed();
       if (timedOut) {
-        finish({ ok: false, error: { code: CNI_ERR.TRY_AGAIN_LATER, msg: `${label} timed out after ${timeoutMs} ms and was killed` }, stderr, durationMs, timedOut: true });
+        finish({ ok: false, error: { code: CNI_ERR.TRY_AGAIN_LATER, msg: `${label} timed out after ${timeoutMs} ms and was killed` }, stderr, startedAtMs, durationMs, timedOut: true, ran: true });
       } else if (overflow) {
-        finish({ ok: false, error: { code: CNI_ERR.INTERNAL, msg: `${label} printed more than ${MAX_OUTPUT_BYTES} bytes and was killed` }, stderr, durationMs, timedOut: false });
+        finish({ ok: false, error: { code: CNI_ERR.INTERNAL, msg: `${label} printed more than ${MAX_OUTPUT_BYTES} bytes and was killed` }, stderr, startedAtMs, durationMs, timedOut: false, ran: true });
       } else if (code === 0) {
-        finish({ ok: true, stdout, stderr, durationMs });
+        finish({ ok: true, stdout, stderr, startedAtMs, durationMs });
       } else {
-        finish({ ok: false, error: errorFromOutput(stdout, stderr, code, signal), stderr, durationMs, timedOut: false });
+        finish({ ok: false, error: errorFromOutput(stdout, stderr, code, signal), stderr, startedAtMs, durationMs, timedOut: false, ran: true });
       }
     });
   });

@@ -19,6 +19,8 @@ export interface DaemonConfig {
   logFile: string;
   /** Also log to stderr. Logs always go to stderr when there is no logFile. */
   logToStderr: boolean;
+  /** TCP port of /metrics; undefined for no metrics server (upstream). */
+  metricsPort: number | undefined;
 }
 
 function optionalString(raw: JsonObject, key: string, fallback: string, source: string): string {
@@ -37,8 +39,13 @@ export function parseDaemonConfig(raw: unknown, source: string): DaemonConfig {
   if (obj.logToStderr !== undefined && typeof obj.logToStderr !== 'boolean') {
     throw new TypeError(`${source}: "logToStderr" must be a boolean`);
   }
+  const port = obj.metricsPort;
+  if (port !== undefined && port !== null && (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535)) {
+    throw new TypeError(`${source}: "metricsPort" must be a TCP port (1-65535), got ${JSON.stringify(port)}`);
+  }
   return {
     raw: obj,
+    metricsPort: typeof port === 'number' ? port : undefined,
     socketDir: optionalString(obj, 'socketDir', '/run/multus/', source),
     logLevel: optionalString(obj, 'logLevel', 'info', source),
     logFile: optionalString(obj, 'logFile', '', source),

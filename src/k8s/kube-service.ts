@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { PatchStrategy, Watch, setHeaderOptions, type CoreV1Event, type KubernetesObject, type V1Pod } from '@kubernetes/client-node';
 import { createKubeClients, loadKubeConfig, type KubeClients } from './client.js';
 import { ResilientInformer, errorText } from './informer.js';
-import type { KubeApi, KubeLog, KubeOptions, KubeStats, NadInfo, NadLookup, PodEvent, PodInfo, PodLookup } from './protocol.js';
+import type { ApiRequestObserver, KubeApi, KubeLog, KubeOptions, KubeStats, NadInfo, NadLookup, PodEvent, PodInfo, PodLookup } from './protocol.js';
 
 /** Pods not from the API server (static pods) carry another config source; their uids differ by design. */
 const CONFIG_SOURCE_ANNOTATION = 'kubernetes.io/config.source';
@@ -45,10 +46,27 @@ export class KubeService implements KubeApi {
   #pods: ResilientInformer<V1Pod> | undefined;
   #nads: ResilientInformer<NadObject> | undefined;
   #log: (line: KubeLog) => void = () => undefined;
+  #observe: ApiRequestObserver = () => undefined;
   #nodeName = '';
+  readonly #loopDelay: IntervalHistogram = monitorEventLoopDelay({ resolution: 10 });
 
-  async start(opts: KubeOptions, log: (line: KubeLog) => void): Promise<void> {
+  /** Run one API call, reporting its verb, outcome and duration to the main thread (metrics). */
+  async #timed<T>(verb: string, call: () => Promise<T>): Promise<T> {
+    const started = performance.now();
+    try {
+      const value = await call();
+      this.#observe(verb, '2xx', (performance.now() - started) / 1000);
+      return value;
+    } catch (err) {
+      this.#observe(verb, String(httpCode(err) ?? 'none'), (performance.now() - started) / 1000);
+      throw err;
+    }
+  }
+
+  async start(opts: KubeOptions, log: (line: KubeLog) => void, observe: ApiRequestObserver): Promise<void> {
     this.#log = log;
+    this.#observe = observe;
+    this.#loopDelay.enable();
     this.#nodeName = opts.nodeName;
     const kc = loadKubeConfig(opts.kubeconfig);
     const clients = await createKubeClients(kc, opts.requestTimeoutMs);
@@ -61,7 +79,7 @@ export class KubeService implements KubeApi {
       this.#pods = new ResilientInformer<V1Pod>({
         path: '/api/v1/pods',
         watch,
-        list: () => clients.core.listPodForAllNamespaces({ fieldSelector }, clients.callOptions()),
+        list: () => this.#timed('list', () => clients.core.listPodForAllNamespaces({ fieldSelector }, clients.callOptions())),
         fieldSelector,
         watchdogMs: opts.watchdogMs,
         onRestart: onRestart('pod'),
@@ -72,7 +90,7 @@ export class KubeService implements KubeApi {
     this.#nads = new ResilientInformer<NadObject>({
       path: `/apis/${NAD_GROUP}/v1/${NAD_PLURAL}`,
       watch,
-      list: async () => (await clients.custom.listClusterCustomObject({ group: NAD_GROUP, version: 'v1', plural: NAD_PLURAL }, clients.callOptions())) as { items: NadObject[] },
+      list: async () => (await this.#timed('list', () => clients.custom.listClusterCustomObject({ group: NAD_GROUP, version: 'v1', plural: NAD_PLURAL }, clients.callOptions()))) as { items: NadObject[] },
       watchdogMs: opts.watchdogMs,
       onRestart: onRestart('NAD'),
     });
@@ -98,7 +116,7 @@ export class KubeService implements KubeApi {
       // The cache may lag behind a pod re-created with the same name: ask the API server.
     }
     try {
-      const live = podInfo(await this.#api().core.readNamespacedPod({ namespace, name }, this.#api().callOptions()));
+      const live = podInfo(await this.#timed('get', () => this.#api().core.readNamespacedPod({ namespace, name }, this.#api().callOptions())));
       if (uid !== '' && live.uid !== uid && !isStatic(live)) return { kind: 'uid-mismatch', pod: live };
       return { kind: 'found', pod: live };
     } catch (err) {
@@ -111,7 +129,7 @@ export class KubeService implements KubeApi {
     const cached = this.#nads?.get(name, namespace);
     if (cached !== undefined) return { kind: 'found', nad: nadInfo(cached) };
     try {
-      const live = (await this.#api().custom.getNamespacedCustomObject({ group: NAD_GROUP, version: 'v1', namespace, plural: NAD_PLURAL, name }, this.#api().callOptions())) as NadObject;
+      const live = (await this.#timed('get', () => this.#api().custom.getNamespacedCustomObject({ group: NAD_GROUP, version: 'v1', namespace, plural: NAD_PLURAL, name }, this.#api().callOptions()))) as NadObject;
       return { kind: 'found', nad: nadInfo(live) };
     } catch (err) {
       if (httpCode(err) === 404) return { kind: 'missing' };
@@ -124,7 +142,7 @@ export class KubeService implements KubeApi {
     // metadata.uid in a merge patch is a precondition: a re-created pod of the same name is not touched.
     const body = { metadata: { uid: pod.uid, annotations: { 'k8s.v1.cni.cncf.io/network-status': value } } };
     try {
-      await api.core.patchNamespacedPodStatus({ namespace: pod.namespace, name: pod.name, body }, api.callOptions(setHeaderOptions('Content-Type', PatchStrategy.MergePatch)));
+      await this.#timed('patch', () => api.core.patchNamespacedPodStatus({ namespace: pod.namespace, name: pod.name, body }, api.callOptions(setHeaderOptions('Content-Type', PatchStrategy.MergePatch))));
       return { ok: true };
     } catch (err) {
       return { ok: false, notFound: httpCode(err) === 404, message: errorText(err) };
@@ -148,7 +166,7 @@ export class KubeService implements KubeApi {
       count: 1,
     };
     try {
-      await api.core.createNamespacedEvent({ namespace: event.pod.namespace, body }, api.callOptions());
+      await this.#timed('create', () => api.core.createNamespacedEvent({ namespace: event.pod.namespace, body }, api.callOptions()));
     } catch (err) {
       this.#log({ level: 'warn', msg: 'cannot record event', fields: { reason: event.reason, pod: `${event.pod.namespace}/${event.pod.name}`, err: errorText(err) } });
     }
@@ -156,7 +174,10 @@ export class KubeService implements KubeApi {
 
   stats(): Promise<KubeStats> {
     const informers = [this.#pods, this.#nads].filter((i) => i !== undefined);
+    const lag = this.#loopDelay.percentile(99) / 1e9;
+    this.#loopDelay.reset();
     return Promise.resolve({
+      eventLoopLagP99Seconds: Number.isFinite(lag) ? lag : 0,
       podsCached: this.#pods?.size ?? 0,
       nadsCached: this.#nads?.size ?? 0,
       connected: informers.every((i) => i.connected),
@@ -166,6 +187,7 @@ export class KubeService implements KubeApi {
   }
 
   async stop(): Promise<void> {
+    this.#loopDelay.disable();
     await Promise.all([this.#pods?.stop(), this.#nads?.stop()]);
     this.#clients?.close();
   }

@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import { nodeEndpoint } from './comlink-node.js';
-import type { KubeApi, KubeLog, KubeOptions } from './protocol.js';
+import type { ApiRequestObserver, KubeApi, KubeLog, KubeOptions } from './protocol.js';
 
 /** The main thread's handle on the kube worker. */
 export interface KubeHandle {
@@ -13,12 +13,12 @@ export interface KubeHandle {
  * Start the kube worker and its informers. The comlink proxy is created once and kept for the
  * daemon's life: a proxy collected mid-call would hang that call (comlink #692).
  */
-export async function startKubeWorker(opts: KubeOptions, log: (line: KubeLog) => void, filename?: URL): Promise<KubeHandle> {
+export async function startKubeWorker(opts: KubeOptions, log: (line: KubeLog) => void, observe: ApiRequestObserver, filename?: URL): Promise<KubeHandle> {
   const worker = new Worker(filename ?? new URL('./kube.worker.js', import.meta.url));
   const api = Comlink.wrap<KubeApi>(nodeEndpoint(worker));
   worker.on('error', (err) => log({ level: 'error', msg: 'kube worker failed', fields: { err: err.message } }));
   try {
-    await api.start(opts, Comlink.proxy(log));
+    await api.start(opts, Comlink.proxy(log), Comlink.proxy(observe));
   } catch (err) {
     await worker.terminate();
     throw err;

@@ -60,7 +60,12 @@ export interface KubeStats {
   connected: boolean;
   restarts: number;
   apiRequests: number;
+  /** Event-loop delay p99 of the kube worker thread since the previous stats() call, seconds. */
+  eventLoopLagP99Seconds: number;
 }
+
+/** One finished API request: verb, HTTP code ('2xx' on success, 'none' without an answer), seconds. */
+export type ApiRequestObserver = (verb: string, code: string, seconds: number) => void;
 
 /** A log line the worker asks the main thread to write (pino lives on the main thread). */
 export interface KubeLog {
@@ -71,7 +76,7 @@ export interface KubeLog {
 
 /** The object the worker exposes. */
 export interface KubeApi {
-  start(opts: KubeOptions, log: (line: KubeLog) => void): Promise<void>;
+  start(opts: KubeOptions, log: (line: KubeLog) => void, observe: ApiRequestObserver): Promise<void>;
   /** Cache first; a live GET on a miss, or when `uid` is given and differs from the cached one. */
   getPod(namespace: string, name: string, uid: string): Promise<PodLookup>;
   /** Cache first; a live GET on a miss (a NAD created just before its pod). */

@@ -31,18 +31,18 @@ export function createCniHandler(opts: CniHandlerOptions): (body: Buffer) => Pro
     let req: CniRequest | undefined;
     try {
       req = decodeCniRequest(body, opts.daemonConfig);
-      const result = await opts.supervisor.handle(req);
+      const { result, networks } = await opts.supervisor.handle(req);
       const reply: Reply =
         result === undefined ? { status: 200, body: '' } : { status: 200, body: JSON.stringify({ Result: convertResult(result, req.conf.cniVersion) }) };
-      finish(req, started, undefined);
+      finish(req, started, undefined, networks);
       return reply;
     } catch (err) {
-      finish(req, started, err);
+      finish(req, started, err, undefined);
       return { status: 400, body: JSON.stringify(toCniErrorBody(err, requestVersion(req))) };
     }
   };
 
-  function finish(req: CniRequest | undefined, started: number, err: unknown): void {
+  function finish(req: CniRequest | undefined, started: number, err: unknown, networks: string[] | undefined): void {
     const durationMs = Math.round((performance.now() - started) * 100) / 100;
     const command = req?.command ?? 'unknown';
     opts.onDone?.({ command, ok: err === undefined, seconds: durationMs / 1000 });
@@ -52,6 +52,7 @@ export function createCniHandler(opts: CniHandlerOptions): (body: Buffer) => Pro
       podUid: req?.pod?.uid,
       sandbox: req?.containerId.slice(0, 12),
       ifname: req?.ifname,
+      networks,
       durationMs,
       result: err === undefined ? 'ok' : 'error',
     };

@@ -1,13 +1,17 @@
 import type { Server } from 'node:http';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { createRunner } from '../cni/runner.js';
+import { createRunner, type PluginRunObserver } from '../cni/runner.js';
 import type { DaemonConfig } from '../config/daemon-config.js';
 import type { Tunables } from '../config/env.js';
 import type { MultusConf } from '../config/multus-conf.js';
-import { createCniHandler } from '../server/cni-handler.js';
-import { SOCKET_NAME, startSocketServer } from '../server/socket-server.js';
 import { startKubeWorker, type KubeHandle } from '../k8s/kube-worker-client.js';
+import type { KubeOptions } from '../k8s/protocol.js';
+import { startMetricsServer } from '../metrics/http.js';
+import { createMetrics, type Metrics } from '../metrics/registry.js';
+import { createCniHandler } from '../server/cni-handler.js';
+import type { CniRequest } from '../server/request.js';
+import { SOCKET_NAME, startSocketServer } from '../server/socket-server.js';
 import { createDelegatePool } from '../workers/pool.js';
 import { createSupervisor } from './supervisor.js';
 
@@ -38,28 +42,46 @@ export function pluginDirs(conf: MultusConf, cniPath: string): string[] {
  * Kubernetes is used when credentials are configured: the `kubeconfig` key, $KUBECONFIG, or an
  * in-cluster service account. Without them the daemon still serves the cluster network.
  */
-async function startKube(opts: DaemonOptions): Promise<KubeHandle | undefined> {
+function kubeOptions(opts: DaemonOptions): KubeOptions | undefined {
   const kubeconfig = typeof opts.config.raw.kubeconfig === 'string' ? opts.config.raw.kubeconfig : '';
-  if (kubeconfig === '' && (process.env.KUBECONFIG ?? '') === '' && process.env.KUBERNETES_SERVICE_HOST === undefined) {
-    opts.log.warn('no Kubernetes credentials (kubeconfig key, KUBECONFIG or in-cluster): pods get the cluster network only');
-    return undefined;
-  }
-  const kubeLog = opts.log.child({ component: 'kube' });
+  if (kubeconfig === '' && (process.env.KUBECONFIG ?? '') === '' && process.env.KUBERNETES_SERVICE_HOST === undefined) return undefined;
   const { tunables } = opts;
-  return startKubeWorker(
-    { kubeconfig, nodeName: tunables.nodeName, requestTimeoutMs: tunables.apiTimeoutMs, watchdogMs: tunables.informerWatchdogMs, syncTimeoutMs: tunables.informerSyncTimeoutMs },
-    (line) => kubeLog[line.level](line.fields, line.msg),
-  );
+  return { kubeconfig, nodeName: tunables.nodeName, requestTimeoutMs: tunables.apiTimeoutMs, watchdogMs: tunables.informerWatchdogMs, syncTimeoutMs: tunables.informerSyncTimeoutMs };
 }
 
-/** Start the kube worker, the pool, the supervisor and the socket server. */
+/** Plugin runs feed the delegate and pool-wait histograms, and a debug line each. */
+function pluginObserver(req: CniRequest, metrics: Metrics, log: Logger): PluginRunObserver {
+  return ({ plugin, command, network, outcome }) => {
+    // Only plugins that were found label the histogram: an arbitrary NAD `type` must not add series.
+    const label = outcome.ok || outcome.ran ? plugin : 'unknown';
+    metrics.delegate.observe({ plugin: label, command, result: outcome.ok ? 'ok' : 'error' }, outcome.durationMs / 1000);
+    if (outcome.waitMs !== undefined) metrics.poolWait.observe(outcome.waitMs / 1000);
+    if (!log.isLevelEnabled('debug')) return;
+    log.debug({ plugin, cmd: command, net: network, sandbox: req.containerId.slice(0, 12), durationMs: Math.round(outcome.durationMs), result: outcome.ok ? 'ok' : 'error', stderr: outcome.stderr.slice(0, 512) || undefined }, 'delegate plugin run');
+  };
+}
+
+/** Start the pool, the kube worker, the supervisor, the socket server and the metrics server. */
 export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const { log, tunables } = opts;
-  const kube = await startKube(opts);
   const pool = createDelegatePool(
     { threads: tunables.workerThreads, tasksPerWorker: tunables.tasksPerWorker, maxQueue: tunables.poolMaxQueue },
     (err) => log.error({ err }, 'delegate pool worker failed'),
   );
+  const kubeOpts = kubeOptions(opts);
+  if (kubeOpts === undefined) log.warn('no Kubernetes credentials (kubeconfig key, KUBECONFIG or in-cluster): pods get the cluster network only');
+  // The gauges read live state at scrape time; kube and the supervisor exist by the first scrape.
+  let kube: KubeHandle | undefined;
+  let stats = (): { actors: number; inflight: number; queued: number } => ({ actors: 0, inflight: 0, queued: 0 });
+  const metrics = createMetrics({
+    supervisor: () => stats(),
+    pool: () => pool.stats(),
+    ...(kubeOpts === undefined ? {} : { kube: async () => (kube === undefined ? { connected: false, restarts: 0, eventLoopLagP99Seconds: 0 } : kube.api.stats()) }),
+  });
+  if (kubeOpts !== undefined) {
+    const kubeLog = log.child({ component: 'kube' });
+    kube = await startKubeWorker(kubeOpts, (line) => kubeLog[line.level](line.fields, line.msg), (verb, code, seconds) => metrics.kubeRequest.observe({ verb, code }, seconds));
+  }
   const delegateLog = log.child({ component: 'delegate' });
   const supervisor = createSupervisor({
     maxInflight: tunables.maxInflight,
@@ -77,28 +99,34 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
         cniDir: req.conf.cniDir,
         binDirs: pluginDirs(req.conf, opts.cniPath),
         timeoutMs: tunables.delegateTimeoutMs,
-        observe: ({ plugin, command, network, outcome }) => {
-          if (!delegateLog.isLevelEnabled('debug')) return;
-          delegateLog.debug({ plugin, cmd: command, net: network, sandbox: req.containerId.slice(0, 12), durationMs: Math.round(outcome.durationMs), result: outcome.ok ? 'ok' : 'error', stderr: outcome.stderr.slice(0, 512) || undefined }, 'delegate plugin run');
-        },
+        observe: pluginObserver(req, metrics, delegateLog),
       }),
     }),
   });
+  stats = () => supervisor.stats();
   let ready = true;
   const server: Server = await startSocketServer({
     socketDir: opts.config.socketDir,
     maxBodyBytes: MAX_BODY_BYTES,
     ready: () => ready,
-    cni: createCniHandler({ daemonConfig: opts.config.raw, supervisor, log }),
+    cni: createCniHandler({
+      daemonConfig: opts.config.raw,
+      supervisor,
+      log,
+      onDone: ({ command, ok, seconds }) => metrics.cniRequest.observe({ command, result: ok ? 'ok' : 'error' }, seconds),
+    }),
+    onAnswer: ({ handler, method, status }) => metrics.serverRequests.inc({ handler, code: String(status), method }),
   });
+  const metricsServer = opts.config.metricsPort === undefined ? undefined : await startMetricsServer(metrics.registry, opts.config.metricsPort, tunables.metricsBindAddress);
   const socketPath = join(opts.config.socketDir, SOCKET_NAME);
-  log.info({ socketPath, workerThreads: tunables.workerThreads, tasksPerWorker: tunables.tasksPerWorker }, 'multus-daemon ready');
+  log.info({ socketPath, metricsPort: opts.config.metricsPort, workerThreads: tunables.workerThreads, tasksPerWorker: tunables.tasksPerWorker, kubernetes: kube !== undefined }, 'multus-daemon ready');
   return {
     socketPath,
     async stop() {
       ready = false;
       await supervisor.drain(tunables.shutdownGraceMs);
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await new Promise<void>((resolve) => (metricsServer === undefined ? resolve() : metricsServer.close(() => resolve())));
       await pool.close();
       await kube?.close();
     },

@@ -1,7 +1,6 @@
 import type { Logger } from 'pino';
 import { ActorRegistry } from '../actors/registry.js';
-import { addPod, checkPod, delPod, gcNode, statusNode, type OperationContext } from '../actors/pod-operations.js';
-import type { CniResult } from '../cni/result.js';
+import { addPod, checkPod, delPod, gcNode, statusNode, type OperationContext, type OperationOutcome } from '../actors/pod-operations.js';
 import { CNI_ERR, CniError } from '../errors.js';
 import type { CniRequest } from '../server/request.js';
 
@@ -20,6 +19,8 @@ export interface SupervisorOptions {
 export interface SupervisorStats {
   actors: number;
   inflight: number;
+  /** Operations queued or running over all mailboxes. */
+  queued: number;
 }
 
 /**
@@ -31,25 +32,25 @@ export function createSupervisor(opts: SupervisorOptions) {
   let inflight = 0;
   let idleWaiters: Array<() => void> = [];
 
-  function run(req: CniRequest): Promise<CniResult | undefined> {
+  function run(req: CniRequest): Promise<OperationOutcome> {
     const ctx = opts.context(req);
     switch (req.command) {
       case 'ADD':
         return addPod(req, ctx);
       case 'DEL':
-        return delPod(req, ctx).then(() => undefined);
+        return delPod(req, ctx);
       case 'CHECK':
-        return checkPod(req, ctx).then(() => undefined);
+        return checkPod(req, ctx);
       case 'STATUS':
-        return statusNode(req, ctx).then(() => undefined);
+        return statusNode(req, ctx);
       case 'GC':
-        return gcNode(req, ctx).then(() => undefined);
+        return gcNode(req, ctx);
     }
   }
 
   return {
-    /** Handle one decoded request; resolves with ADD's result, undefined for other commands. */
-    async handle(req: CniRequest): Promise<CniResult | undefined> {
+    /** Handle one decoded request; resolves with what the operation did (ADD's result for the runtime). */
+    async handle(req: CniRequest): Promise<OperationOutcome> {
       if (inflight >= opts.maxInflight) {
         throw new CniError(CNI_ERR.TRY_AGAIN_LATER, `multus-daemon is at its limit of ${opts.maxInflight} requests in flight; try again later`);
       }
@@ -74,7 +75,7 @@ export function createSupervisor(opts: SupervisorOptions) {
     },
 
     stats(): SupervisorStats {
-      return { actors: registry.size, inflight };
+      return { actors: registry.size, inflight, queued: registry.depth };
     },
 
     /** Resolves when nothing is in flight, or after `timeoutMs` (whichever is first). */

@@ -49,16 +49,19 @@ export function createDelegatePool(opts: PoolOptions, onError: (err: Error) => v
   pool.on('error', onError);
   /** Queue full, or the worker died: the task may not have run at all. Retryable (CNI 11). */
   async function submit(task: DelegateTask | NetnsIpTask, name: string, what: string): Promise<DelegateOutcome> {
-    const started = performance.now();
+    const submittedAtMs = performance.timeOrigin + performance.now();
     try {
-      return await pool.run(task, { name });
+      const outcome = await pool.run(task, { name });
+      return { ...outcome, waitMs: Math.max(0, outcome.startedAtMs - submittedAtMs) };
     } catch (err) {
       return {
         ok: false,
         error: { code: CNI_ERR.TRY_AGAIN_LATER, msg: `delegate pool cannot run ${what}: ${(err as Error).message}` },
         stderr: '',
-        durationMs: performance.now() - started,
+        startedAtMs: submittedAtMs,
+        durationMs: performance.timeOrigin + performance.now() - submittedAtMs,
         timedOut: false,
+        ran: false,
       };
     }
   }

@@ -19,10 +19,26 @@ export interface DelegateTask {
   timeoutMs: number;
 }
 
+/** When a run started and how long it took; `waitMs` is added on the main thread by the pool. */
+interface RunTiming {
+  /** Wall-clock start in ms (`performance.timeOrigin + performance.now()`, comparable across threads). */
+  startedAtMs: number;
+  durationMs: number;
+  /** Time the task waited for a pool slot, ms. */
+  waitMs?: number;
+}
+
 /** How one plugin run ended. `stdout` is the raw JSON text; the caller parses it. */
 export type DelegateOutcome =
-  | { ok: true; stdout: string; stderr: string; durationMs: number }
-  | { ok: false; error: CniErrorBody; stderr: string; durationMs: number; timedOut: boolean };
+  | ({ ok: true; stdout: string; stderr: string } & RunTiming)
+  | ({
+      ok: false;
+      error: CniErrorBody;
+      stderr: string;
+      timedOut: boolean;
+      /** False when no process was started (plugin not found, pool full): nothing to undo. */
+      ran: boolean;
+    } & RunTiming);
 
 /** Run `ip <args>` inside a network namespace (default-route handling). Fixed binaries, never a plugin. */
 export interface NetnsIpTask {

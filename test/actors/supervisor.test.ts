@@ -35,10 +35,10 @@ describe('supervisor', () => {
     const refused = supervisor.handle(addRequest('c', dir));
     await expect(refused).rejects.toMatchObject({ code: 11 });
     await expect(refused).rejects.toBeInstanceOf(CniError);
-    expect(supervisor.stats()).toEqual({ actors: 2, inflight: 2 });
+    expect(supervisor.stats()).toEqual({ actors: 2, inflight: 2, queued: 2 });
     release();
     await Promise.all(first);
-    expect(supervisor.stats()).toEqual({ actors: 0, inflight: 0 });
+    expect(supervisor.stats()).toEqual({ actors: 0, inflight: 0, queued: 0 });
     rmSync(dir, { recursive: true, force: true });
   });
 });

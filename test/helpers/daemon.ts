@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
+import { createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { DAEMON, DEBIAN_PLUGINS, FIXTURE_PLUGINS } from './paths.js';
 
@@ -79,4 +80,16 @@ export async function startTestDaemon(dir: string, config: Record<string, unknow
         .filter((l) => l !== '')
         .map((l) => JSON.parse(l) as Record<string, unknown>),
   };
+}
+
+/** A TCP port that was free a moment ago (for the metrics server). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
 }

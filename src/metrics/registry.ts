@@ -1,0 +1,98 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * Every metric the daemon exports, in one registry, recorded on the main thread (prom-client
+ * registries are per thread). Labels are bounded: command, result, plugin type (the files of the
+ * bin dirs), verb, HTTP code; never a pod name or uid.
+ */
+
+const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+const WAIT_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5];
+
+/** The kube worker's state, as the metrics need it. */
+export interface KubeGaugeValues {
+  connected: boolean;
+  restarts: number;
+  eventLoopLagP99Seconds: number;
+}
+
+/** Live values read at scrape time. */
+export interface GaugeSources {
+  supervisor: () => { actors: number; inflight: number; queued: number };
+  pool: () => { threads: number; queueSize: number; utilization: number };
+  /** The kube worker's state; undefined without Kubernetes. */
+  kube?: () => Promise<KubeGaugeValues>;
+}
+
+export function createMetrics(sources: GaugeSources) {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+
+  const cniRequest = new Histogram({
+    name: 'multus_cni_request_duration_seconds',
+    help: 'CNI requests served on the socket, from decoding to the answer, by command and result',
+    labelNames: ['command', 'result'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers,
+  });
+  const delegate = new Histogram({
+    name: 'multus_delegate_duration_seconds',
+    help: 'One delegate plugin run (spawn to exit), by plugin type, command and result',
+    labelNames: ['plugin', 'command', 'result'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers,
+  });
+  const poolWait = new Histogram({
+    name: 'multus_pool_wait_seconds',
+    help: 'Time a plugin run waited for a delegate pool slot',
+    buckets: WAIT_BUCKETS,
+    registers,
+  });
+  const kubeRequest = new Histogram({
+    name: 'multus_k8s_request_duration_seconds',
+    help: 'Kubernetes API requests of the kube worker, by verb and HTTP code (0: no answer)',
+    labelNames: ['verb', 'code'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers,
+  });
+  // Upstream's only metric, kept for existing dashboards.
+  const serverRequests = new Counter({
+    name: 'multus_server_request_total',
+    help: 'HTTP requests on the daemon socket, by handler, status code and method',
+    labelNames: ['handler', 'code', 'method'] as const,
+    registers,
+  });
+  for (const command of ['ADD', 'DEL', 'CHECK']) for (const result of ['ok', 'error']) cniRequest.zero({ command, result });
+
+  const gauge = (name: string, help: string, read: () => number): void => {
+    new Gauge({ name, help, registers, collect() { this.set(read()); } });
+  };
+  gauge('multus_actors', 'Pod actors alive (pods with work queued or running)', () => sources.supervisor().actors);
+  gauge('multus_inflight_requests', 'CNI requests accepted and not yet answered', () => sources.supervisor().inflight);
+  gauge('multus_mailbox_depth', 'Operations queued or running over all pod mailboxes', () => sources.supervisor().queued);
+  gauge('multus_pool_threads', 'Delegate pool worker threads', () => sources.pool().threads);
+  gauge('multus_pool_queue_size', 'Plugin runs waiting for a delegate pool slot', () => sources.pool().queueSize);
+  gauge('multus_pool_utilization', 'Delegate pool utilization (0..1, piscina estimate)', () => sources.pool().utilization);
+
+  const kube = sources.kube;
+  if (kube !== undefined) {
+    // One worker round trip per scrape, shared by the three gauges below.
+    let pending: Promise<KubeGaugeValues> | undefined;
+    const read = (): Promise<KubeGaugeValues> => {
+      pending ??= kube().finally(() => {
+        pending = undefined;
+      });
+      return pending;
+    };
+    const kubeGauge = (name: string, help: string, pick: (s: KubeGaugeValues) => number): void => {
+      new Gauge({ name, help, registers, async collect() { this.set(pick(await read())); } });
+    };
+    kubeGauge('multus_informer_connected', '1 when every informer watch is connected', (s) => (s.connected ? 1 : 0));
+    kubeGauge('multus_informer_restarts', 'Informer restarts since start (errors and watchdog)', (s) => s.restarts);
+    kubeGauge('multus_kube_eventloop_lag_p99_seconds', 'Event-loop delay p99 of the kube worker thread since the last scrape', (s) => s.eventLoopLagP99Seconds);
+  }
+  return { registry, cniRequest, delegate, poolWait, kubeRequest, serverRequests };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
