@@ -48,6 +48,17 @@ export class CniError extends Error {
   }
 }
 
+/** Any thrown value as a CniError; anything else becomes 999 and keeps the original as `cause`. */
+export function asCniError(err: unknown): CniError {
+  return err instanceof CniError ? err : new CniError(CNI_ERR.INTERNAL, err instanceof Error ? err.message : String(err), undefined, { cause: err });
+}
+
+/** True for a programming error (not a CNI outcome), directly or as the cause of a CniError. */
+export function isUnexpected(err: unknown): boolean {
+  if (!(err instanceof CniError)) return true;
+  return err.cause !== undefined && !(err.cause instanceof CniError);
+}
+
 /**
  * Map any thrown value to the CNI error JSON the runtime sees. Unknown errors become 999 with
  * their message, never a dump of the request (upstream #1107).

@@ -3,7 +3,7 @@ import { delegateIfname, requestedCapabilities, type Delegate } from '../cni/del
 import { loadDelegates, listCachedContainers, removeDelegates, saveDelegates } from '../cni/delegate-cache.js';
 import type { CniResult } from '../cni/result.js';
 import type { Attachment, Runner, ValidAttachment } from '../cni/runner.js';
-import { CNI_ERR, CniError } from '../errors.js';
+import { CNI_ERR, CniError, asCniError } from '../errors.js';
 import type { KubeAccess, PodInfo } from '../k8s/protocol.js';
 import type { CniRequest, PodRef } from '../server/request.js';
 import { applyDefaultRoutes } from './default-route.js';
@@ -133,8 +133,8 @@ async function deleteAll(req: CniRequest, delegates: readonly Delegate[], ctx: O
     try {
       await ctx.runner.del(d.net, attachmentOf(req, d, i));
     } catch (err) {
-      const e = err instanceof CniError ? err : new CniError(CNI_ERR.INTERNAL, String(err));
-      errors.push(new CniError(e.code, `[${podLabel(req, d)}]: error deleting container from network "${d.net.name}": ${e.message}`, e.details));
+      const e = asCniError(err);
+      errors.push(new CniError(e.code, `[${podLabel(req, d)}]: error deleting container from network "${d.net.name}": ${e.message}`, e.details, { cause: e.cause }));
     }
   }
   return errors;
@@ -177,8 +177,8 @@ export async function addPod(req: CniRequest, ctx: OperationContext): Promise<Op
       results.push(await ctx.runner.add(d.net, attachmentOf(req, d, i)));
     } catch (err) {
       await rollback(req, delegates.slice(0, i + 1), ctx);
-      const e = err instanceof CniError ? err : new CniError(CNI_ERR.INTERNAL, String(err));
-      throw new CniError(e.code, `[${podLabel(req, d)}]: error adding container to network "${d.net.name}": ${e.message}`, e.details);
+      const e = asCniError(err);
+      throw new CniError(e.code, `[${podLabel(req, d)}]: error adding container to network "${d.net.name}": ${e.message}`, e.details, { cause: e.cause });
     }
   }
   if (delegates.some((d) => (d.requests?.defaultRoute ?? []).length > 0)) {

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { ActorRegistry } from '../actors/registry.js';
 import { addPod, checkPod, delPod, gcNode, statusNode, type OperationContext, type OperationOutcome } from '../actors/pod-operations.js';
-import { CNI_ERR, CniError } from '../errors.js';
+import { CNI_ERR, CniError, asCniError, isUnexpected } from '../errors.js';
 import type { CniRequest } from '../server/request.js';
 
 /** Node-wide operations (STATUS, GC) share one mailbox of their own. */
@@ -61,8 +61,8 @@ export function createSupervisor(opts: SupervisorOptions) {
           try {
             return await run(req);
           } catch (err) {
-            if (!(err instanceof CniError)) opts.log.error({ err, cmd: req.command, sandbox: req.containerId }, 'unexpected failure inside a pod actor');
-            throw err;
+            if (isUnexpected(err)) opts.log.error({ err, cmd: req.command, sandbox: req.containerId }, 'unexpected failure inside a pod actor');
+            throw asCniError(err);
           }
         });
       } finally {

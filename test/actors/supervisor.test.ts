@@ -41,4 +41,28 @@ describe('supervisor', () => {
     expect(supervisor.stats()).toEqual({ actors: 0, inflight: 0, queued: 0 });
     rmSync(dir, { recursive: true, force: true });
   });
+
+  it('a crash inside one actor fails only that request, with a CNI error; other pods go on', async () => {
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const dir = mkdtempSync('/tmp/supervisor-test-');
+    const runner = {
+      add: (_net: unknown, a: { cniArgs: Array<[string, string]> }) => {
+        if (a.cniArgs.some(([k, v]) => k === 'K8S_POD_NAME' && v === 'crashes')) throw new TypeError('cannot read properties of undefined');
+        return Promise.resolve({ cniVersion: '1.0.0' });
+      },
+      del: () => Promise.resolve(),
+    } as unknown as Runner;
+    const logged: unknown[] = [];
+    const log = pino({ level: 'error' }, { write: (line: string) => logged.push(JSON.parse(line)) });
+    const supervisor = createSupervisor({ maxInflight: 10, log, context: () => ({ runner, log, kube: undefined, netnsIp: () => Promise.resolve(), readinessTimeoutMs: 0 }) });
+    const [crashed, fine] = await Promise.allSettled([supervisor.handle(addRequest('crashes', dir)), supervisor.handle(addRequest('fine', dir))]);
+    expect(crashed.status).toBe('rejected');
+    expect((crashed as PromiseRejectedResult).reason).toMatchObject({ code: 999, message: expect.stringContaining('cannot read properties of undefined') });
+    expect(fine.status).toBe('fulfilled');
+    expect(logged).toContainEqual(expect.objectContaining({ msg: 'unexpected failure inside a pod actor' }));
+    // The daemon goes on: the same pod is served again.
+    await expect(supervisor.handle(addRequest('fine', dir))).resolves.toBeDefined();
+    expect(supervisor.stats().inflight).toBe(0);
+    rmSync(dir, { recursive: true, force: true });
+  });
 });
