@@ -1,48 +1,68 @@
 /**
- * Benchmark runner: `npm run bench [-- --scope shim|pod-add|all]`. Sizes from the environment
- * (BENCH_ITERATIONS), loops bounded by count, traffic only on this machine (unix sockets and
- * network namespaces). Prints a table and writes bench/results/<scope>.json. Needs root.
+ * Benchmark runner: `npm run bench [-- --scope shim|pod-add|churn|pool|all]` (all = shim,
+ * pod-add, churn; pool is an experiment run on its own). Sizes from the environment (see
+ * README "Benchmarks"), loops bounded by count and by time, traffic only on this machine (unix
+ * sockets, loopback, network namespaces the bench makes). Prints tables and writes
+ * bench/results/<scope>.json (and churn.svg). Needs root. Each scope gets its own TestHost,
+ * cleaned up after the scope, also on failure or Ctrl-C.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { startTestDaemon, type TestDaemon } from '../test/helpers/daemon.js';
 import { TestHost } from '../test/helpers/host.js';
-import { DEBIAN_PLUGINS } from '../test/helpers/paths.js';
+import { terminateTracked } from './children.js';
+import { benchChurn } from './churn.bench.js';
 import { benchPodAdd } from './pod-add.bench.js';
+import { benchPool } from './pool.bench.js';
+import type { Scope } from './scope.js';
 import { benchShim } from './shim.bench.js';
-import { envCount, ms, type Summary } from './stats.js';
+import { formatTable } from './table.js';
 
-type Scope = (host: TestHost, daemon: TestDaemon, iterations: number) => Promise<Record<string, Summary | number>>;
 const SCOPES: Record<string, Scope> = {
-  shim: (_host, daemon, n) => benchShim(daemon, n),
+  shim: benchShim,
   'pod-add': benchPodAdd,
+  churn: benchChurn,
+  pool: benchPool,
 };
+/** What `--scope all` runs. */
+const ALL = ['shim', 'pod-add', 'churn'];
 
-function print(scope: string, figures: Record<string, Summary | number>): void {
-  process.stdout.write(`\n## ${scope}\n`);
-  for (const [name, v] of Object.entries(figures)) {
-    if (typeof v === 'number') process.stdout.write(`${name.padEnd(22)} ${name.includes('Ratio') ? v.toFixed(2) : ms(v)}\n`);
-    else process.stdout.write(`${name.padEnd(22)} p50 ${ms(v.p50)}  p90 ${ms(v.p90)}  p99 ${ms(v.p99)}  max ${ms(v.max)}  (n=${v.n})\n`);
-  }
+let active: TestHost | undefined;
+
+function onSignal(signal: NodeJS.Signals): void {
+  terminateTracked();
+  active?.cleanup();
+  process.stderr.write(`bench interrupted by ${signal}; cleaned up\n`);
+  process.exit(130);
+}
+
+/** The BENCH_* knobs set for this run, recorded with the figures. */
+function knobs(): Record<string, string> {
+  return Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[0].startsWith('BENCH_') && e[1] !== undefined));
 }
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { scope: { type: 'string', default: 'all' } } });
-  const scopes = values.scope === 'all' ? Object.keys(SCOPES) : [values.scope ?? ''];
-  for (const s of scopes) if (!(s in SCOPES)) throw new Error(`unknown scope ${s}; use ${Object.keys(SCOPES).join('|')}|all`);
-  const iterations = envCount('BENCH_ITERATIONS', 100, 10_000);
-  const host = new TestHost();
-  const daemon = await startTestDaemon(host.dir, { binDir: DEBIAN_PLUGINS, logLevel: 'error' });
+  const scopes = values.scope === 'all' ? ALL : (values.scope ?? '').split(',');
+  for (const s of scopes) if (!(s in SCOPES)) throw new Error(`unknown scope ${s}; use ${Object.keys(SCOPES).join('|')}|all (or a comma list)`);
+  if (process.getuid?.() !== 0) throw new Error('the benches create network namespaces: run them as root');
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
-  try {
-    for (const scope of scopes) {
-      const figures = await (SCOPES[scope] as Scope)(host, daemon, iterations);
-      print(scope, figures);
-      writeFileSync(new URL(`./results/${scope}.json`, import.meta.url), JSON.stringify({ scope, iterations, date: new Date().toISOString(), figures }, null, 2));
+  for (const scope of scopes) {
+    const started = performance.now();
+    active = new TestHost();
+    try {
+      const output = await (SCOPES[scope] as Scope)(active);
+      const wallSeconds = (performance.now() - started) / 1000;
+      process.stdout.write(`\n## ${scope} (${wallSeconds.toFixed(1)} s)\n`);
+      for (const table of output.tables) process.stdout.write(`\n${formatTable(table)}\n`);
+      const json = { scope, date: new Date().toISOString(), wallSeconds, knobs: knobs(), figures: output.figures };
+      // Missing daemon figures (undefined) and empty samples (NaN) are written as null.
+      writeFileSync(new URL(`./results/${scope}.json`, import.meta.url), `${JSON.stringify(json, (_k, v: unknown) => (v === undefined ? null : v), 2)}\n`);
+    } finally {
+      active.cleanup();
+      active = undefined;
     }
-  } finally {
-    await daemon.stop();
-    host.cleanup();
   }
 }
 

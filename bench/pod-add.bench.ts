@@ -1,40 +1,169 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { execPlugin } from '../src/cni/exec.js';
-import type { TestDaemon } from '../test/helpers/daemon.js';
 import type { TestHost } from '../test/helpers/host.js';
 import { bridgePlugin, multusStdin } from '../test/helpers/networks.js';
 import { DEBIAN_PLUGINS } from '../test/helpers/paths.js';
 import { podArgs, runShim } from '../test/helpers/shim.js';
-import { summarize, type Summary } from './stats.js';
+import { startBenchCluster, type BenchCluster } from './bench-cluster.js';
+import { envCount } from './env.js';
+import type { ScopeOutput } from './scope.js';
+import { fixed, summarize, type Summary } from './stats.js';
+import type { Table } from './table.js';
+
+const NAMESPACE = 'bench';
+/** Extra networks per pod, one variant each. */
+const EXTRAS = [0, 1, 2] as const;
+
+/** One variant's figures; latencies in ms as the runtime sees them (spawn to exit). */
+export interface PodAddFigures {
+  extraNetworks: number;
+  /** The same delegates run directly, one after the other (as Multus runs them). */
+  floorAdd: Summary;
+  /** ADD through the shim and the daemon (NADs and the pod from the API server). */
+  add: Summary;
+  /** Multus's own cost per pod ADD: add.p50 − floorAdd.p50 (design target ≤ 5 ms with 2 extra networks). */
+  addOverheadP50Ms: number;
+  addRatioP50: number;
+  /** DEL of every delegate directly, in reverse order. */
+  floorDel: Summary;
+  del: Summary;
+  delOverheadP50Ms: number;
+  delRatioP50: number;
+  /** Kubernetes API requests per pod (ADD + DEL), watches excluded (target: 0 reads, ≤ 2 writes). */
+  apiReadsPerPod: number;
+  apiWritesPerPod: number;
+}
+
+interface Delegate {
+  conf: Record<string, unknown>;
+  ifname: string;
+}
+
+const READ_VERBS = new Set(['get', 'list']);
+
+async function runDirect(delegates: readonly Delegate[], command: 'ADD' | 'DEL', containerId: string, netns: string, args: string): Promise<number> {
+  const started = performance.now();
+  for (const d of command === 'ADD' ? delegates : [...delegates].reverse()) {
+    const env = { CNI_COMMAND: command, CNI_CONTAINERID: containerId, CNI_NETNS: netns, CNI_IFNAME: d.ifname, CNI_ARGS: args, CNI_PATH: DEBIAN_PLUGINS };
+    const outcome = await execPlugin({ pluginType: String(d.conf.type), binDirs: [DEBIAN_PLUGINS], env, stdin: JSON.stringify(d.conf), timeoutMs: 60_000 });
+    if (!outcome.ok) throw new Error(`direct ${command} of ${String(d.conf.name)} failed: ${outcome.error.msg}`);
+  }
+  return performance.now() - started;
+}
+
+function table(figures: readonly PodAddFigures[]): Table {
+  const three = (s: Summary): string => `${fixed(s.p50, 1)}/${fixed(s.p90, 1)}/${fixed(s.p99, 1)}`;
+  return {
+    title: 'single pod, sequential: latency ms p50/p90/p99; overhead = Multus p50 − floor p50',
+    columns: ['extra nets', 'floor ADD', 'ADD', 'ADD overhead', 'ADD ×floor', 'floor DEL', 'DEL', 'DEL overhead', 'API r/w per pod', 'n'],
+    rows: figures.map((f) => [
+      String(f.extraNetworks),
+      three(f.floorAdd),
+      three(f.add),
+      `+${fixed(f.addOverheadP50Ms)}`,
+      `${fixed(f.addRatioP50)}×`,
+      three(f.floorDel),
+      three(f.del),
+      `+${fixed(f.delOverheadP50Ms)}`,
+      `${fixed(f.apiReadsPerPod)}/${fixed(f.apiWritesPerPod)}`,
+      String(f.add.n),
+    ]),
+  };
+}
 
 /**
- * Single-pod ADD latency through the shim and the daemon, against the floor of running the same
- * bridge plugin directly (what a runtime would pay without Multus), sequentially, one netns
- * per pod. DEL is measured the same way.
+ * Single-pod ADD and DEL latency with 0, 1 and 2 extra networks (NADs in the API server
+ * stand-in, each a bridge + host-local on its own bridge), against the floor of running the same
+ * delegates directly, sequentially. BENCH_ITERATIONS pods per variant (default 100), all created
+ * in the API server before timing; the variants and the floor interleave per iteration, in one
+ * fresh netns per iteration, so drift hits them alike. Stops early after BENCH_MAX_SECONDS.
  */
-export async function benchPodAdd(host: TestHost, daemon: TestDaemon, iterations: number): Promise<Record<string, Summary | number>> {
-  const br = bridgePlugin(host, 240);
-  const conf = { cniVersion: '1.0.0', name: 'bench-net', ...br.plugin };
-  const confPath = join(daemon.confDir, 'bench-net.conf');
-  writeFileSync(confPath, JSON.stringify(conf));
-  const samples = { floorAdd: [] as number[], floorDel: [] as number[], add: [] as number[], del: [] as number[] };
-  for (let i = 0; i < iterations; i++) {
-    const ns = host.netns();
-    const direct = { CNI_CONTAINERID: `floor${i}`, CNI_NETNS: ns.path, CNI_IFNAME: 'eth0', CNI_ARGS: 'IgnoreUnknown=1', CNI_PATH: DEBIAN_PLUGINS };
-    for (const [cmd, into] of [['ADD', samples.floorAdd], ['DEL', samples.floorDel]] as const) {
-      const outcome = await execPlugin({ pluginType: 'bridge', binDirs: [DEBIAN_PLUGINS], env: { ...direct, CNI_COMMAND: cmd }, stdin: JSON.stringify(conf), timeoutMs: 10_000 });
-      if (!outcome.ok) throw new Error(`direct ${cmd} failed: ${outcome.error.msg}`);
-      into.push(outcome.durationMs);
+export async function benchPodAdd(host: TestHost): Promise<ScopeOutput> {
+  const iterations = envCount('BENCH_ITERATIONS', 100, 10_000);
+  const budgetMs = envCount('BENCH_MAX_SECONDS', 120, 3600) * 1000;
+  let bench: BenchCluster | undefined;
+  const samples = EXTRAS.map(() => ({ floorAdd: [] as number[], floorDel: [] as number[], add: [] as number[], del: [] as number[], reads: 0, writes: 0 }));
+  try {
+    bench = await startBenchCluster(host, DEBIAN_PLUGINS);
+    const { api, daemon } = bench.cluster;
+    const clusterNet: Delegate = { conf: { cniVersion: '1.0.0', name: 'bench-net', ...bridgePlugin(host, 240).plugin }, ifname: 'eth0' };
+    const confPath = join(daemon.confDir, 'bench-net.conf');
+    writeFileSync(confPath, JSON.stringify(clusterNet.conf));
+    const extras: Delegate[] = [242, 243].map((octet, k) => {
+      const name = `bench-extra${k + 1}`;
+      const conf = { cniVersion: '1.0.0', name, ...bridgePlugin(host, octet).plugin };
+      api.createNad(NAMESPACE, name, JSON.stringify(conf));
+      return { conf, ifname: `net${k + 1}` };
+    });
+    const stdin = multusStdin(daemon.socketDir, confPath);
+    // API requests are charged to the variant whose Multus ADD preceded them (events may be
+    // posted after the CNI answer), counted up to the next Multus ADD.
+    let charged: (typeof samples)[number] | undefined;
+    const flush = (next: (typeof samples)[number] | undefined): void => {
+      const requests = api.requests().filter((r) => r.verb !== 'watch');
+      const reads = requests.filter((r) => READ_VERBS.has(r.verb)).length;
+      if (charged !== undefined) {
+        charged.reads += reads;
+        charged.writes += requests.length - reads;
+      }
+      api.resetRequests();
+      charged = next;
+    };
+    const pods = EXTRAS.map((n) =>
+      Array.from({ length: iterations }, (_, i) => {
+        const name = `pod-add-${n}-${i}`;
+        const networks = extras.slice(0, n).map((d) => String(d.conf.name)).join(',');
+        const uid = bench?.cluster.pod(NAMESPACE, name, n === 0 ? {} : { 'k8s.v1.cni.cncf.io/networks': networks }) ?? '';
+        return { name, args: podArgs(NAMESPACE, name, uid) };
+      }),
+    );
+    // Let the informer see every pod (and the NADs) before timing.
+    await delay(Math.max(200, iterations * EXTRAS.length));
+    const started = performance.now();
+    for (let i = 0; i < iterations && performance.now() - started < budgetMs; i++) {
+      const ns = host.netns();
+      for (const n of EXTRAS) {
+        const s = samples[n];
+        const pod = pods[n]?.[i];
+        if (s === undefined || pod === undefined) continue;
+        const delegates = [clusterNet, ...extras.slice(0, n)];
+        const floorId = `floor-${n}-${i}`;
+        s.floorAdd.push(await runDirect(delegates, 'ADD', floorId, ns.path, pod.args));
+        s.floorDel.push(await runDirect(delegates, 'DEL', floorId, ns.path, pod.args));
+        flush(s);
+        const call = { containerId: `pod-add-${n}-${i}`, netns: ns.path, args: pod.args, stdin };
+        for (const [command, into] of [['ADD', s.add], ['DEL', s.del]] as const) {
+          const out = await runShim({ ...call, command });
+          if (out.code !== 0) throw new Error(`${command} through multus failed: ${out.stdout}`);
+          into.push(out.wallMs);
+        }
+      }
+      host.deleteNetns(ns.name);
     }
-    const call = { containerId: `bench${host.id}${i}`, netns: ns.path, args: podArgs('bench', `pod${i}`), stdin: multusStdin(daemon.socketDir, confPath) };
-    for (const [cmd, into] of [['ADD', samples.add], ['DEL', samples.del]] as const) {
-      const out = await runShim({ ...call, command: cmd });
-      if (out.code !== 0) throw new Error(`${cmd} through multus failed: ${out.stdout}`);
-      into.push(out.wallMs);
-    }
-    host.deleteNetns(ns.name);
+    await delay(200);
+    flush(undefined);
+  } finally {
+    await bench?.cluster.stop();
   }
-  const [floorAdd, add, floorDel, del] = [summarize(samples.floorAdd), summarize(samples.add), summarize(samples.floorDel), summarize(samples.del)];
-  return { floorAdd, add, addOverheadP50Ms: add.p50 - floorAdd.p50, addRatioP50: add.p50 / floorAdd.p50, floorDel, del, delOverheadP50Ms: del.p50 - floorDel.p50 };
+  const figures = EXTRAS.map((n): PodAddFigures => {
+    const s = samples[n] ?? { floorAdd: [], floorDel: [], add: [], del: [], reads: 0, writes: 0 };
+    const [floorAdd, add, floorDel, del] = [summarize(s.floorAdd), summarize(s.add), summarize(s.floorDel), summarize(s.del)];
+    const n1 = Math.max(1, add.n);
+    return {
+      extraNetworks: n,
+      floorAdd,
+      add,
+      addOverheadP50Ms: add.p50 - floorAdd.p50,
+      addRatioP50: add.p50 / floorAdd.p50,
+      floorDel,
+      del,
+      delOverheadP50Ms: del.p50 - floorDel.p50,
+      delRatioP50: del.p50 / floorDel.p50,
+      apiReadsPerPod: s.reads / n1,
+      apiWritesPerPod: s.writes / n1,
+    };
+  });
+  return { figures: { iterations, variants: figures }, tables: [table(figures)] };
 }
