@@ -25,6 +25,8 @@ export interface Tunables {
   informerSyncTimeoutMs: number;
   /** MULTUS_READINESS_TIMEOUT_MS: how long ADD/STATUS/GC wait for `readinessindicatorfile`. Default 45000 (upstream). */
   readinessTimeoutMs: number;
+  /** MULTUS_MASTER_CNI_WAIT_MS: how long start-up waits for a master CNI config in multusAutoconfigDir. Default 120000 (upstream). */
+  masterWaitMs: number;
   /** MULTUS_METRICS_BIND_ADDRESS: address of the metrics server. Default all interfaces (upstream). */
   metricsBindAddress: string;
   /** MULTUS_NODE_NAME: this node; the pod informer watches only its pods. */
@@ -53,6 +55,7 @@ export function parseTunables(env: NodeJS.ProcessEnv = process.env): Readonly<Tu
     informerWatchdogMs: integer(env, 'MULTUS_INFORMER_WATCHDOG_MS', 300_000, 1000, 86_400_000),
     informerSyncTimeoutMs: integer(env, 'MULTUS_INFORMER_SYNC_TIMEOUT_MS', 20_000, 0, 600_000),
     readinessTimeoutMs: integer(env, 'MULTUS_READINESS_TIMEOUT_MS', 45_000, 0, 600_000),
+    masterWaitMs: integer(env, 'MULTUS_MASTER_CNI_WAIT_MS', 120_000, 0, 3_600_000),
     metricsBindAddress: env.MULTUS_METRICS_BIND_ADDRESS ?? '',
     nodeName: env.MULTUS_NODE_NAME ?? '',
   });

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { DEFAULT_DAEMON_CONFIG_PATH, loadDaemonConfig } from '../config/daemon-config.js';
 import { parseTunables } from '../config/env.js';
 import { createLogger } from '../logging/logger.js';
+import { startConfigManager, type ConfigManager } from './config-manager.js';
 import { startDaemon } from './daemon.js';
 
 interface Cli {
@@ -46,7 +47,26 @@ async function main(): Promise<void> {
   const config = await loadDaemonConfig(cli.configPath);
   const tunables = parseTunables();
   const log = createLogger({ level: config.logLevel, file: config.logFile, toStderr: config.logToStderr });
-  const daemon = await startDaemon({ config, tunables, log, cniPath: process.env.CNI_PATH ?? '' });
+  // 00-multus.conf is managed when the config says where it comes from (upstream's ConfigMap
+  // always does); the manager then watches the readiness indicator, so requests need not.
+  const managed = typeof config.raw.multusAutoconfigDir === 'string' || (typeof config.raw.multusConfigFile === 'string' && config.raw.multusConfigFile !== 'auto');
+  const { readinessindicatorfile: _watchedByManager, ...perRequest } = config.raw;
+  const daemon = await startDaemon({ config: managed ? { ...config, raw: perRequest } : config, tunables, log, cniPath: process.env.CNI_PATH ?? '' });
+  let manager: ConfigManager | undefined;
+  if (managed) {
+    manager = await startConfigManager({
+      daemon: config.raw,
+      log: log.child({ component: 'config-manager' }),
+      masterWaitMs: tunables.masterWaitMs,
+      readinessWaitMs: tunables.readinessTimeoutMs,
+      onReadinessLost: () => {
+        log.flush();
+        process.exit(2);
+      },
+    });
+  } else {
+    log.info('no multusAutoconfigDir or multusConfigFile: not managing 00-multus.conf');
+  }
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals): void => {
     if (stopping) {
@@ -55,7 +75,11 @@ async function main(): Promise<void> {
     }
     stopping = true;
     log.info({ signal }, 'shutting down: readyz now answers 500, finishing in-flight requests');
-    daemon.stop().then(
+    const shutdown = async (): Promise<void> => {
+      await daemon.stop();
+      await manager?.stop();
+    };
+    shutdown().then(
       () => {
         log.info('multus-daemon stopped');
         log.flush();
