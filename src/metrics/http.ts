@@ -1,10 +1,23 @@
 import { createServer, type Server } from 'node:http';
 import type { Registry } from 'prom-client';
 
-/** `/metrics` on TCP (upstream: `metricsPort` on all interfaces). */
-export async function startMetricsServer(registry: Registry, port: number, host: string): Promise<Server> {
+/**
+ * `/metrics` on TCP (upstream: `metricsPort` on all interfaces), plus `/healthz` and `/readyz`
+ * for kubelet's probes (upstream has them on the unix socket only, which a probe cannot reach).
+ */
+export async function startMetricsServer(registry: Registry, port: number, host: string, ready: () => boolean): Promise<Server> {
   const server = createServer((req, res) => {
-    if ((req.url ?? '').split('?')[0] !== '/metrics' || req.method !== 'GET') {
+    const path = (req.url ?? '').split('?')[0];
+    if (req.method !== 'GET') {
+      res.writeHead(405).end();
+      return;
+    }
+    if (path === '/healthz' || path === '/readyz') {
+      const ok = path === '/healthz' || ready();
+      res.writeHead(ok ? 200 : 500, { 'Content-Type': 'text/plain' }).end(ok ? 'ok\n' : 'shutting down\n');
+      return;
+    }
+    if (path !== '/metrics') {
       res.writeHead(404).end();
       return;
     }

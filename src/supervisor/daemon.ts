@@ -117,7 +117,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     }),
     onAnswer: ({ handler, method, status }) => metrics.serverRequests.inc({ handler, code: String(status), method }),
   });
-  const metricsServer = opts.config.metricsPort === undefined ? undefined : await startMetricsServer(metrics.registry, opts.config.metricsPort, tunables.metricsBindAddress);
+  const metricsServer = opts.config.metricsPort === undefined ? undefined : await startMetricsServer(metrics.registry, opts.config.metricsPort, tunables.metricsBindAddress, () => ready);
   const socketPath = join(opts.config.socketDir, SOCKET_NAME);
   log.info({ socketPath, metricsPort: opts.config.metricsPort, workerThreads: tunables.workerThreads, tasksPerWorker: tunables.tasksPerWorker, kubernetes: kube !== undefined }, 'multus-daemon ready');
   return {

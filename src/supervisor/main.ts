@@ -9,6 +9,7 @@ import { parseTunables } from '../config/env.js';
 import { createLogger } from '../logging/logger.js';
 import { startConfigManager, type ConfigManager } from './config-manager.js';
 import { startDaemon } from './daemon.js';
+import { runInstall } from './install.js';
 
 interface Cli {
   configPath: string;
@@ -27,7 +28,7 @@ function parseCli(argv: readonly string[]): Cli {
     } else if (flag === '-version' || flag === '--version' || flag === '-v') {
       cli.version = true;
     } else {
-      throw new Error(`unknown argument ${JSON.stringify(arg)}; usage: multus-daemon [-config <daemon-config.json>] [-version]`);
+      throw new Error(`unknown argument ${JSON.stringify(arg)}; usage: multus-daemon [-config <daemon-config.json>] [-version] | multus-daemon install -d <cni bin dir>`);
     }
   }
   return cli;
@@ -39,6 +40,10 @@ function version(): string {
 }
 
 async function main(): Promise<void> {
+  if (process.argv[2] === 'install') {
+    await runInstall(process.argv.slice(3));
+    return;
+  }
   const cli = parseCli(process.argv.slice(2));
   if (cli.version) {
     process.stdout.write(`multus-daemon: version:${version()}\n`);

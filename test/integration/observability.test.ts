@@ -67,6 +67,13 @@ describe('observability', () => {
     expect(after).not.toMatch(/obs-\d|obs\d/);
   });
 
+  it('answers kubelet probes on the metrics port', async () => {
+    const base = metricsUrl.replace('/metrics', '');
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    expect((await fetch(`${base}/readyz`)).status).toBe(200);
+    expect((await fetch(`${base}/nope`)).status).toBe(404);
+  });
+
   it('writes one line per CNI operation with pod, sandbox, command, networks, duration and result; never the config', async () => {
     const uid = cluster.pod('default', 'logged', { 'k8s.v1.cni.cncf.io/networks': 'obs-net' });
     const call = { containerId: 'loggedcontainer1', netns: '/var/run/netns/none', args: podArgs('default', 'logged', uid), stdin: multusStdin(cluster.daemon.socketDir, clusterConf) };

@@ -1,0 +1,57 @@
+import { randomBytes } from 'node:crypto';
+import { chmod, copyFile, mkdir, open, rename, unlink } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The shim built next to the daemon (dist/bin/multus-shim). */
+export const BUILT_SHIM = fileURLToPath(new URL('../bin/multus-shim', import.meta.url));
+
+/**
+ * Install a binary into the host's CNI bin dir the way the DaemonSet's init container needs:
+ * copy to a temp file in the same directory, fsync, chmod 0755, rename over the target. A
+ * runtime may be executing the old shim right now (after a reboot it blocks waiting for the
+ * daemon): overwriting it in place fails with "Text file busy" (upstream #1221); a rename
+ * swaps the directory entry and leaves the running process its own inode.
+ */
+export async function installBinary(source: string, destDir: string): Promise<string> {
+  await mkdir(destDir, { recursive: true });
+  const target = join(destDir, basename(source));
+  const tmp = join(destDir, `.${basename(source)}.tmp-${randomBytes(6).toString('hex')}`);
+  try {
+    await copyFile(source, tmp);
+    const handle = await open(tmp, 'r');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await chmod(tmp, 0o755);
+    await rename(tmp, target);
+  } catch (err) {
+    await unlink(tmp).catch(() => undefined);
+    throw err;
+  }
+  return target;
+}
+
+/** `multus-daemon install -d <dir> [-s <shim>]`: the init container's command. */
+export async function runInstall(argv: readonly string[]): Promise<void> {
+  let destDir = '';
+  let source = BUILT_SHIM;
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i];
+    const value = argv[i + 1];
+    if ((flag === '-d' || flag === '--dest-dir') && value !== undefined) {
+      destDir = value;
+      i++;
+    } else if ((flag === '-s' || flag === '--source') && value !== undefined) {
+      source = value;
+      i++;
+    } else {
+      throw new Error(`unknown install argument ${JSON.stringify(flag)}; usage: multus-daemon install -d <cni bin dir> [-s <binary>]`);
+    }
+  }
+  if (destDir === '') throw new Error('install needs -d <cni bin dir> (e.g. /host/opt/cni/bin)');
+  const target = await installBinary(source, destDir);
+  process.stdout.write(`installed ${target}\n`);
+}

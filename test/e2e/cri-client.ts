@@ -1,0 +1,155 @@
+import { Client, credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { loadSync, type MethodDefinition } from '@grpc/proto-loader';
+import { fileURLToPath } from 'node:url';
+
+/** The hand-written CRI subset (field numbers as upstream's runtime.v1 api.proto). */
+export const CRI_PROTO = fileURLToPath(new URL('./fixtures/cri.proto', import.meta.url));
+
+/** PodSandboxMetadata: kubelet sends the pod's own name, namespace and uid. */
+export interface SandboxMetadata {
+  name: string;
+  namespace: string;
+  uid: string;
+  attempt?: number;
+}
+
+/** The part of PodSandboxConfig the suite sets (as kubelet does for a pod network pod). */
+export interface SandboxConfig {
+  metadata: SandboxMetadata;
+  hostname?: string;
+  logDirectory?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  /** Network namespace mode: POD (CNI runs) or NODE (hostNetwork, no CNI). Default POD. */
+  network?: 'POD' | 'NODE';
+}
+
+/** PodSandboxStatus as decoded (enums as names, int64 as strings). */
+export interface SandboxStatus {
+  id: string;
+  metadata: Required<SandboxMetadata> | null;
+  state: 'SANDBOX_READY' | 'SANDBOX_NOTREADY';
+  createdAt: string;
+  network: { ip: string; additionalIps: Array<{ ip: string }> } | null;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+}
+
+/** One ListPodSandbox item. */
+export interface SandboxSummary {
+  id: string;
+  metadata: Required<SandboxMetadata> | null;
+  state: 'SANDBOX_READY' | 'SANDBOX_NOTREADY';
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+}
+
+/** containerd's verbose PodSandboxStatus `info` JSON, the fields the suite reads. */
+export interface SandboxInfo {
+  pid: number;
+  netNamespacePath: string;
+}
+
+const packageDefinition = loadSync(CRI_PROTO, { keepCase: false, longs: String, enums: String, defaults: true, oneofs: true });
+const SERVICE = 'runtime.v1.RuntimeService';
+
+function method(name: string): MethodDefinition<object, object> {
+  const service = packageDefinition[SERVICE] as Record<string, MethodDefinition<object, object>> | undefined;
+  const def = service?.[name];
+  if (def === undefined) throw new Error(`cri.proto has no ${SERVICE}/${name}`);
+  return def;
+}
+
+/** A gRPC error with the runtime's message (`details`) and status code kept. */
+export class CriError extends Error {
+  constructor(
+    readonly rpc: string,
+    readonly code: number,
+    readonly details: string,
+  ) {
+    super(`${rpc}: ${details} (grpc code ${code})`);
+  }
+}
+
+/**
+ * A minimal kubelet-side CRI client (RuntimeService v1 over the runtime's unix socket), built on
+ * grpc-js and proto-loader with a hand-written proto so the suite talks to a real runtime the way
+ * kubelet does, without generated code. Every call has a deadline.
+ */
+export class CriClient {
+  readonly #client: Client;
+
+  constructor(
+    socket: string,
+    private readonly timeoutMs = 60_000,
+  ) {
+    this.#client = new Client(`unix://${socket}`, credentials.createInsecure());
+  }
+
+  #call<Res>(name: string, request: object, timeoutMs = this.timeoutMs): Promise<Res> {
+    const def = method(name);
+    return new Promise((resolve, reject) => {
+      this.#client.makeUnaryRequest(
+        def.path,
+        def.requestSerialize,
+        def.responseDeserialize,
+        request,
+        new Metadata(),
+        { deadline: Date.now() + timeoutMs },
+        (err: ServiceError | null, value?: object) => {
+          if (err !== null) reject(new CriError(name, err.code, err.details));
+          else resolve(value as Res);
+        },
+      );
+    });
+  }
+
+  /** Version: also the readiness probe of the CRI plugin. */
+  version(timeoutMs?: number): Promise<{ runtimeName: string; runtimeVersion: string; runtimeApiVersion: string }> {
+    return this.#call('Version', { version: 'v1' }, timeoutMs);
+  }
+
+  /** RunPodSandbox with the pod's metadata and annotations; resolves with the sandbox id. */
+  async runPodSandbox(config: SandboxConfig): Promise<string> {
+    const { metadata } = config;
+    const res = await this.#call<{ podSandboxId: string }>('RunPodSandbox', {
+      config: {
+        metadata: { name: metadata.name, namespace: metadata.namespace, uid: metadata.uid, attempt: metadata.attempt ?? 0 },
+        hostname: config.hostname ?? (config.network === 'NODE' ? '' : metadata.name),
+        logDirectory: config.logDirectory ?? '',
+        labels: { 'io.kubernetes.pod.name': metadata.name, 'io.kubernetes.pod.namespace': metadata.namespace, 'io.kubernetes.pod.uid': metadata.uid, ...config.labels },
+        annotations: config.annotations ?? {},
+        linux: { securityContext: { namespaceOptions: { network: config.network ?? 'POD', pid: 'CONTAINER', ipc: 'POD' } } },
+      },
+      runtimeHandler: '',
+    });
+    return res.podSandboxId;
+  }
+
+  /** StopPodSandbox: tears the pod network down (CNI DEL), stops the pause process. */
+  async stopPodSandbox(id: string): Promise<void> {
+    await this.#call('StopPodSandbox', { podSandboxId: id });
+  }
+
+  /** RemovePodSandbox: forgets the sandbox (and DELs again if it was not stopped). */
+  async removePodSandbox(id: string): Promise<void> {
+    await this.#call('RemovePodSandbox', { podSandboxId: id });
+  }
+
+  /** PodSandboxStatus, verbose: the status plus containerd's info (pause pid, netns path). */
+  async podSandboxStatus(id: string): Promise<{ status: SandboxStatus; info: SandboxInfo | undefined }> {
+    const res = await this.#call<{ status: SandboxStatus; info: Record<string, string> }>('PodSandboxStatus', { podSandboxId: id, verbose: true });
+    const raw = res.info.info;
+    return { status: res.status, info: raw === undefined ? undefined : (JSON.parse(raw) as SandboxInfo) };
+  }
+
+  /** ListPodSandbox, optionally filtered by labels. */
+  async listPodSandbox(labelSelector: Record<string, string> = {}): Promise<SandboxSummary[]> {
+    const res = await this.#call<{ items: SandboxSummary[] }>('ListPodSandbox', { filter: { labelSelector } });
+    return res.items;
+  }
+
+  close(): void {
+    this.#client.close();
+  }
+}

@@ -1,0 +1,33 @@
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { copyFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import { DAEMON, SHIM } from '../helpers/paths.js';
+
+const dir = mkdtempSync('/tmp/install-test-');
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('multus-daemon install', () => {
+  it('replaces a shim that is running right now, without "Text file busy" (upstream #1221)', async () => {
+    const bin = join(dir, 'bin');
+    await promisify(execFile)(process.execPath, [DAEMON, 'install', '-d', bin]);
+    const installed = join(bin, 'multus-shim');
+    expect(statSync(installed).mode & 0o777).toBe(0o755);
+    // A runtime is executing the installed shim: it waits for a daemon that is not there.
+    const running = spawn(installed, [], { env: { CNI_COMMAND: 'ADD', MULTUS_SHIM_READY_TIMEOUT_MS: '3000' }, stdio: ['pipe', 'pipe', 'ignore'] });
+    running.stdin.end(JSON.stringify({ cniVersion: '1.0.0', daemonSocketDir: join(dir, 'nowhere') }));
+    await new Promise((r) => setTimeout(r, 200));
+    // Overwriting in place is what fails upstream:
+    await expect(copyFile(SHIM, installed)).rejects.toMatchObject({ code: 'ETXTBSY' });
+    const { stdout } = await promisify(execFile)(process.execPath, [DAEMON, 'install', '-d', bin]);
+    expect(stdout).toContain(`installed ${installed}`);
+    expect(readFileSync(installed).equals(readFileSync(SHIM))).toBe(true);
+    running.kill();
+  });
+
+  it('names a missing destination in its error', async () => {
+    await expect(promisify(execFile)(process.execPath, [DAEMON, 'install'])).rejects.toMatchObject({ stderr: expect.stringContaining('-d <cni bin dir>') });
+  });
+});
