@@ -13,7 +13,7 @@ const PLUGIN_NAME = /^[A-Za-z0-9][A-Za-z0-9_.+-]*$/;
  * LIB-2: the first regular file `<dir>/<type>` in search order. The name is checked first so a
  * `type` can never walk out of the bin dirs. A symlinked plugin file is fine (stat follows it).
  */
-export async function findPlugin(pluginType: string, binDirs: readonly string[]): Promise<string> {
+export async function findPlugin(pluginType: string, binDirs: readonly string[], root = ''): Promise<string> {
   if (!PLUGIN_NAME.test(pluginType) || pluginType === '..') {
     throw pluginError(CNI_ERR.INVALID_CONFIG, `invalid plugin type ${JSON.stringify(pluginType)}: must be a file name in the CNI bin dirs`);
   }
@@ -21,7 +21,7 @@ export async function findPlugin(pluginType: string, binDirs: readonly string[])
   for (const dir of binDirs) {
     const candidate = join(dir, pluginType);
     try {
-      if ((await stat(candidate)).isFile()) return candidate;
+      if ((await stat(join(root, candidate))).isFile()) return candidate;
     } catch {
       // not in this dir; try the next one
     }
@@ -71,17 +71,26 @@ export async function execPlugin(task: DelegateTask): Promise<DelegateOutcome> {
   const started = performance.now();
   let path: string;
   try {
-    path = await findPlugin(task.pluginType, task.binDirs);
+    path = await findPlugin(task.pluginType, task.binDirs, task.chrootDir);
   } catch (err) {
     const body = err instanceof PluginLookupError ? err.body : { code: CNI_ERR.INTERNAL, msg: String(err) };
     return { ok: false, error: body, stderr: '', startedAtMs: performance.timeOrigin + started, durationMs: performance.now() - started, timedOut: false, ran: false };
   }
-  return runProcess({ path, args: [], env: { ...process.env, ...task.env }, stdin: task.stdin, timeoutMs: task.timeoutMs, label: `plugin ${task.pluginType}` }, started);
+  return runProcess({ ...chrooted(task.chrootDir, path, []), env: { ...process.env, ...task.env }, stdin: task.stdin, timeoutMs: task.timeoutMs, label: `plugin ${task.pluginType}` }, started);
 }
 
 /** `nsenter --net=<netns> ip <args>`: route changes inside a pod's namespace. */
 export function execNetnsIp(task: NetnsIpTask): Promise<DelegateOutcome> {
-  return runProcess({ path: 'nsenter', args: [`--net=${task.netns}`, 'ip', ...task.args], env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' }, stdin: '', timeoutMs: task.timeoutMs, label: `ip ${task.args.join(' ')}` }, performance.now());
+  const command = chrooted(task.chrootDir, 'nsenter', [`--net=${task.netns}`, 'ip', ...task.args]);
+  return runProcess({ ...command, env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' }, stdin: '', timeoutMs: task.timeoutMs, label: `ip ${task.args.join(' ')}` }, performance.now());
+}
+
+/**
+ * With a chroot dir, the program runs through `chroot <dir> <program>` (Node's spawn has no
+ * chroot option): it then sees the host's files, as upstream's chrooted delegates do.
+ */
+function chrooted(chrootDir: string | undefined, path: string, args: string[]): { path: string; args: string[] } {
+  return chrootDir === undefined || chrootDir === '' ? { path, args } : { path: 'chroot', args: [chrootDir, path, ...args] };
 }
 
 interface ProcessSpec {

@@ -36,6 +36,8 @@ export interface RunnerOptions {
   cniDir: string;
   binDirs: string[];
   timeoutMs: number;
+  /** Run plugins chrooted here (bin dirs are then paths inside it); empty for none. */
+  chrootDir: string;
   observe?: PluginRunObserver;
 }
 
@@ -64,6 +66,7 @@ export function createRunner(opts: RunnerOptions) {
 
   async function runPlugin(net: NetworkConfig, plugin: PluginConf, command: string, env: Record<string, string>, stdin: string): Promise<string> {
     const task: DelegateTask = { pluginType: plugin.type, binDirs: opts.binDirs, env: { ...env, CNI_COMMAND: command, CNI_PATH: cniPath }, stdin, timeoutMs: opts.timeoutMs };
+    if (opts.chrootDir !== '') task.chrootDir = opts.chrootDir;
     const outcome = await opts.run(task);
     opts.observe?.({ plugin: plugin.type, command, network: net.name, outcome });
     if (!outcome.ok) throw failure(outcome.error, plugin.type, command, net.name);

@@ -19,6 +19,8 @@ export interface DaemonConfig {
   logFile: string;
   /** Also log to stderr. Logs always go to stderr when there is no logFile. */
   logToStderr: boolean;
+  /** Run delegates chrooted into this directory (the host's root in the DaemonSet); empty for none. */
+  chrootDir: string;
   /** TCP port of /metrics; undefined for no metrics server (upstream). */
   metricsPort: number | undefined;
 }
@@ -46,6 +48,7 @@ export function parseDaemonConfig(raw: unknown, source: string): DaemonConfig {
   return {
     raw: obj,
     metricsPort: typeof port === 'number' ? port : undefined,
+    chrootDir: optionalString(obj, 'chrootDir', '', source),
     socketDir: optionalString(obj, 'socketDir', '/run/multus/', source),
     logLevel: optionalString(obj, 'logLevel', 'info', source),
     logFile: optionalString(obj, 'logFile', '', source),

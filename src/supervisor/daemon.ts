@@ -90,7 +90,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       kube: kube?.api,
       readinessTimeoutMs: tunables.readinessTimeoutMs,
       netnsIp: async (netns, args) => {
-        const outcome = await pool.runNetnsIp({ netns, args, timeoutMs: tunables.delegateTimeoutMs });
+        const outcome = await pool.runNetnsIp({ netns, args, timeoutMs: tunables.delegateTimeoutMs, chrootDir: opts.config.chrootDir });
         if (!outcome.ok) throw new Error(`${outcome.error.msg}${outcome.stderr === '' ? '' : `: ${outcome.stderr.trim()}`}`);
       },
       log: log.child({ component: 'pod-actor', pod: req.pod === undefined ? undefined : `${req.pod.namespace}/${req.pod.name}` }),
@@ -99,6 +99,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
         cniDir: req.conf.cniDir,
         binDirs: pluginDirs(req.conf, opts.cniPath),
         timeoutMs: tunables.delegateTimeoutMs,
+        chrootDir: opts.config.chrootDir,
         observe: pluginObserver(req, metrics, delegateLog),
       }),
     }),

@@ -17,6 +17,8 @@ export interface DelegateTask {
   stdin: string;
   /** Kill the plugin's whole process group after this many milliseconds. */
   timeoutMs: number;
+  /** Run the plugin chrooted here (upstream `chrootDir`, e.g. `/hostroot`); bin dirs are paths inside it. */
+  chrootDir?: string;
 }
 
 /** When a run started and how long it took; `waitMs` is added on the main thread by the pool. */
@@ -45,4 +47,6 @@ export interface NetnsIpTask {
   netns: string;
   args: string[];
   timeoutMs: number;
+  /** As for plugins: `nsenter` and `ip` are the host's, and the netns path is a host path. */
+  chrootDir?: string;
 }
