@@ -44,6 +44,8 @@ export function createDelegatePool(opts: PoolOptions, onError: (err: Error) => v
     maxQueue: opts.maxQueue,
     idleTimeout: 60_000,
     atomics: 'disabled',
+    // A task only spawns a process and parses a few KiB: a small young generation is plenty.
+    resourceLimits: { maxYoungGenerationSizeMb: 2 },
   });
   // A worker failing outside a task is emitted here; unhandled it would kill the daemon.
   pool.on('error', onError);

@@ -2,6 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestCluster, type TestCluster } from '../helpers/cluster.js';
+import { API_ACCESS } from '../../src/k8s/api-access.js';
 import { TestHost } from '../helpers/host.js';
 import { multusStdin } from '../helpers/networks.js';
 import { podArgs, runShim } from '../helpers/shim.js';
@@ -146,5 +147,12 @@ describe('ordering', () => {
     cluster.pod('default', 'static-web', { 'kubernetes.io/config.source': 'file' });
     const add = await runShim({ command: 'ADD', containerId: 'static1', netns: '/var/run/netns/none', args: podArgs('default', 'static-web', 'mirror-uid-differs'), stdin: multusStdin(cluster.daemon.socketDir, clusterConf) });
     expect(add.code, add.stdout).toBe(0);
+  });
+
+  it('sent the API server only requests the ClusterRole grants (src/k8s/api-access.ts)', () => {
+    const granted = new Set(API_ACCESS.flatMap((a) => a.verbs.map((v) => `${a.resource}|${v}`)));
+    const sent = cluster.api.requests().map((r) => `${r.resource}${r.subresource === undefined ? '' : `/${r.subresource}`}|${r.verb}`);
+    expect(sent.length).toBeGreaterThan(10);
+    for (const request of new Set(sent)) expect(granted, request).toContain(request);
   });
 });

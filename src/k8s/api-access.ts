@@ -1,0 +1,11 @@
+/**
+ * Every Kubernetes API access the daemon makes (kube-service.ts): the ClusterRole in
+ * deployments/ must grant exactly these, and the tests check both directions (the manifest
+ * against this list, and every request the daemon sent to the test API server against it).
+ */
+export const API_ACCESS = [
+  { apiGroup: '', resource: 'pods', verbs: ['get', 'list', 'watch'] },
+  { apiGroup: '', resource: 'pods/status', verbs: ['patch'] },
+  { apiGroup: '', resource: 'events', verbs: ['create'] },
+  { apiGroup: 'k8s.cni.cncf.io', resource: 'network-attachment-definitions', verbs: ['get', 'list', 'watch'] },
+] as const;

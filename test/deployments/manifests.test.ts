@@ -1,0 +1,82 @@
+import { readFileSync } from 'node:fs';
+import { parseAllDocuments } from 'yaml';
+import { describe, expect, it } from 'vitest';
+import { parseDaemonConfig } from '../../src/config/daemon-config.js';
+import { readMultusConf } from '../../src/config/multus-conf.js';
+import { API_ACCESS } from '../../src/k8s/api-access.js';
+import { ROOT } from '../helpers/paths.js';
+
+type Doc = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+const docs = parseAllDocuments(readFileSync(`${ROOT}deployments/multus-daemonset-thick.yml`, 'utf8')).map((d) => d.toJS() as Doc);
+const byKind = (kind: string): Doc => {
+  const doc = docs.find((d) => d.kind === kind);
+  if (doc === undefined) throw new Error(`no ${kind} in the manifest`);
+  return doc;
+};
+
+describe('thick DaemonSet manifest', () => {
+  const ds = byKind('DaemonSet');
+  const pod = ds.spec.template.spec as Doc;
+  const main = pod.containers[0] as Doc;
+  const volumes = new Map<string, Doc>((pod.volumes as Doc[]).map((v) => [v.name as string, v]));
+  const daemonConfig = parseDaemonConfig(JSON.parse(byKind('ConfigMap').data['daemon-config.json'] as string), 'ConfigMap');
+
+  /** The host path behind a path inside `container`, or undefined when it is not on a volume. */
+  function hostPathOf(container: Doc, path: string): string | undefined {
+    for (const m of container.volumeMounts as Doc[]) {
+      const mount = (m.mountPath as string).replace(/\/$/, '');
+      if (path === mount || path.startsWith(`${mount}/`)) {
+        const v = volumes.get(m.name as string);
+        if (v?.hostPath !== undefined) return `${(v.hostPath.path as string).replace(/\/$/, '')}${path.slice(mount.length)}`;
+        if (v?.configMap !== undefined) return `configmap:${path.slice(mount.length)}`;
+      }
+    }
+    return undefined;
+  }
+
+  it('defines the NetworkAttachmentDefinition CRD of the multi-net spec (MN-2)', () => {
+    const crd = byKind('CustomResourceDefinition');
+    expect(crd).toMatchObject({ apiVersion: 'apiextensions.k8s.io/v1', metadata: { name: 'network-attachment-definitions.k8s.cni.cncf.io' } });
+    expect(crd.spec).toMatchObject({ group: 'k8s.cni.cncf.io', scope: 'Namespaced', names: { plural: 'network-attachment-definitions', singular: 'network-attachment-definition', kind: 'NetworkAttachmentDefinition' } });
+    expect(crd.spec.names.shortNames).toContain('net-attach-def');
+    expect(crd.spec.versions).toEqual([expect.objectContaining({ name: 'v1', served: true, storage: true })]);
+    expect(crd.spec.versions[0].schema.openAPIV3Schema.properties.spec.properties.config.type).toBe('string');
+  });
+
+  it('grants exactly the API access the daemon uses, to the ServiceAccount the DaemonSet runs as', () => {
+    const granted = (byKind('ClusterRole').rules as Doc[]).flatMap((r) => (r.apiGroups as string[]).flatMap((g) => (r.resources as string[]).flatMap((res) => (r.verbs as string[]).map((v) => `${g}|${res}|${v}`))));
+    const needed = API_ACCESS.flatMap((a) => a.verbs.map((v) => `${a.apiGroup}|${a.resource}|${v}`));
+    expect(granted.sort()).toEqual(needed.sort());
+    const binding = byKind('ClusterRoleBinding');
+    expect(binding.roleRef.name).toBe(byKind('ClusterRole').metadata.name);
+    expect(binding.subjects[0]).toMatchObject({ kind: 'ServiceAccount', name: pod.serviceAccountName, namespace: ds.metadata.namespace });
+    expect(byKind('ServiceAccount').metadata).toMatchObject({ name: pod.serviceAccountName, namespace: ds.metadata.namespace });
+  });
+
+  it('gives the daemon its node name, its config, and a host mount for every path it uses', () => {
+    expect(main.env).toContainEqual({ name: 'MULTUS_NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } });
+    const configFlag = (main.command as string[]).indexOf('-config');
+    expect(hostPathOf(main, (main.command as string[])[configFlag + 1] as string)).toBe('configmap:/daemon-config.json');
+    const conf = readMultusConf(daemonConfig.raw);
+    expect(hostPathOf(main, daemonConfig.socketDir.replace(/\/$/, ''))).toBe('/run/multus');
+    expect(hostPathOf(main, daemonConfig.raw.cniConfigDir as string)).toBe('/etc/cni/net.d');
+    expect(hostPathOf(main, daemonConfig.raw.multusAutoconfigDir as string)).toBe('/etc/cni/net.d');
+    expect(hostPathOf(main, conf.cniDir)).toBe('/var/lib/cni/multus');
+    expect(hostPathOf(main, conf.confDir)).toBe('/etc/cni/multus/net.d');
+    expect(hostPathOf(main, daemonConfig.chrootDir)).toBe('');
+    expect(hostPathOf(main, '/run/netns')).toBe('/run/netns');
+  });
+
+  it('installs the shim into the host directory the delegates are found in, and probes the metrics port', () => {
+    const init = pod.initContainers[0] as Doc;
+    const dest = (init.command as string[])[(init.command as string[]).indexOf('-d') + 1] as string;
+    expect(init.command).toContain('install');
+    expect(hostPathOf(init, dest)).toBe(readMultusConf(daemonConfig.raw).binDir);
+    const metricsPort = (main.ports as Doc[]).find((p) => p.name === 'metrics');
+    expect(metricsPort?.containerPort).toBe(daemonConfig.metricsPort);
+    expect(main.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'metrics' });
+    expect(main.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'metrics' });
+    expect(main.resources.limits.memory).toBeDefined();
+  });
+});
