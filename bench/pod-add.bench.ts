@@ -2,11 +2,12 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { execPlugin } from '../src/cni/exec.js';
+import { startTestCluster, type TestCluster } from '../test/helpers/cluster.js';
 import type { TestHost } from '../test/helpers/host.js';
 import { bridgePlugin, multusStdin } from '../test/helpers/networks.js';
 import { DEBIAN_PLUGINS } from '../test/helpers/paths.js';
 import { podArgs, runShim } from '../test/helpers/shim.js';
-import { startBenchCluster, type BenchCluster } from './bench-cluster.js';
+import { track } from './children.js';
 import { envCount } from './env.js';
 import type { ScopeOutput } from './scope.js';
 import { fixed, summarize, type Summary } from './stats.js';
@@ -83,11 +84,12 @@ function table(figures: readonly PodAddFigures[]): Table {
 export async function benchPodAdd(host: TestHost): Promise<ScopeOutput> {
   const iterations = envCount('BENCH_ITERATIONS', 100, 10_000);
   const budgetMs = envCount('BENCH_MAX_SECONDS', 120, 3600) * 1000;
-  let bench: BenchCluster | undefined;
+  let cluster: TestCluster | undefined;
   const samples = EXTRAS.map(() => ({ floorAdd: [] as number[], floorDel: [] as number[], add: [] as number[], del: [] as number[], reads: 0, writes: 0 }));
   try {
-    bench = await startBenchCluster(host, DEBIAN_PLUGINS);
-    const { api, daemon } = bench.cluster;
+    cluster = await startTestCluster(host, { binDir: DEBIAN_PLUGINS, logLevel: 'error' });
+    track(cluster.daemon.process);
+    const { api, daemon } = cluster;
     const clusterNet: Delegate = { conf: { cniVersion: '1.0.0', name: 'bench-net', ...bridgePlugin(host, 240).plugin }, ifname: 'eth0' };
     const confPath = join(daemon.confDir, 'bench-net.conf');
     writeFileSync(confPath, JSON.stringify(clusterNet.conf));
@@ -115,7 +117,7 @@ export async function benchPodAdd(host: TestHost): Promise<ScopeOutput> {
       Array.from({ length: iterations }, (_, i) => {
         const name = `pod-add-${n}-${i}`;
         const networks = extras.slice(0, n).map((d) => String(d.conf.name)).join(',');
-        const uid = bench?.cluster.pod(NAMESPACE, name, n === 0 ? {} : { 'k8s.v1.cni.cncf.io/networks': networks }) ?? '';
+        const uid = cluster?.pod(NAMESPACE, name, n === 0 ? {} : { 'k8s.v1.cni.cncf.io/networks': networks }) ?? '';
         return { name, args: podArgs(NAMESPACE, name, uid) };
       }),
     );
@@ -145,7 +147,7 @@ export async function benchPodAdd(host: TestHost): Promise<ScopeOutput> {
     await delay(200);
     flush(undefined);
   } finally {
-    await bench?.cluster.stop();
+    await cluster?.stop();
   }
   const figures = EXTRAS.map((n): PodAddFigures => {
     const s = samples[n] ?? { floorAdd: [], floorDel: [], add: [], del: [], reads: 0, writes: 0 };

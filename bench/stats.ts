@@ -14,6 +14,11 @@ export function summarize(samples: readonly number[]): Summary {
   return { n: sorted.length, p50: at(0.5), p90: at(0.9), p99: at(0.99), max: sorted[sorted.length - 1] ?? NaN };
 }
 
+/** The arithmetic mean; NaN for an empty sample. */
+export function mean(samples: readonly number[]): number {
+  return samples.length === 0 ? NaN : samples.reduce((a, b) => a + b, 0) / samples.length;
+}
+
 export const ms = (v: number): string => `${v.toFixed(2)} ms`;
 
 /** A number for a table cell; "n/a" when it is missing or not finite. */

@@ -6,7 +6,9 @@ import { readMultusConf } from '../../src/config/multus-conf.js';
 import { API_ACCESS } from '../../src/k8s/api-access.js';
 import { ROOT } from '../helpers/paths.js';
 
-type Doc = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+// Kubernetes manifests are untyped YAML: this test walks them as plain data.
+/* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-unsafe-member-access */
+type Doc = Record<string, any>;
 
 const docs = parseAllDocuments(readFileSync(`${ROOT}deployments/multus-daemonset-thick.yml`, 'utf8')).map((d) => d.toJS() as Doc);
 const byKind = (kind: string): Doc => {
