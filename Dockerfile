@@ -1,0 +1,46 @@
+# syntax=docker/dockerfile:1
+# multus-ts thick image, multi-architecture:
+#   docker buildx build --platform linux/amd64,linux/arm64 -t <registry>/multus-ts:0.1.0 --push .
+# The TypeScript build is architecture-independent and runs once on the build platform; the
+# static C shim is cross-compiled for each target architecture; the runtime stage is the target's
+# own node:20 image.
+
+FROM --platform=$BUILDPLATFORM node:20-bookworm AS build
+WORKDIR /src
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm run build:ts && npm prune --omit=dev
+
+FROM --platform=$BUILDPLATFORM debian:bookworm AS shim
+ARG TARGETARCH
+RUN set -eu; \
+    case "$TARGETARCH" in \
+      amd64) triplet=x86-64-linux-gnu ;; \
+      arm64) triplet=aarch64-linux-gnu ;; \
+      *) echo "unsupported TARGETARCH $TARGETARCH" >&2; exit 1 ;; \
+    esac; \
+    apt-get update; \
+    apt-get install -y --no-install-recommends "gcc-$triplet" "libc6-dev-$TARGETARCH-cross"; \
+    rm -rf /var/lib/apt/lists/*; \
+    ln -s "/usr/bin/$(echo "$triplet" | sed 's/x86-64/x86_64/')-gcc" /usr/local/bin/target-gcc
+WORKDIR /src
+COPY package.json ./
+COPY src/shim ./src/shim
+RUN CC=target-gcc sh src/shim/build.sh /out/multus-shim
+
+FROM node:20-bookworm-slim
+# iproute2 and util-linux (nsenter) for default-route changes when chrootDir is not used;
+# coreutils' chroot for delegates run in the host's root (chrootDir).
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends iproute2 \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /usr/src/multus-ts
+COPY --from=build /src/package.json ./
+COPY --from=build /src/node_modules ./node_modules
+COPY --from=build /src/dist ./dist
+COPY --from=shim /out/multus-shim ./dist/bin/multus-shim
+ENV NODE_ENV=production
+ENTRYPOINT ["node", "/usr/src/multus-ts/dist/supervisor/main.js"]
+CMD ["-config", "/etc/cni/net.d/multus.d/daemon-config.json"]
