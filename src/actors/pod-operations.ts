@@ -53,7 +53,7 @@ function delegateCniArgs(pod: PodRef | undefined): Array<[string, string]> {
  * The libcni parameters of one delegate. The master gets the runtime's runtimeConfig; the others
  * only what the pod asked for (MN-46), plus upstream's deprecated `MAC=`/`IP=` CNI_ARGS (MUL-6).
  */
-function attachmentOf(req: CniRequest, delegate: Delegate, index: number): Attachment {
+export function attachmentOf(req: CniRequest, delegate: Delegate, index: number): Attachment {
   const cniArgs = delegateCniArgs(req.pod);
   const requests = delegate.requests;
   if (requests?.mac !== undefined) cniArgs.push(['MAC', requests.mac]);
@@ -71,7 +71,7 @@ function attachmentOf(req: CniRequest, delegate: Delegate, index: number): Attac
  * MN-15/16/19/20/22: a requested ips/mac/portMappings/bandwidth/infinibandGUID must reach a plugin
  * that declares the capability, else the attachment fails (upstream does not check, MUL-12).
  */
-function checkCapabilities(delegates: readonly Delegate[]): void {
+export function checkCapabilities(delegates: readonly Delegate[]): void {
   for (const d of delegates) {
     const { deviceID: _deviceID, ...checked } = requestedCapabilities(d.requests);
     for (const cap of Object.keys(checked)) {

@@ -3,6 +3,7 @@ import { convertResult } from '../cni/result.js';
 import type { JsonObject } from '../cni/types.js';
 import { toCniErrorBody } from '../errors.js';
 import type { Supervisor } from '../supervisor/supervisor.js';
+import { decodeDelegateRequest, type DelegateRequest } from './delegate-request.js';
 import { decodeCniRequest, type CniRequest } from './request.js';
 import type { Reply } from './socket-server.js';
 
@@ -58,5 +59,39 @@ export function createCniHandler(opts: CniHandlerOptions): (body: Buffer) => Pro
     };
     if (err === undefined) opts.log.info(fields, 'CNI request done');
     else opts.log.error({ ...fields, err: toCniErrorBody(err, requestVersion(req)) }, 'CNI request failed');
+  }
+}
+
+/**
+ * POST /delegate (hot-plug): the same answers as /cni, with the delegate's result in CNI 1.1.0
+ * (the dynamic-networks controller reads the current result type).
+ */
+export function createDelegateHandler(opts: CniHandlerOptions): (body: Buffer) => Promise<Reply> {
+  return async (body) => {
+    const started = performance.now();
+    let req: DelegateRequest | undefined;
+    try {
+      req = decodeDelegateRequest(body, opts.daemonConfig);
+      const result = await opts.supervisor.handleDelegate(req);
+      log(req, started, undefined);
+      return result === undefined ? { status: 200, body: '' } : { status: 200, body: JSON.stringify({ Result: convertResult(result, '1.1.0') }) };
+    } catch (err) {
+      log(req, started, err);
+      return { status: 400, body: JSON.stringify(toCniErrorBody(err, '1.1.0')) };
+    }
+  };
+
+  function log(req: DelegateRequest | undefined, started: number, err: unknown): void {
+    const fields = {
+      cmd: `delegate ${req?.command ?? 'unknown'}`,
+      pod: req === undefined ? undefined : `${req.pod.namespace}/${req.pod.name}`,
+      sandbox: req?.containerId.slice(0, 12),
+      ifname: req?.ifname,
+      networks: req === undefined ? undefined : [req.net.name],
+      durationMs: Math.round((performance.now() - started) * 100) / 100,
+      result: err === undefined ? 'ok' : 'error',
+    };
+    if (err === undefined) opts.log.info(fields, 'delegate request done');
+    else opts.log.error({ ...fields, err: toCniErrorBody(err, '1.1.0') }, 'delegate request failed');
   }
 }

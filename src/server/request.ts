@@ -30,13 +30,14 @@ export interface CniRequest {
 }
 
 /** LIB-5: interface names the kernel accepts. */
-function checkIfname(ifname: string): void {
+export function checkIfname(ifname: string): void {
   if (ifname.length > 15 || ifname === '.' || ifname === '..' || /[/:\s]/.test(ifname)) {
     throw new CniError(CNI_ERR.INVALID_ENV, `invalid CNI_IFNAME ${JSON.stringify(ifname)}: at most 15 characters, no "/", ":" or whitespace`);
   }
 }
 
-function decodeBody(body: Buffer): { env: Record<string, string>; stdin: JsonObject } {
+/** The shim's (and the dynamic-networks controller's) body: env strings and the base64 config. */
+export function decodeBody(body: Buffer): { env: Record<string, string>; stdin: JsonObject; interfaceAttributes: unknown } {
   let parsed: unknown;
   try {
     parsed = JSON.parse(body.toString('utf8'));
@@ -44,7 +45,7 @@ function decodeBody(body: Buffer): { env: Record<string, string>; stdin: JsonObj
     throw new CniError(CNI_ERR.DECODE, `request body is not valid JSON: ${(err as Error).message}`);
   }
   if (typeof parsed !== 'object' || parsed === null) throw new CniError(CNI_ERR.DECODE, 'request body must be a JSON object');
-  const { env, config } = parsed as { env?: unknown; config?: unknown };
+  const { env, config, interfaceAttributes } = parsed as { env?: unknown; config?: unknown; interfaceAttributes?: unknown };
   if (typeof env !== 'object' || env === null || Array.isArray(env)) throw new CniError(CNI_ERR.DECODE, 'request "env" must be an object of strings');
   const envStrings: Record<string, string> = {};
   for (const [k, v] of Object.entries(env)) {
@@ -63,10 +64,11 @@ function decodeBody(body: Buffer): { env: Record<string, string>; stdin: JsonObj
   if (typeof stdin !== 'object' || stdin === null || Array.isArray(stdin)) {
     throw new CniError(CNI_ERR.DECODE, 'the CNI config on stdin must be a JSON object');
   }
-  return { env: envStrings, stdin: stdin as JsonObject };
+  return { env: envStrings, stdin: stdin as JsonObject, interfaceAttributes };
 }
 
-function podFromArgs(rawArgs: string | undefined): PodRef {
+/** The pod named by CNI_ARGS; both K8S_POD_NAMESPACE and K8S_POD_NAME are required. */
+export function podFromArgs(rawArgs: string | undefined): PodRef {
   const args = parseCniArgs(rawArgs ?? '');
   const namespace = args.get('K8S_POD_NAMESPACE') ?? '';
   const name = args.get('K8S_POD_NAME') ?? '';

@@ -17,6 +17,8 @@ export interface SocketServerOptions {
   maxBodyBytes: number;
   /** POST /cni. */
   cni: (body: Buffer) => Promise<Reply>;
+  /** POST /delegate (hot-plug API). */
+  delegate: (body: Buffer) => Promise<Reply>;
   /** Readiness for /readyz (false while shutting down). */
   ready: () => boolean;
   /** Called once per answered request, for metrics. */
@@ -40,7 +42,7 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefin
 }
 
 /**
- * HTTP/1.1 on `<socketDir>/multus.sock` with upstream's endpoints: POST /cni, GET|POST /healthz
+ * HTTP/1.1 on `<socketDir>/multus.sock` with upstream's endpoints: POST /cni and /delegate, GET|POST /healthz
  * and /readyz (500 while shutting down), 405 for a wrong method, 404 otherwise. The directory is
  * made 0700 and the socket 0600: only root on the node may talk to the daemon.
  */
@@ -57,10 +59,11 @@ export async function startSocketServer(opts: SocketServerOptions): Promise<Serv
         return { status: 200, body: '' };
       case '/readyz':
         return opts.ready() ? { status: 200, body: '' } : { status: 500, body: 'shutting down\n' };
-      case '/cni': {
+      case '/cni':
+      case '/delegate': {
         const body = await readBody(req, opts.maxBodyBytes);
         if (body === undefined) return { status: 413, body: `request body larger than ${opts.maxBodyBytes} bytes\n` };
-        return opts.cni(body);
+        return handler === '/cni' ? opts.cni(body) : opts.delegate(body);
       }
       default:
         return { status: 404, body: '' };
@@ -69,9 +72,9 @@ export async function startSocketServer(opts: SocketServerOptions): Promise<Serv
 
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
-    const known = ['/cni', '/healthz', '/readyz'].includes(path);
+    const known = ['/cni', '/delegate', '/healthz', '/readyz'].includes(path);
     const handler = known ? path : 'NotFound';
-    const allowed = path === '/cni' ? req.method === 'POST' : req.method === 'GET' || req.method === 'POST';
+    const allowed = path === '/cni' || path === '/delegate' ? req.method === 'POST' : req.method === 'GET' || req.method === 'POST';
     const answer = (reply: Reply): void => {
       opts.onAnswer?.({ handler, method: req.method ?? '', status: reply.status });
       if (res.headersSent) return;

@@ -9,7 +9,7 @@ import { startKubeWorker, type KubeHandle } from '../k8s/kube-worker-client.js';
 import type { KubeOptions } from '../k8s/protocol.js';
 import { startMetricsServer } from '../metrics/http.js';
 import { createMetrics, type Metrics } from '../metrics/registry.js';
-import { createCniHandler } from '../server/cni-handler.js';
+import { createCniHandler, createDelegateHandler } from '../server/cni-handler.js';
 import type { CniRequest } from '../server/request.js';
 import { SOCKET_NAME, startSocketServer } from '../server/socket-server.js';
 import { createDelegatePool } from '../workers/pool.js';
@@ -106,16 +106,18 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   });
   stats = () => supervisor.stats();
   let ready = true;
+  const handlerOptions = {
+    daemonConfig: opts.config.raw,
+    supervisor,
+    log,
+    onDone: ({ command, ok, seconds }: { command: string; ok: boolean; seconds: number }) => metrics.cniRequest.observe({ command, result: ok ? 'ok' : 'error' }, seconds),
+  };
   const server: Server = await startSocketServer({
     socketDir: opts.config.socketDir,
     maxBodyBytes: MAX_BODY_BYTES,
     ready: () => ready,
-    cni: createCniHandler({
-      daemonConfig: opts.config.raw,
-      supervisor,
-      log,
-      onDone: ({ command, ok, seconds }) => metrics.cniRequest.observe({ command, result: ok ? 'ok' : 'error' }, seconds),
-    }),
+    cni: createCniHandler(handlerOptions),
+    delegate: createDelegateHandler(handlerOptions),
     onAnswer: ({ handler, method, status }) => metrics.serverRequests.inc({ handler, code: String(status), method }),
   });
   const metricsServer = opts.config.metricsPort === undefined ? undefined : await startMetricsServer(metrics.registry, opts.config.metricsPort, tunables.metricsBindAddress, () => ready);

@@ -1,6 +1,9 @@
 import type { Logger } from 'pino';
 import { ActorRegistry } from '../actors/registry.js';
+import { hotplug } from '../actors/hotplug.js';
 import { addPod, checkPod, delPod, gcNode, statusNode, type OperationContext, type OperationOutcome } from '../actors/pod-operations.js';
+import type { CniResult } from '../cni/result.js';
+import type { DelegateRequest } from '../server/delegate-request.js';
 import { CNI_ERR, CniError, asCniError, isUnexpected } from '../errors.js';
 import type { CniRequest } from '../server/request.js';
 
@@ -48,30 +51,42 @@ export function createSupervisor(opts: SupervisorOptions) {
     }
   }
 
+  /** Bound, route to the pod's mailbox, and keep unexpected failures inside the actor. */
+  async function submit<T>(key: string, what: { cmd: string; sandbox: string }, job: () => Promise<T>): Promise<T> {
+    if (inflight >= opts.maxInflight) {
+      throw new CniError(CNI_ERR.TRY_AGAIN_LATER, `multus-daemon is at its limit of ${opts.maxInflight} requests in flight; try again later`);
+    }
+    inflight++;
+    try {
+      return await registry.submit(key, async () => {
+        try {
+          return await job();
+        } catch (err) {
+          if (isUnexpected(err)) opts.log.error({ err, ...what }, 'unexpected failure inside a pod actor');
+          throw asCniError(err);
+        }
+      });
+    } finally {
+      inflight--;
+      if (inflight === 0) {
+        for (const wake of idleWaiters) wake();
+        idleWaiters = [];
+      }
+    }
+  }
+
   return {
     /** Handle one decoded request; resolves with what the operation did (ADD's result for the runtime). */
-    async handle(req: CniRequest): Promise<OperationOutcome> {
-      if (inflight >= opts.maxInflight) {
-        throw new CniError(CNI_ERR.TRY_AGAIN_LATER, `multus-daemon is at its limit of ${opts.maxInflight} requests in flight; try again later`);
-      }
-      inflight++;
+    handle(req: CniRequest): Promise<OperationOutcome> {
       const key = req.pod === undefined ? NODE_KEY : `${req.pod.namespace}/${req.pod.name}`;
-      try {
-        return await registry.submit(key, async () => {
-          try {
-            return await run(req);
-          } catch (err) {
-            if (isUnexpected(err)) opts.log.error({ err, cmd: req.command, sandbox: req.containerId }, 'unexpected failure inside a pod actor');
-            throw asCniError(err);
-          }
-        });
-      } finally {
-        inflight--;
-        if (inflight === 0) {
-          for (const wake of idleWaiters) wake();
-          idleWaiters = [];
-        }
-      }
+      return submit(key, { cmd: req.command, sandbox: req.containerId }, () => run(req));
+    },
+
+    /** A /delegate (hot-plug) request, in the same pod's mailbox as its CNI requests. */
+    handleDelegate(req: DelegateRequest): Promise<CniResult | undefined> {
+      return submit(`${req.pod.namespace}/${req.pod.name}`, { cmd: `delegate ${req.command}`, sandbox: req.containerId }, () =>
+        hotplug(req, opts.context({ command: req.command, containerId: req.containerId, netns: req.netns, ifname: req.ifname, pod: req.pod, conf: req.conf })),
+      );
     },
 
     stats(): SupervisorStats {

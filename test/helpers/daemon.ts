@@ -30,6 +30,20 @@ export function socketGet(socketDir: string, path: string): Promise<number> {
   });
 }
 
+/** POST a JSON body to a path on the daemon socket; resolves with the status and body. */
+export function socketPost(socketDir: string, path: string, body: unknown): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const payload = JSON.stringify(body);
+    const req = request({ socketPath: join(socketDir, 'multus.sock'), path, method: 'POST', headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload) } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+    });
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
 async function waitReady(socketDir: string, child: ChildProcess, logFile: string): Promise<void> {
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
