@@ -35,7 +35,7 @@ const COMMANDS = ['ADD', 'DEL', 'CHECK', 'STATUS'] as const;
 function attributes(raw: unknown): { requests: AttachmentRequests | undefined; cniArgs: Record<string, unknown> | undefined } {
   if (raw === undefined || raw === null) return { requests: undefined, cniArgs: undefined };
   if (typeof raw !== 'object' || Array.isArray(raw)) throw new CniError(CNI_ERR.DECODE, '"interfaceAttributes" must be an object');
-  const [sel] = parseNetworkSelections(JSON.stringify([{ ...(raw), name: 'delegate' }]), 'default', 'interfaceAttributes');
+  const [sel] = parseNetworkSelections(JSON.stringify([{ ...raw, name: 'delegate' }]), 'default', 'interfaceAttributes');
   const requests: AttachmentRequests = {};
   if (sel?.ips !== undefined) requests.ips = sel.ips;
   if (sel?.mac !== undefined) requests.mac = sel.mac;
