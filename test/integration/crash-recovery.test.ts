@@ -1,0 +1,52 @@
+import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { TestHost } from '../helpers/host.js';
+import { bridgePlugin, multusStdin } from '../helpers/networks.js';
+import { podArgs, runShim } from '../helpers/shim.js';
+
+/**
+ * The daemon killed with SIGKILL in the middle of an ADD, then restarted: the delegate cache,
+ * written before any delegate ran, lets the runtime's follow-up DEL remove everything.
+ */
+const host = new TestHost();
+let daemon: TestDaemon | undefined;
+
+afterAll(async () => {
+  await daemon?.stop();
+  host.cleanup();
+});
+
+function reservations(dir: string): string[] {
+  return existsSync(dir) ? readdirSync(dir, { recursive: true }).map(String).filter((f) => /\d+\.\d+\.\d+\.\d+$/.test(f)) : [];
+}
+
+describe('crash recovery', () => {
+  it('a DEL after SIGKILL mid-ADD and a restart removes the interface, the IP and the caches', async () => {
+    daemon = await startTestDaemon(host.dir, {});
+    const ns = host.netns();
+    const br = bridgePlugin(host, 80);
+    const conf = join(daemon.confDir, 'crash.conflist');
+    // bridge (real, leaves an interface and an IP) then a plugin slow enough to kill the daemon during.
+    writeFileSync(conf, JSON.stringify({ cniVersion: '1.0.0', name: 'crash', plugins: [br.plugin, { type: 'cni-record', sleepMs: 3000 }] }));
+    const call = { containerId: 'crash1', netns: ns.path, args: podArgs('default', 'crashing'), stdin: multusStdin(daemon.socketDir, conf) };
+    const add = runShim({ ...call, command: 'ADD', env: { MULTUS_SHIM_TIMEOUT_MS: '20000' } });
+    const deadline = Date.now() + 5000;
+    while (!host.inNetns(ns.name, 'link').includes('eth0') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(host.inNetns(ns.name, 'link')).toContain('eth0');
+    expect(statSync(join(daemon.cniDir, 'crash1')).size).toBeGreaterThan(0);
+    daemon.process.kill('SIGKILL');
+    const failed = await add;
+    expect(failed.code).toBe(1);
+    expect(failed.json).toMatchObject({ code: 11 });
+    expect(reservations(br.ipamDir)).toHaveLength(1);
+
+    daemon = await startTestDaemon(host.dir, {});
+    const del = await runShim({ ...call, command: 'DEL' });
+    expect(del.code, del.stdout).toBe(0);
+    expect(host.inNetns(ns.name, 'link')).not.toContain('eth0');
+    expect(reservations(br.ipamDir)).toEqual([]);
+    expect(existsSync(join(daemon.cniDir, 'crash1'))).toBe(false);
+  });
+});
