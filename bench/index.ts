@@ -7,6 +7,7 @@
  * cleaned up after the scope, also on failure or Ctrl-C.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { TestHost } from '../test/helpers/host.js';
 import { terminateTracked } from './children.js';
@@ -50,13 +51,17 @@ async function main(): Promise<void> {
   mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
   for (const scope of scopes) {
     const started = performance.now();
+    const loadBefore = loadavg()[0] ?? 0;
+    // Other work on the machine skews every figure; the floor shares it, the ratios less so.
+    if (loadBefore > availableParallelism()) process.stderr.write(`warning: load average ${loadBefore.toFixed(2)} on ${availableParallelism()} cores before ${scope}: figures will be noisy\n`);
     active = new TestHost();
     try {
       const output = await (SCOPES[scope] as Scope)(active);
       const wallSeconds = (performance.now() - started) / 1000;
-      process.stdout.write(`\n## ${scope} (${wallSeconds.toFixed(1)} s)\n`);
+      const load = { before: loadBefore, after: loadavg()[0] ?? 0 };
+      process.stdout.write(`\n## ${scope} (${wallSeconds.toFixed(1)} s; 1-min load average ${load.before.toFixed(2)} before, ${load.after.toFixed(2)} after, ${availableParallelism()} cores)\n`);
       for (const table of output.tables) process.stdout.write(`\n${formatTable(table)}\n`);
-      const json = { scope, date: new Date().toISOString(), wallSeconds, knobs: knobs(), figures: output.figures };
+      const json = { scope, date: new Date().toISOString(), wallSeconds, loadAverage: load, knobs: knobs(), figures: output.figures };
       // Missing daemon figures (undefined) and empty samples (NaN) are written as null.
       writeFileSync(new URL(`./results/${scope}.json`, import.meta.url), `${JSON.stringify(json, (_k, v: unknown) => (v === undefined ? null : v), 2)}\n`);
     } finally {

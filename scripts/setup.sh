@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 missing=()
-for pkg in containernetworking-plugins iproute2 gcc libc6-dev containerd runc; do
+for pkg in containernetworking-plugins iproute2 gcc libc6-dev clang libclang-rt-14-dev containerd runc; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
 done
 if ((${#missing[@]})); then

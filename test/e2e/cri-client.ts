@@ -22,6 +22,8 @@ export interface SandboxConfig {
   annotations?: Record<string, string>;
   /** Network namespace mode: POD (CNI runs) or NODE (hostNetwork, no CNI). Default POD. */
   network?: 'POD' | 'NODE';
+  /** Parent cgroup, cgroupfs syntax (kubelet: `/kubepods/besteffort/pod<uid>`). */
+  cgroupParent?: string;
 }
 
 /** PodSandboxStatus as decoded (enums as names, int64 as strings). */
@@ -46,17 +48,18 @@ export interface SandboxSummary {
 
 /** containerd's verbose PodSandboxStatus `info` JSON, the fields the suite reads. */
 export interface SandboxInfo {
+  /** The pause process, as seen from the host. */
   pid: number;
-  netNamespacePath: string;
+  /** The OCI spec runc got: the netns path is in `linux.namespaces`, the cgroup in `cgroupsPath`. */
+  runtimeSpec?: { linux?: { cgroupsPath?: string; namespaces?: Array<{ type: string; path?: string }> } };
 }
 
 const packageDefinition = loadSync(CRI_PROTO, { keepCase: false, longs: String, enums: String, defaults: true, oneofs: true });
-const SERVICE = 'runtime.v1.RuntimeService';
 
-function method(name: string): MethodDefinition<object, object> {
-  const service = packageDefinition[SERVICE] as Record<string, MethodDefinition<object, object>> | undefined;
-  const def = service?.[name];
-  if (def === undefined) throw new Error(`cri.proto has no ${SERVICE}/${name}`);
+function method(name: string, service = 'runtime.v1.RuntimeService'): MethodDefinition<object, object> {
+  const methods = packageDefinition[service] as Record<string, MethodDefinition<object, object>> | undefined;
+  const def = methods?.[name];
+  if (def === undefined) throw new Error(`cri.proto has no ${service}/${name}`);
   return def;
 }
 
@@ -86,8 +89,8 @@ export class CriClient {
     this.#client = new Client(`unix://${socket}`, credentials.createInsecure());
   }
 
-  #call<Res>(name: string, request: object, timeoutMs = this.timeoutMs): Promise<Res> {
-    const def = method(name);
+  #call<Res>(name: string, request: object, timeoutMs = this.timeoutMs, service?: string): Promise<Res> {
+    const def = method(name, service);
     return new Promise((resolve, reject) => {
       this.#client.makeUnaryRequest(
         def.path,
@@ -119,7 +122,7 @@ export class CriClient {
         logDirectory: config.logDirectory ?? '',
         labels: { 'io.kubernetes.pod.name': metadata.name, 'io.kubernetes.pod.namespace': metadata.namespace, 'io.kubernetes.pod.uid': metadata.uid, ...config.labels },
         annotations: config.annotations ?? {},
-        linux: { securityContext: { namespaceOptions: { network: config.network ?? 'POD', pid: 'CONTAINER', ipc: 'POD' } } },
+        linux: { cgroupParent: config.cgroupParent ?? '', securityContext: { namespaceOptions: { network: config.network ?? 'POD', pid: 'CONTAINER', ipc: 'POD' } } },
       },
       runtimeHandler: '',
     });
@@ -149,7 +152,18 @@ export class CriClient {
     return res.items;
   }
 
+  /** ImageService ImageStatus: the image id when the CRI plugin knows `image`, else undefined. */
+  async imageId(image: string, timeoutMs?: number): Promise<string | undefined> {
+    const res = await this.#call<{ image: { id: string } | null }>('ImageStatus', { image: { image } }, timeoutMs, 'runtime.v1.ImageService');
+    return res.image?.id;
+  }
+
   close(): void {
     this.#client.close();
   }
+}
+
+/** The sandbox's network namespace path from containerd's verbose info (the OCI spec runc got). */
+export function sandboxNetns(info: SandboxInfo | undefined): string | undefined {
+  return info?.runtimeSpec?.linux?.namespaces?.find((ns) => ns.type === 'network')?.path;
 }
