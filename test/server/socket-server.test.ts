@@ -1,0 +1,64 @@
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { request, type Server } from 'node:http';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSocketServer } from '../../src/server/socket-server.js';
+
+const dir = mkdtempSync('/tmp/socket-server-test-');
+const socketDir = join(dir, 'run', 'multus');
+let server: Server;
+let ready = true;
+const received: number[] = [];
+
+beforeAll(async () => {
+  server = await startSocketServer({
+    socketDir,
+    maxBodyBytes: 1024,
+    ready: () => ready,
+    cni: (body) => {
+      received.push(body.length);
+      return Promise.resolve({ status: 200, body: '' });
+    },
+    delegate: () => Promise.resolve({ status: 200, body: '' }),
+  });
+});
+
+afterAll(async () => {
+  await new Promise((r) => server.close(r));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function call(method: string, path: string, body = ''): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath: join(socketDir, 'multus.sock'), method, path }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+describe('daemon socket', () => {
+  it('is reachable by root only: directory 0700, socket 0600', () => {
+    expect(statSync(socketDir).mode & 0o777).toBe(0o700);
+    expect(statSync(join(socketDir, 'multus.sock')).mode & 0o777).toBe(0o600);
+  });
+
+  it('refuses an oversized body with 413 before handing it on', async () => {
+    const status = await call('POST', '/cni', 'x'.repeat(4096)).catch(() => 413);
+    expect(status).toBe(413);
+    expect(received).toEqual([]);
+  });
+
+  it('answers wrong methods with 405, unknown paths with 404, readiness with 500 while stopping (upstream §2.5)', async () => {
+    expect(await call('GET', '/cni')).toBe(405);
+    expect(await call('GET', '/delegate')).toBe(405);
+    expect(await call('POST', '/nope')).toBe(404);
+    expect(await call('POST', '/healthz')).toBe(200);
+    expect(await call('GET', '/readyz')).toBe(200);
+    ready = false;
+    expect(await call('GET', '/readyz')).toBe(500);
+    ready = true;
+  });
+});
