@@ -24,8 +24,8 @@ async function patchWithRetry(pod: PodInfo, value: string, kube: KubeAccess, log
   const outcome = await kube.patchNetworkStatus(pod, value);
   if (outcome.ok) return;
   const fields = { pod: `${pod.namespace}/${pod.name}`, podUid: pod.uid, attempt: attempt + 1, reason: outcome.message };
-  if (outcome.notFound) {
-    log.warn(fields, 'network-status not written: the pod is gone');
+  if (outcome.gone) {
+    log.warn(fields, 'network-status not written: the pod is gone or was re-created');
     return;
   }
   const delay = RETRY_DELAYS_MS[attempt];

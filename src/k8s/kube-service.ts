@@ -3,7 +3,7 @@ import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { PatchStrategy, Watch, setHeaderOptions, type CoreV1Event, type KubernetesObject, type V1Pod } from '@kubernetes/client-node';
 import { createKubeClients, loadKubeConfig, type KubeClients } from './client.js';
 import { ResilientInformer, errorText } from './informer.js';
-import type { ApiRequestObserver, KubeApi, KubeLog, KubeOptions, KubeStats, NadInfo, NadLookup, PodEvent, PodInfo, PodLookup } from './protocol.js';
+import type { ApiRequestObserver, KubeApi, KubeLog, KubeOptions, KubeStats, NadInfo, NadLookup, PodEvent, PodInfo, PodLookup, StatusPatchOutcome } from './protocol.js';
 
 /** Pods not from the API server (static pods) carry another config source; their uids differ by design. */
 const CONFIG_SOURCE_ANNOTATION = 'kubernetes.io/config.source';
@@ -137,7 +137,7 @@ export class KubeService implements KubeApi {
     }
   }
 
-  async patchNetworkStatus(pod: PodInfo, value: string): Promise<{ ok: true } | { ok: false; notFound: boolean; message: string }> {
+  async patchNetworkStatus(pod: PodInfo, value: string): Promise<StatusPatchOutcome> {
     const api = this.#api();
     // metadata.uid in a merge patch is a precondition: a re-created pod of the same name is not touched.
     const body = { metadata: { uid: pod.uid, annotations: { 'k8s.v1.cni.cncf.io/network-status': value } } };
@@ -145,7 +145,9 @@ export class KubeService implements KubeApi {
       await this.#timed('patch', () => api.core.patchNamespacedPodStatus({ namespace: pod.namespace, name: pod.name, body }, api.callOptions(setHeaderOptions('Content-Type', PatchStrategy.MergePatch))));
       return { ok: true };
     } catch (err) {
-      return { ok: false, notFound: httpCode(err) === 404, message: errorText(err) };
+      // 404: the pod is gone; 409: our uid precondition failed, the pod was re-created.
+      const code = httpCode(err);
+      return { ok: false, gone: code === 404 || code === 409, message: errorText(err) };
     }
   }
 

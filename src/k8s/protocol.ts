@@ -45,6 +45,12 @@ export type PodLookup =
 /** Outcome of a NAD lookup. */
 export type NadLookup = { kind: 'found'; nad: NadInfo } | { kind: 'missing' } | { kind: 'error'; message: string };
 
+/**
+ * How a network-status patch ended. `gone`: no such pod, or a pod of that name with another uid
+ * (re-created): writing is pointless. `failed`: anything else (the API server away): retry.
+ */
+export type StatusPatchOutcome = { ok: true } | { ok: false; gone: boolean; message: string };
+
 /** One event to record on a pod. */
 export interface PodEvent {
   pod: PodInfo;
@@ -82,7 +88,7 @@ export interface KubeApi {
   /** Cache first; a live GET on a miss (a NAD created just before its pod). */
   getNad(namespace: string, name: string): Promise<NadLookup>;
   /** One merge patch of pods/status setting the network-status annotation (no GET first). */
-  patchNetworkStatus(pod: PodInfo, value: string): Promise<{ ok: true } | { ok: false; notFound: boolean; message: string }>;
+  patchNetworkStatus(pod: PodInfo, value: string): Promise<StatusPatchOutcome>;
   /** Record an event; failures are logged, never raised. */
   recordEvent(event: PodEvent): Promise<void>;
   stats(): Promise<KubeStats>;

@@ -300,6 +300,11 @@ export class FakeApiServer {
     this.failRules.push({ remaining: count, status, match });
   }
 
+  /** Forget every pending failNext rule: the API answers normally again. */
+  clearFailures(): void {
+    this.failRules.length = 0;
+  }
+
   /**
    * End every open watch: 'abrupt' (default) destroys the socket mid-stream like a crashed
    * server; 'graceful' ends the chunked response cleanly like a server-side timeout.
