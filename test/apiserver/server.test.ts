@@ -20,6 +20,7 @@ import {
 } from '@kubernetes/client-node';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FakeApiServer, writeKubeconfig } from './server.js';
+import { until } from '../helpers/wait.js';
 
 const NAD = { group: 'k8s.cni.cncf.io', version: 'v1', plural: 'network-attachment-definitions' } as const;
 const NETWORK_STATUS = 'k8s.v1.cni.cncf.io/network-status';
@@ -60,13 +61,6 @@ function pod(name: string, nodeName = 'node-a', labels?: Record<string, string>)
   return { metadata: { name, ...(labels === undefined ? {} : { labels }) }, spec: { nodeName, containers: [{ name: 'c', image: 'img' }] } };
 }
 
-async function until(condition: () => boolean, what: string, ms = 3000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 /** A pod informer scoped to a node, exactly as the daemon builds it, recording what it emits. */
 async function nodeInformer(nodeName: string): Promise<{ informer: ListWatch<V1Pod>; seen: string[]; errors: unknown[] }> {

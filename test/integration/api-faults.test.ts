@@ -5,6 +5,7 @@ import { startTestCluster, type TestCluster } from '../helpers/cluster.js';
 import { TestHost } from '../helpers/host.js';
 import { multusStdin } from '../helpers/networks.js';
 import { podArgs, runShim } from '../helpers/shim.js';
+import { sleep, until } from '../helpers/wait.js';
 
 /**
  * The API server misbehaving during ADD and DEL. Pod networks must come up whenever the cache
@@ -15,7 +16,6 @@ let cluster: TestCluster;
 let clusterConf: string;
 let slowConf: string;
 let n = 0;
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const NETWORK_STATUS = 'k8s.v1.cni.cncf.io/network-status';
 
 beforeAll(async () => {
@@ -47,13 +47,6 @@ function status(name: string): string | undefined {
   return (cluster.api.getPod('default', name) as { metadata: { annotations?: Record<string, string> } } | undefined)?.metadata.annotations?.[NETWORK_STATUS];
 }
 
-async function until(check: () => boolean, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await sleep(50);
-  }
-}
 
 describe('API server faults', () => {
   it('slow API: ADD still succeeds and writes the status', async () => {
@@ -74,7 +67,7 @@ describe('API server faults', () => {
     cluster.api.failNext(1, 503, (r) => r.subresource === 'status');
     const add = await cni('ADD', pod);
     expect(add.code, add.stdout).toBe(0);
-    await until(() => status(pod.name) !== undefined, 5000);
+    await until(() => status(pod.name) !== undefined, 'the network-status annotation');
     expect(JSON.parse(status(pod.name) ?? '[]')).toHaveLength(2);
   });
 

@@ -6,6 +6,7 @@ import { TestHost } from '../helpers/host.js';
 import { bridgePlugin, multusStdin } from '../helpers/networks.js';
 import { FIXTURE_PLUGINS } from '../helpers/paths.js';
 import { podArgs, runShim, type ShimOutcome } from '../helpers/shim.js';
+import { sleep } from '../helpers/wait.js';
 
 /**
  * Kubernetes-driven attachments end to end: pods and NADs in the in-repo API server, the daemon
@@ -19,7 +20,6 @@ let containers = 0;
 
 const NETWORK_STATUS = 'k8s.v1.cni.cncf.io/network-status';
 const NETWORKS = 'k8s.v1.cni.cncf.io/networks';
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 beforeAll(async () => {
   cluster = await startTestCluster(host);

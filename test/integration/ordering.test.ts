@@ -6,6 +6,7 @@ import { API_ACCESS } from '../../src/k8s/api-access.js';
 import { TestHost } from '../helpers/host.js';
 import { multusStdin } from '../helpers/networks.js';
 import { podArgs, runShim } from '../helpers/shim.js';
+import { sleep } from '../helpers/wait.js';
 
 /**
  * Ordering and serialisation, observed through a recording plugin: the cluster network first,
@@ -13,7 +14,6 @@ import { podArgs, runShim } from '../helpers/shim.js';
  * recording plugin only records.
  */
 const host = new TestHost();
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 let cluster: TestCluster;
 let recordFile: string;
 let clusterConf: string;

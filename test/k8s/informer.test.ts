@@ -4,8 +4,8 @@ import { CoreV1Api, KubeConfig, Watch, type V1Pod } from '@kubernetes/client-nod
 import { afterEach, describe, expect, it } from 'vitest';
 import { ResilientInformer } from '../../src/k8s/informer.js';
 import { FakeApiServer, writeKubeconfig } from '../apiserver/server.js';
+import { sleep, until } from '../helpers/wait.js';
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
@@ -36,13 +36,6 @@ function pod(api: FakeApiServer, name: string, node: string): void {
   api.createPod({ metadata: { namespace: 'default', name }, spec: { nodeName: node, containers: [{ name: 'c', image: 'x' }] } });
 }
 
-async function until(check: () => boolean, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await sleep(20);
-  }
-}
 
 describe('resilient informer', () => {
   it('caches only this node\'s pods, on both the list and the watch', async () => {
@@ -51,7 +44,7 @@ describe('resilient informer', () => {
     await informer.start();
     pod(api, 'mine', 'node-a');
     pod(api, 'theirs', 'node-b');
-    await until(() => informer.get('mine', 'default') !== undefined);
+    await until(() => informer.get('mine', 'default') !== undefined, 'pod mine in the cache');
     expect(informer.get('theirs', 'default')).toBeUndefined();
     expect(informer.size).toBe(2);
     const reads = api.requests().filter((r) => r.resource === 'pods');
@@ -64,7 +57,7 @@ describe('resilient informer', () => {
     api.dropWatches();
     await sleep(50);
     pod(api, 'during-outage', 'node-a');
-    await until(() => informer.get('during-outage', 'default') !== undefined, 10_000);
+    await until(() => informer.get('during-outage', 'default') !== undefined, 'the pod created during the outage', 10_000);
     await sleep(1500);
     expect(restarts).toHaveLength(1);
     expect(informer.restarts).toBe(1);
@@ -76,20 +69,20 @@ describe('resilient informer', () => {
     api.dropWatches();
     api.expireHistory();
     pod(api, 'after-expiry', 'node-a');
-    await until(() => informer.get('after-expiry', 'default') !== undefined, 10_000);
+    await until(() => informer.get('after-expiry', 'default') !== undefined, 'the pod created after expiry', 10_000);
   });
 
   it('the watchdog replaces a silent watch; retiring the old one is no error and the new one watches', async () => {
     const { api, informer, restarts } = await setup(1000);
     pod(api, 'known', 'node-a');
     await informer.start();
-    await until(() => informer.restarts >= 1, 5000);
+    await until(() => informer.restarts >= 1, 'a watchdog restart');
     await sleep(300);
     expect(restarts).toEqual([]);
     expect(informer.get('known', 'default')).toBeDefined();
     pod(api, 'after-watchdog', 'node-a');
     // Well before the next watchdog round: the replacement itself must be watching.
-    await until(() => informer.get('after-watchdog', 'default') !== undefined, 600);
+    await until(() => informer.get('after-watchdog', 'default') !== undefined, 'the pod created after the watchdog restart', 600);
     expect(api.openWatches()).toBe(1);
   });
 });

@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startConfigManager, type ConfigManager } from '../../src/supervisor/config-manager.js';
+import { sleep, until } from '../helpers/wait.js';
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
@@ -28,13 +28,6 @@ function read(path: string): Record<string, unknown> {
   return JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
 }
 
-async function until(check: () => boolean): Promise<void> {
-  const deadline = Date.now() + 3000;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await sleep(20);
-  }
-}
 
 describe('00-multus.conf', () => {
   it('is generated from the first master config by name, with its capabilities and the pass-through keys (upstream §2.4)', async () => {
@@ -86,9 +79,9 @@ describe('00-multus.conf', () => {
     writeFileSync(join(d.auto, '20-b.conf'), JSON.stringify({ cniVersion: '1.0.0', name: 'b', type: 'bridge' }));
     await start({ cniVersion: '1.0.0', multusAutoconfigDir: d.auto, cniConfigDir: d.auto });
     writeFileSync(join(d.auto, '20-b.conf'), JSON.stringify({ cniVersion: '1.0.0', name: 'b', type: 'bridge', capabilities: { portMappings: true } }));
-    await until(() => read(d.conf).capabilities !== undefined);
+    await until(() => read(d.conf).capabilities !== undefined, 'the changed master capabilities');
     writeFileSync(join(d.auto, '10-a.conf'), JSON.stringify({ cniVersion: '1.0.0', name: 'a', type: 'ptp' }));
-    await until(() => read(d.conf).clusterNetwork === join(d.auto, '10-a.conf'));
+    await until(() => read(d.conf).clusterNetwork === join(d.auto, '10-a.conf'), 'the new master');
     writeFileSync(join(d.auto, '10-a.conf'), '{"cniVersion":');
     await sleep(400);
     expect(read(d.conf).clusterNetwork).toBe(join(d.auto, '10-a.conf'));
@@ -115,7 +108,7 @@ describe('00-multus.conf', () => {
     await start({ multusAutoconfigDir: d.auto, cniConfigDir: d.auto, readinessindicatorfile: indicator }, { onReadinessLost: () => (lost = true) });
     expect(existsSync(d.conf)).toBe(true);
     unlinkSync(indicator);
-    await until(() => lost);
+    await until(() => lost, 'onReadinessLost');
     expect(existsSync(d.conf)).toBe(false);
   });
 
