@@ -122,4 +122,18 @@ describe('failing delegates', () => {
     expect(add.json).toMatchObject({ code: 11, msg: expect.stringContaining(join(empty, 'multus.sock')) });
     expect(Date.now() - started).toBeLessThan(3000);
   });
+
+  it('an ADD repeated for the same container (the runtime timed out) undoes the first and succeeds: no "already exists" (upstream #1089)', async () => {
+    const ns = host.netns();
+    const br = bridgePlugin(host, 24);
+    const net = writeList([br.plugin]);
+    const call = { containerId: newContainer(), netns: ns.path, args: podArgs('default', 'retried'), stdin: multusStdin(daemon.socketDir, net.path) };
+    expect((await runShim({ ...call, command: 'ADD' })).code).toBe(0);
+    const again = await runShim({ ...call, command: 'ADD' });
+    expect(again.code, again.stdout).toBe(0);
+    const ipDir = join(br.ipamDir, net.name);
+    expect(readdirSync(ipDir).filter((f) => /^\d/.test(f))).toHaveLength(1);
+    expect((await runShim({ ...call, command: 'DEL' })).code).toBe(0);
+    expectNothingLeft(call.containerId, ns.name, br.bridge, br.ipamDir, net.name);
+  });
 });
