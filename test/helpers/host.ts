@@ -54,6 +54,12 @@ export class TestHost {
     }
   }
 
+  /** Host interfaces enslaved to a bridge (veths of pods attached to it). */
+  linksOnBridge(bridge: string): string[] {
+    const out = execFileSync('ip', ['-o', 'link', 'show', 'master', bridge], { encoding: 'utf8' });
+    return out.split('\n').filter((l) => l.trim() !== '').map((l) => l.split(':')[1]?.trim().split('@')[0] ?? '');
+  }
+
   /** Delete a namespace now (as a runtime does after StopPodSandbox). */
   deleteNetns(name: string): void {
     execFileSync('ip', ['netns', 'del', name]);

@@ -1,0 +1,150 @@
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { FakeApiServer, writeKubeconfig } from '../apiserver/server.js';
+import { NODE } from '../helpers/cluster.js';
+import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
+import type { TestHost } from '../helpers/host.js';
+import { bridgePlugin, multusStdin } from '../helpers/networks.js';
+import { podArgs, runShim } from '../helpers/shim.js';
+
+/**
+ * A soak: pods churned through the built shim and daemon while random faults are injected, then
+ * an audit of everything a pod can leave behind. Every pod goes through what a runtime does:
+ * ADD, then DEL (also after a failed ADD), then a second DEL without a netns.
+ */
+
+export interface SoakOptions {
+  pods: number;
+  concurrency: number;
+  /** 0..1: how often a pod gets a fault injected. */
+  faultRate: number;
+  /** Every n-th pod restarts the daemon with SIGKILL between its ADD and DEL (0: never). */
+  killEvery: number;
+  seed: number;
+}
+
+export interface SoakReport {
+  operations: number;
+  faultsInjected: Record<string, number>;
+  addsFailed: number;
+  /** DELs answered with an error and retried, as a runtime retries (code 11 while the daemon restarts). */
+  delRetries: number;
+  /** DELs that still failed after the retries. */
+  delsFailed: number;
+  /** The first DEL failures, as the runtime saw them. */
+  delFailures: string[];
+  leaks: string[];
+  rssBeforeKiB: number;
+  rssAfterKiB: number;
+  seconds: number;
+}
+
+/** A small deterministic PRNG (mulberry32), so a failing soak can be replayed with its seed. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function rssKiB(pid: number): number {
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'));
+  return Number(line?.replace(/\D+/g, '') ?? NaN);
+}
+
+function files(dir: string, filter: (name: string) => boolean): string[] {
+  return existsSync(dir) ? readdirSync(dir, { recursive: true }).map(String).filter(filter) : [];
+}
+
+export async function runSoak(host: TestHost, opts: SoakOptions): Promise<SoakReport> {
+  const started = performance.now();
+  const random = prng(opts.seed);
+  const api = await FakeApiServer.start();
+  const kubeconfig = join(host.dir, 'kubeconfig');
+  writeKubeconfig(kubeconfig, api.url);
+  const env = { MULTUS_NODE_NAME: NODE, MULTUS_DELEGATE_TIMEOUT_MS: '500', MULTUS_API_TIMEOUT_MS: '1000' };
+  const start = (): Promise<TestDaemon> => startTestDaemon(host.dir, { kubeconfig, logLevel: 'error' }, env);
+  let daemon = await start();
+  const br = bridgePlugin(host, 99);
+  const cluster = join(daemon.confDir, 'soak-cluster.conflist');
+  // The cluster network is a real bridge + host-local, so leaks are real veths and IP files.
+  writeFileSync(cluster, JSON.stringify({ cniVersion: '1.0.0', name: 'soak-cluster', plugins: [br.plugin] }));
+  api.createNad('default', 'extra', JSON.stringify({ cniVersion: '1.0.0', type: 'cni-record' }));
+  api.createNad('default', 'failing', JSON.stringify({ cniVersion: '1.0.0', type: 'cni-fail' }));
+  api.createNad('default', 'hanging', JSON.stringify({ cniVersion: '1.0.0', type: 'cni-hang', pidFile: join(host.dir, 'hang.pid') }));
+  const report: SoakReport = { operations: 0, faultsInjected: {}, addsFailed: 0, delRetries: 0, delsFailed: 0, delFailures: [], leaks: [], rssBeforeKiB: rssKiB(daemon.process.pid as number), rssAfterKiB: 0, seconds: 0 };
+  const inject = (fault: string): void => {
+    report.faultsInjected[fault] = (report.faultsInjected[fault] ?? 0) + 1;
+  };
+  let restarting: Promise<void> = Promise.resolve();
+
+  async function onePod(i: number): Promise<void> {
+    const name = `soak-${i}`;
+    const faulty = random() < opts.faultRate;
+    const fault = faulty ? (['failing-delegate', 'hanging-delegate', 'api-5xx', 'dropped-watch', 'pod-deleted', 'pod-recreated'] as const)[Math.floor(random() * 6)] : undefined;
+    const networks = fault === 'failing-delegate' ? 'extra,failing' : fault === 'hanging-delegate' ? 'hanging' : random() < 0.5 ? 'extra' : '';
+    const created = api.createPod({ metadata: { namespace: 'default', name, annotations: networks === '' ? {} : { 'k8s.v1.cni.cncf.io/networks': networks } }, spec: { nodeName: NODE, containers: [{ name: 'c', image: 'pause' }] } }) as { metadata: { uid: string } };
+    if (fault !== undefined) inject(fault);
+    if (fault === 'api-5xx') api.failNext(2, 503);
+    if (fault === 'dropped-watch') api.dropWatches();
+    const ns = host.netns();
+    await restarting;
+    const call = { containerId: `soak${host.id}${i}`, netns: ns.path, args: podArgs('default', name, created.metadata.uid, i), stdin: multusStdin(daemon.socketDir, cluster) };
+    const add = await runShim({ ...call, command: 'ADD' });
+    report.operations++;
+    if (add.code !== 0) report.addsFailed++;
+    if (fault === 'pod-deleted') api.deletePod('default', name);
+    if (fault === 'pod-recreated') {
+      api.deletePod('default', name);
+      api.createPod({ metadata: { namespace: 'default', name }, spec: { nodeName: NODE, containers: [{ name: 'c', image: 'pause' }] } });
+    }
+    if (opts.killEvery > 0 && i > 0 && i % opts.killEvery === 0) {
+      inject('daemon-sigkill');
+      restarting = (async () => {
+        daemon.process.kill('SIGKILL');
+        await new Promise((r) => daemon.process.once('exit', r));
+        daemon = await start();
+      })();
+    }
+    await restarting;
+    for (const netns of [ns.path, '']) {
+      for (let attempt = 1; ; attempt++) {
+        const del = await runShim({ ...call, netns, command: 'DEL', env: { MULTUS_SHIM_READY_TIMEOUT_MS: '20000' } });
+        report.operations++;
+        if (del.code === 0) break;
+        if (attempt < 5) {
+          report.delRetries++;
+          await new Promise((r) => setTimeout(r, 200));
+          continue;
+        }
+        report.delsFailed++;
+        if (report.delFailures.length < 5) report.delFailures.push(`${fault ?? 'no fault'}: ${del.stdout.trim()}`);
+        break;
+      }
+    }
+    host.deleteNetns(ns.name);
+  }
+
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: opts.concurrency }, async () => {
+      for (let i = next++; i < opts.pods; i = next++) await onePod(i);
+    }),
+  );
+  await restarting;
+  // What a pod could leave behind: caches, IP reservations, host veths, busy actors.
+  report.leaks.push(...files(daemon.cniDir, (f) => f !== 'results' && !f.startsWith('results/')).map((f) => `delegate cache ${f}`));
+  report.leaks.push(...files(join(daemon.cniDir, 'results'), () => true).map((f) => `result cache ${f}`));
+  report.leaks.push(...files(br.ipamDir, (f) => /\d+\.\d+\.\d+\.\d+$/.test(f)).map((f) => `IP reservation ${f}`));
+  const veths = host.hostLinkExists(br.bridge) ? host.linksOnBridge(br.bridge) : [];
+  report.leaks.push(...veths.map((v) => `veth ${v} on ${br.bridge}`));
+  report.rssAfterKiB = rssKiB(daemon.process.pid as number);
+  report.seconds = Math.round(performance.now() - started) / 1000;
+  await daemon.stop();
+  await api.close();
+  return report;
+}
