@@ -50,7 +50,9 @@
 #define READYZ_BODY_MAX ((size_t)64 << 10)
 #define DEFAULT_SOCKET_DIR "/run/multus/"
 #define SOCKET_NAME "multus.sock"
-#define DEFAULT_READY_MS 60000L
+/* 30 s, not upstream's 60 s: a failed ADD is followed by a DEL that waits too, and both
+ * must fit kubelet's default 2-minute runtime request timeout (seen with containerd). */
+#define DEFAULT_READY_MS 30000L
 #define DEFAULT_CLIENT_MS 120000L
 #define READY_POLL_US 100000LL            /* readiness re-probe interval */
 #define PROBE_MIN_US 100000LL             /* one probe may always take this long */

@@ -1,0 +1,203 @@
+import { readlinkSync, statSync } from 'node:fs';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { CLEAN } from './audit.js';
+import { CLUSTER_OCTET, NETWORKS, SHIM_READY_TIMEOUT_MS, startBedOrSkip, type E2eBed, type RunningPod } from './bed.js';
+
+/**
+ * Pods through a real container runtime: a private containerd (CRI plugin, runc) runs our built
+ * multus-shim, which reaches the built daemon, which reads pods and NADs from the in-repo API
+ * server. The runtime's own habits are what is under test: CNI_ARGS in its order, its loopback ADD
+ * next to ours, DEL on StopPodSandbox and again on RemovePodSandbox, DEL right after a failed ADD.
+ * Every scenario ends with a leak audit of the host (see audit.ts).
+ */
+const setup = await startBedOrSkip();
+
+function bed(): E2eBed {
+  if (setup.bed === undefined) throw new Error('no test bed');
+  return setup.bed;
+}
+
+const CLUSTER_IP = new RegExp(`^198\\.18\\.${CLUSTER_OCTET}\\.\\d+$`);
+
+/** The IPv4 address(es) of `ifname` inside the sandbox, `a.b.c.d/nn` form. */
+function addresses(netns: string, ifname: string): string[] {
+  const line = bed().inSandbox(netns, '-4', '-o', 'addr', 'show', 'dev', ifname);
+  return [...line.matchAll(/inet (\S+)/g)].map((m) => m[1] ?? '');
+}
+
+/** What containerd does for a pod that ran: our ADD, then only successful DELs (it sends two). */
+function expectAddThenDels(namespace: string, name: string): void {
+  const calls = bed().cniCalls(namespace, name);
+  expect(calls[0], calls.join(', ')).toBe('ADD ok');
+  expect(calls.slice(1).every((c) => c === 'DEL ok'), calls.join(', ')).toBe(true);
+  expect(calls.length, calls.join(', ')).toBeGreaterThanOrEqual(2);
+}
+
+async function expectClean(): Promise<void> {
+  expect(await bed().audit(), bed().diagnostics()).toEqual(CLEAN);
+}
+
+describe.skipIf(setup.skip !== undefined)(`pods through containerd + CRI${setup.skip === undefined ? '' : ` (skipped: ${setup.skip})`}`, () => {
+  afterEach(async (ctx) => {
+    // A failed test may leave pods; remove them so the next test's audit judges only itself.
+    if (ctx.task.result?.state === 'fail') await bed().reapSandboxes();
+  }, 60_000);
+
+  afterAll(async () => {
+    const forced = (await setup.bed?.stop()) ?? [];
+    // Anything stop() had to force is a leak the scenarios' audits should have caught.
+    expect(forced).toEqual([]);
+  }, 120_000);
+
+  it('a. cluster network only: READY, IP from 198.18.200.0/24, one default network-status entry, nothing left', async () => {
+    const pod = await bed().runPod('default', 'solo');
+    const { status } = await bed().cri.podSandboxStatus(pod.sandboxId);
+    expect(status.state).toBe('SANDBOX_READY');
+    expect(status.metadata).toMatchObject({ name: 'solo', namespace: 'default', uid: pod.uid });
+    const ip = status.network?.ip ?? '';
+    expect(ip).toMatch(CLUSTER_IP);
+
+    const networkStatus = bed().networkStatus('default', 'solo');
+    expect(networkStatus).toEqual([expect.objectContaining({ name: 'e2e-cluster', interface: 'eth0', ips: [ip], default: true })]);
+    const { path } = await bed().sandboxNetns(pod);
+    expect(addresses(path, 'eth0')).toEqual([`${ip}/24`]);
+    expect(bed().inSandbox(path, '-o', 'link', 'show', 'lo')).toContain('UP'); // containerd's own loopback ADD
+
+    await bed().removePod(pod);
+    expectAddThenDels('default', 'solo');
+    await expectClean();
+  });
+
+  it('b. two extra networks: eth0 + net1 + net2 inside the sandbox, three network-status entries', async () => {
+    bed().nad('default', 'e2e-a', 201);
+    bed().nad('default', 'e2e-b', 202);
+    const pod = await bed().runPod('default', 'multi', { [NETWORKS]: 'e2e-a, default/e2e-b' });
+    const { status } = await bed().cri.podSandboxStatus(pod.sandboxId);
+    expect(status.network?.ip).toMatch(CLUSTER_IP);
+
+    const { path, pid } = await bed().sandboxNetns(pod);
+    // The netns containerd reports is the one the pause process lives in.
+    expect(readlinkSync(`/proc/${pid}/ns/net`)).toBe(`net:[${statSync(path).ino}]`);
+    expect(addresses(path, 'eth0')).toEqual([`${status.network?.ip ?? ''}/24`]);
+    expect(addresses(path, 'net1')).toEqual([expect.stringMatching(/^198\.18\.201\.\d+\/24$/)]);
+    expect(addresses(path, 'net2')).toEqual([expect.stringMatching(/^198\.18\.202\.\d+\/24$/)]);
+
+    const networkStatus = bed().networkStatus('default', 'multi');
+    expect(networkStatus.map((s) => [s.name, s.interface, s.default ?? false])).toEqual([
+      ['e2e-cluster', 'eth0', true],
+      ['default/e2e-a', 'net1', false],
+      ['default/e2e-b', 'net2', false],
+    ]);
+    expect(networkStatus[1]?.ips).toEqual([addresses(path, 'net1')[0]?.split('/')[0]]);
+
+    await bed().removePod(pod);
+    expectAddThenDels('default', 'multi');
+    await expectClean();
+  });
+
+  it('c. a missing NAD: RunPodSandbox fails with our error, nothing left behind', async () => {
+    const uid = bed().createPod('default', 'orphan', { [NETWORKS]: 'no-such-net' });
+    await expect(bed().runSandbox('default', 'orphan', uid, { [NETWORKS]: 'no-such-net' })).rejects.toThrow(
+      /cannot find a network-attachment-definition \(no-such-net\) in namespace \(default\)/,
+    );
+    expect(bed().networkStatus('default', 'orphan')).toEqual([]);
+    // containerd cleans a failed sandbox up itself: a DEL right after the failed ADD
+    const calls = bed().cniCalls('default', 'orphan');
+    expect(calls[0]).toBe('ADD error');
+    expect(calls.slice(1).every((c) => c === 'DEL ok'), calls.join(', ')).toBe(true);
+    expect(calls.length).toBeGreaterThan(1);
+    await expectClean();
+  });
+
+  it('d. StopPodSandbox and RemovePodSandbox twice each: idempotent', async () => {
+    const pod = await bed().runPod('default', 'twice');
+    await bed().cri.stopPodSandbox(pod.sandboxId);
+    await bed().cri.stopPodSandbox(pod.sandboxId);
+    await bed().cri.removePodSandbox(pod.sandboxId);
+    await bed().cri.removePodSandbox(pod.sandboxId);
+    expectAddThenDels('default', 'twice');
+    await expect(bed().cri.podSandboxStatus(pod.sandboxId)).rejects.toThrow(/not found/);
+    await expectClean();
+  });
+
+  it('e. ten pods started concurrently, then all removed concurrently', async () => {
+    const names = Array.from({ length: 10 }, (_, i) => `many-${i}`);
+    const pods = await Promise.all(names.map((name) => bed().runPod('default', name)));
+    const ips = await Promise.all(pods.map(async (p) => (await bed().cri.podSandboxStatus(p.sandboxId)).status.network?.ip ?? ''));
+    for (const ip of ips) expect(ip).toMatch(CLUSTER_IP);
+    expect(new Set(ips).size).toBe(10);
+    for (const [i, name] of names.entries()) {
+      expect(bed().networkStatus('default', name)).toEqual([expect.objectContaining({ interface: 'eth0', ips: [ips[i]], default: true })]);
+    }
+    await Promise.all(pods.map((p) => bed().removePod(p)));
+    for (const name of names) expectAddThenDels('default', name);
+    await expectClean();
+  }, 120_000);
+
+  it('f. daemon restarted while pods exist: the new daemon serves new pods and removes the old ones cleanly', async () => {
+    bed().nad('default', 'e2e-r', 203);
+    const before: RunningPod[] = [];
+    for (const name of ['keep-0', 'keep-1', 'keep-2']) before.push(await bed().runPod('default', name, { [NETWORKS]: 'e2e-r' }));
+
+    await bed().restartDaemon();
+
+    const after = await bed().runPod('default', 'after-restart', { [NETWORKS]: 'e2e-r' });
+    const { path } = await bed().sandboxNetns(after);
+    expect(addresses(path, 'net1')).toEqual([expect.stringMatching(/^198\.18\.203\.\d+\/24$/)]);
+    // The old pods' interfaces are untouched by the restart.
+    for (const p of before) {
+      const ns = await bed().sandboxNetns(p);
+      expect(addresses(ns.path, 'eth0')).toEqual([expect.stringMatching(/^198\.18\.200\.\d+\/24$/)]);
+      expect(addresses(ns.path, 'net1')).toEqual([expect.stringMatching(/^198\.18\.203\.\d+\/24$/)]);
+    }
+
+    await Promise.all([...before, after].map((p) => bed().removePod(p)));
+    // The daemon's log file is appended to across the restart: ADD by the old daemon, DELs by the new.
+    for (const p of [...before, after]) expectAddThenDels(p.namespace, p.name);
+    await expectClean();
+  }, 60_000);
+
+  it('g. daemon down: Stop and Run fail fast with the shim\'s retry error; after a restart kubelet-style cleanup leaves nothing', async () => {
+    const running = await bed().runPod('default', 'down-0');
+    await bed().daemon.stop();
+
+    const notReady = new RegExp(`multus-daemon is not ready at \\S+multus\\.sock after ${SHIM_READY_TIMEOUT_MS} ms`);
+    const started = Date.now();
+    await expect(bed().cri.stopPodSandbox(running.sandboxId)).rejects.toThrow(notReady);
+    expect(Date.now() - started).toBeLessThan(SHIM_READY_TIMEOUT_MS + 5000); // bounded, not containerd's or kubelet's timeout
+    await expect(bed().runPod('default', 'down-1')).rejects.toThrow(notReady);
+    // ADD and its cleanup DEL both failed: containerd keeps a NOTREADY sandbox for kubelet to collect.
+    const left = await bed().cri.listPodSandbox({ 'io.kubernetes.pod.name': 'down-1' });
+    expect(left.map((s) => s.state)).toEqual(['SANDBOX_NOTREADY']);
+
+    await bed().restartDaemon();
+    // kubelet's garbage collection: stop and remove every sandbox of the two pods.
+    for (const name of ['down-0', 'down-1']) {
+      for (const s of await bed().cri.listPodSandbox({ 'io.kubernetes.pod.name': name })) {
+        await bed().cri.stopPodSandbox(s.id);
+        await bed().cri.removePodSandbox(s.id);
+      }
+    }
+    await expectClean();
+  }, 60_000);
+
+  it('h. pod already deleted from the API when its sandbox starts: upstream\'s placeholder result, READY with 0.0.0.0, clean teardown', async () => {
+    // kubelet may still run a sandbox for a pod deleted a moment ago; upstream multus then answers
+    // a fake eth0 0.0.0.0/0 result so containerd does not fail, and so do we.
+    const pod = await bed().runSandbox('default', 'ghost', 'deleted-pod-uid');
+    const { status } = await bed().cri.podSandboxStatus(pod.sandboxId);
+    expect(status.state).toBe('SANDBOX_READY');
+    expect(status.network?.ip).toBe('0.0.0.0');
+    await bed().removePod(pod);
+    expectAddThenDels('default', 'ghost');
+    await expectClean();
+  });
+
+  it('i. pod re-created under the same name: the stale sandbox\'s ADD is refused, nothing left', async () => {
+    const uid = bed().createPod('default', 'recreated');
+    await expect(bed().runSandbox('default', 'recreated', 'uid-of-the-deleted-pod')).rejects.toThrow(
+      new RegExp(`expected pod UID "uid-of-the-deleted-pod" but got "${uid}" from Kube API`),
+    );
+    await expectClean();
+  });
+});
