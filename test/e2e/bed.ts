@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { accessSync, constants, copyFileSync, existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { NODE, startTestCluster, type TestCluster } from '../helpers/cluster.js';
 import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
@@ -76,11 +76,14 @@ export class E2eBed {
     this.cniBinDir = join(this.host.dir, 'cni-bin');
     this.cniConfDir = join(this.host.dir, 'cni-conf');
     const net = bridgePlugin(this.host, CLUSTER_OCTET);
-    const confPath = join(this.host.dir, 'cluster-network.conf');
+    // The master (primary) CNI config, in the runtime's conf dir as on a node; the daemon
+    // generates 00-multus.conf from it.
+    const confPath = join(this.cniConfDir, '10-e2e-bridge.conflist');
     this.cluster = { bridge: net.bridge, ipamDir: net.ipamDir, confPath };
     this.#bridges.push(net.bridge);
     this.#ipamDirs.push(net.ipamDir);
-    writeFileSync(confPath, JSON.stringify({ cniVersion: '0.4.0', name: 'e2e-cluster', ...net.plugin, ipam: { ...(net.plugin.ipam as object), routes: [{ dst: '0.0.0.0/0' }] } }));
+    mkdirSync(this.cniConfDir, { recursive: true });
+    writeFileSync(confPath, JSON.stringify({ cniVersion: '0.4.0', name: 'e2e-cluster', plugins: [{ ...net.plugin, ipam: { ...(net.plugin.ipam as object), routes: [{ dst: '0.0.0.0/0' }] } }] }));
   }
 
   /** Start everything; on failure stops what started and rethrows. */
@@ -103,13 +106,9 @@ export class E2eBed {
     copyFileSync(SHIM, join(this.cniBinDir, 'multus-shim'));
     for (const plugin of readdirSync(DEBIAN_PLUGINS)) symlinkSync(join(DEBIAN_PLUGINS, plugin), join(this.cniBinDir, plugin));
 
-    this.#api = await startTestCluster(this.host, { binDir: this.cniBinDir });
+    this.#api = await startTestCluster(this.host, this.#daemonConfig());
     this.#daemon = this.#api.daemon;
-    mkdirSync(this.cniConfDir, { recursive: true });
-    writeFileSync(
-      join(this.cniConfDir, '00-multus.conf'),
-      JSON.stringify({ cniVersion: '0.4.0', name: MULTUS_NETWORK, type: 'multus-shim', daemonSocketDir: this.daemon.socketDir, clusterNetwork: this.cluster.confPath }),
-    );
+    await this.multusConf(() => true);
     this.#containerd = await Containerd.start({
       dir: join(this.host.dir, 'containerd'),
       cniConfDir: this.cniConfDir,
@@ -120,6 +119,25 @@ export class E2eBed {
       // on to the shim.
       env: { MULTUS_SHIM_READY_TIMEOUT_MS: String(SHIM_READY_TIMEOUT_MS) },
     });
+  }
+
+  /** The daemon manages 00-multus.conf itself, as with upstream's ConfigMap (multusConfigFile auto). */
+  #daemonConfig(): Record<string, unknown> {
+    return { binDir: this.cniBinDir, cniVersion: '0.4.0', multusAutoconfigDir: this.cniConfDir, cniConfigDir: this.cniConfDir, daemonSocketDir: join(this.host.dir, 'run') };
+  }
+
+  /** Wait until the daemon's 00-multus.conf satisfies `ready`, and return it. */
+  async multusConf(ready: (conf: Record<string, unknown>) => boolean): Promise<Record<string, unknown>> {
+    const path = join(this.cniConfDir, '00-multus.conf');
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      if (existsSync(path)) {
+        const conf = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+        if (ready(conf)) return conf;
+      }
+      if (Date.now() > deadline) throw new Error(`00-multus.conf not (re)generated in ${this.cniConfDir}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
   }
 
   get api(): TestCluster['api'] {
@@ -216,7 +234,7 @@ export class E2eBed {
   async restartDaemon(): Promise<void> {
     if (this.#api === undefined) throw new Error('bed not started');
     await this.daemon.stop();
-    this.#daemon = await startTestDaemon(this.host.dir, { kubeconfig: this.#api.kubeconfig, binDir: this.cniBinDir }, { MULTUS_NODE_NAME: NODE, MULTUS_API_TIMEOUT_MS: '2000' });
+    this.#daemon = await startTestDaemon(this.host.dir, { kubeconfig: this.#api.kubeconfig, ...this.#daemonConfig() }, { MULTUS_NODE_NAME: NODE, MULTUS_API_TIMEOUT_MS: '2000' });
   }
 
   /**

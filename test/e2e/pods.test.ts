@@ -1,7 +1,7 @@
-import { readlinkSync, statSync } from 'node:fs';
+import { readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { CLEAN } from './audit.js';
-import { CLUSTER_OCTET, NETWORKS, SHIM_READY_TIMEOUT_MS, startBedOrSkip, type E2eBed, type RunningPod } from './bed.js';
+import { CLUSTER_OCTET, MULTUS_NETWORK, NETWORKS, SHIM_READY_TIMEOUT_MS, startBedOrSkip, type E2eBed, type RunningPod } from './bed.js';
 
 /**
  * Pods through a real container runtime: a private containerd (CRI plugin, runc) runs our built
@@ -200,4 +200,22 @@ describe.skipIf(setup.skip !== undefined)(`pods through containerd + CRI${setup.
     );
     await expectClean();
   });
+
+  it('j. 00-multus.conf is generated from the master conflist, and regenerated when it changes while pods keep starting', async () => {
+    const conf = await bed().multusConf(() => true);
+    expect(conf).toMatchObject({ cniVersion: '0.4.0', name: MULTUS_NETWORK, type: 'multus-shim', clusterNetwork: bed().cluster.confPath, daemonSocketDir: bed().daemon.socketDir });
+    expect(conf.capabilities).toBeUndefined();
+    const master = JSON.parse(readFileSync(bed().cluster.confPath, 'utf8')) as { plugins: Array<Record<string, unknown>> };
+    const starting = bed().runPod('default', 'during-edit');
+    writeFileSync(bed().cluster.confPath, JSON.stringify({ ...master, plugins: [{ ...master.plugins[0], capabilities: { portMappings: true } }] }));
+    const during = await starting;
+    const regenerated = await bed().multusConf((c) => (c.capabilities as Record<string, boolean> | undefined)?.portMappings === true);
+    expect(regenerated.clusterNetwork).toBe(bed().cluster.confPath);
+    const after = await bed().runPod('default', 'after-edit');
+    for (const pod of [during, after]) await bed().removePod(pod);
+    writeFileSync(bed().cluster.confPath, JSON.stringify(master));
+    // Unlike upstream, whose capability map only ever grows, a regeneration follows the master.
+    await bed().multusConf((c) => c.capabilities === undefined);
+    await expectClean();
+  }, 60_000);
 });
