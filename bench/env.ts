@@ -1,0 +1,25 @@
+/** Size knobs from the environment, bounded so a bench always ends. */
+export function envCount(name: string, fallback: number, max: number): number {
+  const raw = process.env[name];
+  const value = raw === undefined || raw === '' ? fallback : Number(raw);
+  if (!Number.isInteger(value) || value < 1 || value > max) throw new RangeError(`${name} must be an integer between 1 and ${max}`);
+  return value;
+}
+
+/** A comma list of counts (e.g. BENCH_CONCURRENCY=1,8,32,128), each between 1 and `max`. */
+export function envCounts(name: string, fallback: readonly number[], max: number): number[] {
+  const raw = process.env[name];
+  if (raw === undefined || raw.trim() === '') return [...fallback];
+  const values = raw.split(',').map((s) => Number(s.trim()));
+  if (values.some((v) => !Number.isInteger(v) || v < 1 || v > max)) throw new RangeError(`${name} must be a comma list of integers between 1 and ${max}`);
+  return values;
+}
+
+/** A comma list of names, each one of `allowed` (e.g. BENCH_CHURN_VARIANTS=noop). */
+export function envList(name: string, fallback: readonly string[], allowed: readonly string[]): string[] {
+  const raw = process.env[name];
+  if (raw === undefined || raw.trim() === '') return [...fallback];
+  const values = raw.split(',').map((s) => s.trim());
+  if (values.some((v) => !allowed.includes(v))) throw new RangeError(`${name} must be a comma list of ${allowed.join(', ')}`);
+  return values;
+}
