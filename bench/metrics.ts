@@ -10,9 +10,9 @@ export interface Sample {
 /** One scrape of a Prometheus text endpoint. */
 export type Scrape = readonly Sample[];
 
-/** The main thread's event-loop delay p99 (prom-client default metric, reset at each scrape). */
-export const MAIN_LAG_P99 = 'nodejs_eventloop_lag_p99_seconds';
-/** The kube worker thread's event-loop delay p99 (reset at each scrape). */
+/** The main thread's event-loop delay p99, sampling interval excluded (reset at each scrape). */
+export const MAIN_LAG_P99 = 'multus_main_eventloop_lag_p99_seconds';
+/** The kube worker thread's event-loop delay p99, sampling interval excluded (reset at each scrape). */
 export const KUBE_LAG_P99 = 'multus_kube_eventloop_lag_p99_seconds';
 /** CNI requests from decoding to the answer, by command and result (histogram). */
 export const CNI_REQUEST = 'multus_cni_request_duration_seconds';

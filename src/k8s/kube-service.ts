@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { PatchStrategy, Watch, setHeaderOptions, type CoreV1Event, type KubernetesObject, type V1Pod } from '@kubernetes/client-node';
+import { createLoopDelayMonitor } from '../metrics/loop-delay.js';
 import { createKubeClients, loadKubeConfig, type KubeClients } from './client.js';
 import { ResilientInformer, errorText } from './informer.js';
 import type { ApiRequestObserver, KubeApi, KubeLog, KubeOptions, KubeStats, NadInfo, NadLookup, PodEvent, PodInfo, PodLookup, StatusPatchOutcome } from './protocol.js';
@@ -48,7 +48,7 @@ export class KubeService implements KubeApi {
   #log: (line: KubeLog) => void = () => undefined;
   #observe: ApiRequestObserver = () => undefined;
   #nodeName = '';
-  readonly #loopDelay: IntervalHistogram = monitorEventLoopDelay({ resolution: 10 });
+  #loopDelay: ReturnType<typeof createLoopDelayMonitor> | undefined;
 
   /** Run one API call, reporting its verb, outcome and duration to the main thread (metrics). */
   async #timed<T>(verb: string, call: () => Promise<T>): Promise<T> {
@@ -66,7 +66,7 @@ export class KubeService implements KubeApi {
   async start(opts: KubeOptions, log: (line: KubeLog) => void, observe: ApiRequestObserver): Promise<void> {
     this.#log = log;
     this.#observe = observe;
-    this.#loopDelay.enable();
+    this.#loopDelay = createLoopDelayMonitor();
     this.#nodeName = opts.nodeName;
     const kc = loadKubeConfig(opts.kubeconfig);
     const clients = await createKubeClients(kc, opts.requestTimeoutMs);
@@ -176,10 +176,8 @@ export class KubeService implements KubeApi {
 
   stats(): Promise<KubeStats> {
     const informers = [this.#pods, this.#nads].filter((i) => i !== undefined);
-    const lag = this.#loopDelay.percentile(99) / 1e9;
-    this.#loopDelay.reset();
     return Promise.resolve({
-      eventLoopLagP99Seconds: Number.isFinite(lag) ? lag : 0,
+      eventLoopLagP99Seconds: this.#loopDelay?.p99Seconds() ?? 0,
       podsCached: this.#pods?.size ?? 0,
       nadsCached: this.#nads?.size ?? 0,
       connected: informers.every((i) => i.connected),
@@ -189,7 +187,7 @@ export class KubeService implements KubeApi {
   }
 
   async stop(): Promise<void> {
-    this.#loopDelay.disable();
+    this.#loopDelay?.stop();
     await Promise.all([this.#pods?.stop(), this.#nads?.stop()]);
     this.#clients?.close();
   }

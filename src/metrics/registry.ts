@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { createLoopDelayMonitor } from './loop-delay.js';
 
 /**
  * Every metric the daemon exports, in one registry, recorded on the main thread (prom-client
@@ -71,6 +72,9 @@ export function createMetrics(sources: GaugeSources) {
   gauge('multus_actors', 'Pod actors alive (pods with work queued or running)', () => sources.supervisor().actors);
   gauge('multus_inflight_requests', 'CNI requests accepted and not yet answered', () => sources.supervisor().inflight);
   gauge('multus_mailbox_depth', 'Operations queued or running over all pod mailboxes', () => sources.supervisor().queued);
+  // prom-client's nodejs_eventloop_lag_* include the 10 ms sampling interval; this one does not.
+  const mainLoop = createLoopDelayMonitor();
+  gauge('multus_main_eventloop_lag_p99_seconds', 'Event-loop delay p99 of the main thread since the last scrape', () => mainLoop.p99Seconds());
   gauge('multus_pool_threads', 'Delegate pool worker threads', () => sources.pool().threads);
   gauge('multus_pool_queue_size', 'Plugin runs waiting for a delegate pool slot', () => sources.pool().queueSize);
   gauge('multus_pool_utilization', 'Delegate pool utilization (0..1, piscina estimate)', () => sources.pool().utilization);
