@@ -1,6 +1,6 @@
 /**
- * Benchmark runner: `npm run bench [-- --scope shim|pod-add|churn|pool|all]` (all = shim,
- * pod-add, churn; pool is an experiment run on its own). Sizes from the environment (see
+ * Benchmark runner: `npm run bench [-- --scope shim|pod-add|churn|runtime|pool|all]` (all =
+ * shim, pod-add, churn, runtime; pool is an experiment run on its own). Sizes from the environment (see
  * README "Benchmarks"), loops bounded by count and by time, traffic only on this machine (unix
  * sockets, loopback, network namespaces the bench makes). Prints tables and writes
  * bench/results/<scope>.json (and churn.svg). Needs root. Each scope gets its own TestHost,
@@ -14,6 +14,7 @@ import { terminateTracked } from './children.js';
 import { benchChurn } from './churn.bench.js';
 import { benchPodAdd } from './pod-add.bench.js';
 import { benchPool } from './pool.bench.js';
+import { benchRuntime } from './runtime.bench.js';
 import type { Scope } from './scope.js';
 import { benchShim } from './shim.bench.js';
 import { formatTable } from './table.js';
@@ -23,9 +24,10 @@ const SCOPES: Record<string, Scope> = {
   'pod-add': benchPodAdd,
   churn: benchChurn,
   pool: benchPool,
+  runtime: benchRuntime,
 };
 /** What `--scope all` runs. */
-const ALL = ['shim', 'pod-add', 'churn'];
+const ALL = ['shim', 'pod-add', 'churn', 'runtime'];
 
 let active: TestHost | undefined;
 

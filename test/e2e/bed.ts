@@ -114,7 +114,7 @@ export class E2eBed {
       cniConfDir: this.cniConfDir,
       cniBinDir: this.cniBinDir,
       runId: this.host.id,
-      // The shim waits this long for the daemon's /readyz (default 60 s, as upstream's). Shorter
+      // The shim waits this long for the daemon's /readyz (default 30 s). Shorter
       // here so the daemon-down scenario fails in seconds; libcni passes containerd's environment
       // on to the shim.
       env: { MULTUS_SHIM_READY_TIMEOUT_MS: String(SHIM_READY_TIMEOUT_MS) },
