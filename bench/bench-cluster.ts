@@ -1,10 +1,9 @@
 import { join } from 'node:path';
 import { writeKubeconfig } from '../test/apiserver/kubeconfig.js';
 import { NODE } from '../test/helpers/cluster.js';
-import { startTestDaemon, type TestDaemon } from '../test/helpers/daemon.js';
+import { freePort, startTestDaemon, type TestDaemon } from '../test/helpers/daemon.js';
 import type { TestHost } from '../test/helpers/host.js';
 import { track } from './children.js';
-import { freePort } from './free-port.js';
 import { RemoteApi } from './remote-api.js';
 
 /** A daemon wired through a kubeconfig to the API server stand-in, which runs in its own process. */
