@@ -44,6 +44,7 @@ function pluginError(code: number, msg: string): PluginLookupError {
  * Debian's plugins omit cniVersion in errors, so it is not required.
  */
 function errorFromOutput(stdout: string, stderr: string, exitCode: number | null, signal: string | null): CniErrorBody {
+  const how = signal !== null ? `killed by ${signal}` : `exit code ${String(exitCode)}`;
   const text = stdout.trim();
   if (text !== '') {
     try {
@@ -56,9 +57,8 @@ function errorFromOutput(stdout: string, stderr: string, exitCode: number | null
     } catch {
       // not JSON: reported with the raw output below
     }
-    return { code: CNI_ERR.INTERNAL, msg: `netplugin failed but error parsing its output: ${text.slice(0, 512)}` };
+    return { code: CNI_ERR.INTERNAL, msg: `netplugin failed (${how}) and its output is not a CNI error: ${text.slice(0, 512)}` };
   }
-  const how = signal !== null ? `killed by ${signal}` : `exit code ${String(exitCode)}`;
   const err = stderr.trim();
   return { code: CNI_ERR.INTERNAL, msg: err !== '' ? `netplugin failed (${how}): ${err.slice(0, 512)}` : `netplugin failed with no error message (${how})` };
 }

@@ -90,6 +90,17 @@ describe('failing delegates', () => {
     expectNothingLeft(cid, ns.name, br.bridge, br.ipamDir, net.name);
   });
 
+  it('a plugin that crashes (killed by a signal) is reported as such and rolled back', async () => {
+    const ns = host.netns();
+    const br = bridgePlugin(host, 25);
+    const net = writeList([br.plugin, { type: 'cni-crash' }]);
+    const cid = newContainer();
+    const add = await runShim({ command: 'ADD', containerId: cid, netns: ns.path, args: podArgs('default', 'crashing'), stdin: multusStdin(daemon.socketDir, net.path) });
+    expect(add.code).toBe(1);
+    expect(add.json).toMatchObject({ code: 999, msg: expect.stringMatching(/cni-crash.*killed by SIGSEGV/) });
+    expectNothingLeft(cid, ns.name, br.bridge, br.ipamDir, net.name);
+  });
+
   it('a plugin that prints garbage gives a decode error and is rolled back', async () => {
     const ns = host.netns();
     const br = bridgePlugin(host, 23);
