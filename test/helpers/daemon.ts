@@ -16,6 +16,8 @@ export interface TestDaemon {
   stop(): Promise<void>;
   /** The daemon's log lines, parsed. */
   logs(): Array<Record<string, unknown>>;
+  /** Work still held inside the daemon (live actors, requests in flight, queued operations): `[]` when idle. */
+  stuckWork(): Promise<string[]>;
 }
 
 /** GET a path on the daemon socket; resolves with the status, or rejects when unreachable. */
@@ -70,9 +72,11 @@ export async function startTestDaemon(dir: string, config: Record<string, unknow
   const logFile = join(dir, 'daemon.log');
   mkdirSync(confDir, { recursive: true });
   const configPath = join(dir, 'daemon-config.json');
-  writeFileSync(configPath, JSON.stringify({ socketDir, cniDir, confDir, binDir: FIXTURE_PLUGINS, logLevel: 'debug', logFile, ...config }));
+  // Every test daemon serves /metrics on loopback, so a test can audit the work it still holds.
+  const full = { socketDir, cniDir, confDir, binDir: FIXTURE_PLUGINS, logLevel: 'debug', logFile, metricsPort: await freePort(), ...config };
+  writeFileSync(configPath, JSON.stringify(full));
   const child = spawn(process.execPath, [DAEMON, '-config', configPath], {
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', CNI_PATH: DEBIAN_PLUGINS, ...env },
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', CNI_PATH: DEBIAN_PLUGINS, MULTUS_METRICS_BIND_ADDRESS: '127.0.0.1', ...env },
     stdio: ['ignore', 'ignore', 'ignore'],
   });
   await waitReady(socketDir, child, logFile);
@@ -93,6 +97,13 @@ export async function startTestDaemon(dir: string, config: Record<string, unknow
         .split('\n')
         .filter((l) => l !== '')
         .map((l) => JSON.parse(l) as Record<string, unknown>),
+    async stuckWork() {
+      const text = await (await fetch(`http://127.0.0.1:${String(full.metricsPort)}/metrics`)).text();
+      return ['multus_actors', 'multus_inflight_requests', 'multus_mailbox_depth'].flatMap((gauge) => {
+        const line = text.split('\n').find((l) => l.startsWith(`${gauge} `));
+        return line === undefined || Number(line.split(' ')[1]) !== 0 ? [`${gauge}: ${line ?? 'missing'}`] : [];
+      });
+    },
   };
 }
 

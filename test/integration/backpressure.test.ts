@@ -34,8 +34,13 @@ function add(pod: string) {
 describe('backpressure', () => {
   it('runs different pods in parallel, up to the pool\'s capacity (threads x tasks per worker)', async () => {
     writeFileSync(recordFile, '');
-    const outcomes = await Promise.all(['a', 'b', 'c', 'd'].map(add));
+    const running = Promise.all(['a', 'b', 'c', 'd'].map(add));
+    await new Promise((r) => setTimeout(r, 200));
+    // The audit the other suites end with sees work while it is there, and none once it is done.
+    expect(await daemon.stuckWork()).toEqual(expect.arrayContaining([expect.stringMatching(/^multus_actors: multus_actors 4/), expect.stringMatching(/^multus_inflight_requests/)]));
+    const outcomes = await running;
     expect(outcomes.map((o) => o.code)).toEqual([0, 0, 0, 0]);
+    expect(await daemon.stuckWork()).toEqual([]);
     const spans = readFileSync(recordFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { start: number; end: number });
     const peak = Math.max(...spans.map((s) => spans.filter((o) => o.start <= s.start && s.start < o.end).length));
     expect(peak).toBe(2);

@@ -40,8 +40,9 @@ function alive(pid: number): boolean {
   }
 }
 
-/** Nothing of this container may remain anywhere. */
-function expectNothingLeft(cid: string, netnsName: string, bridge: string, ipamDir: string, net: string): void {
+/** Nothing of this container may remain anywhere, and the daemon holds no work for it. */
+async function expectNothingLeft(cid: string, netnsName: string, bridge: string, ipamDir: string, net: string): Promise<void> {
+  expect(await daemon.stuckWork()).toEqual([]);
   expect(() => host.inNetns(netnsName, 'link', 'show', 'eth0')).toThrow();
   const ipDir = join(ipamDir, net);
   expect(existsSync(ipDir) ? readdirSync(ipDir).filter((f) => /^\d/.test(f)) : []).toEqual([]);
@@ -67,7 +68,7 @@ describe('failing delegates', () => {
     expect(add.code).toBe(1);
     expect(add.json).toMatchObject({ code: 117, msg: expect.stringContaining('injected failure'), details: 'cni-fail always fails ADD' });
     expect(add.json?.msg).toContain(net.name);
-    expectNothingLeft(cid, ns.name, br.bridge, br.ipamDir, net.name);
+    await expectNothingLeft(cid, ns.name, br.bridge, br.ipamDir, net.name);
     // The runtime DELs right after a failed ADD: that must succeed too.
     const del = await runShim({ command: 'DEL', containerId: cid, netns: ns.path, args: podArgs('default', 'failing'), stdin: multusStdin(daemon.socketDir, net.path) });
     expect(del.code, del.stdout).toBe(0);
@@ -87,7 +88,7 @@ describe('failing delegates', () => {
     const pids = readFileSync(pidFile, 'utf8').trim().split(' ').map(Number);
     expect(pids).toHaveLength(2);
     for (const pid of pids) expect(alive(pid), `pid ${pid} survived`).toBe(false);
-    expectNothingLeft(cid, ns.name, br.bridge, br.ipamDir, net.name);
+    await expectNothingLeft(cid, ns.name, br.bridge, br.ipamDir, net.name);
   });
 
   it('a plugin that crashes (killed by a signal) is reported as such and rolled back', async () => {
@@ -98,7 +99,7 @@ describe('failing delegates', () => {
     const add = await runShim({ command: 'ADD', containerId: cid, netns: ns.path, args: podArgs('default', 'crashing'), stdin: multusStdin(daemon.socketDir, net.path) });
     expect(add.code).toBe(1);
     expect(add.json).toMatchObject({ code: 999, msg: expect.stringMatching(/cni-crash.*killed by SIGSEGV/) });
-    expectNothingLeft(cid, ns.name, br.bridge, br.ipamDir, net.name);
+    await expectNothingLeft(cid, ns.name, br.bridge, br.ipamDir, net.name);
   });
 
   it('a plugin that prints garbage gives a decode error and is rolled back', async () => {
@@ -108,7 +109,7 @@ describe('failing delegates', () => {
     const cid = newContainer();
     const add = await runShim({ command: 'ADD', containerId: cid, netns: ns.path, args: podArgs('default', 'garbage'), stdin: multusStdin(daemon.socketDir, net.path) });
     expect(add.json).toMatchObject({ code: 6, msg: expect.stringContaining('not json') });
-    expectNothingLeft(cid, ns.name, br.bridge, br.ipamDir, net.name);
+    await expectNothingLeft(cid, ns.name, br.bridge, br.ipamDir, net.name);
   });
 
   it('a plugin missing from the bin dirs is named in the error (LIB-2)', async () => {
@@ -145,6 +146,6 @@ describe('failing delegates', () => {
     const ipDir = join(br.ipamDir, net.name);
     expect(readdirSync(ipDir).filter((f) => /^\d/.test(f))).toHaveLength(1);
     expect((await runShim({ ...call, command: 'DEL' })).code).toBe(0);
-    expectNothingLeft(call.containerId, ns.name, br.bridge, br.ipamDir, net.name);
+    await expectNothingLeft(call.containerId, ns.name, br.bridge, br.ipamDir, net.name);
   });
 });

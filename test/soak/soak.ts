@@ -136,12 +136,13 @@ export async function runSoak(host: TestHost, opts: SoakOptions): Promise<SoakRe
     }),
   );
   await restarting;
-  // What a pod could leave behind: caches, IP reservations, host veths, busy actors.
+  // What a pod could leave behind: caches, IP reservations, host veths, stuck actors.
   report.leaks.push(...files(daemon.cniDir, (f) => f !== 'results' && !f.startsWith('results/')).map((f) => `delegate cache ${f}`));
   report.leaks.push(...files(join(daemon.cniDir, 'results'), () => true).map((f) => `result cache ${f}`));
   report.leaks.push(...files(br.ipamDir, (f) => /\d+\.\d+\.\d+\.\d+$/.test(f)).map((f) => `IP reservation ${f}`));
   const veths = host.hostLinkExists(br.bridge) ? host.linksOnBridge(br.bridge) : [];
   report.leaks.push(...veths.map((v) => `veth ${v} on ${br.bridge}`));
+  report.leaks.push(...(await daemon.stuckWork()).map((w) => `stuck in the daemon: ${w}`));
   report.rssAfterKiB = rssKiB(daemon.process.pid as number);
   report.seconds = Math.round(performance.now() - started) / 1000;
   await daemon.stop();
