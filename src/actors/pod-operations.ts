@@ -1,7 +1,9 @@
+import { access } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { delegateIfname, requestedCapabilities, type Delegate } from '../cni/delegate.js';
 import { loadDelegates, listCachedContainers, removeDelegates, saveDelegates } from '../cni/delegate-cache.js';
 import type { CniResult } from '../cni/result.js';
+import { cachedNetns } from '../cni/result-cache.js';
 import type { Attachment, Runner, ValidAttachment } from '../cni/runner.js';
 import { CNI_ERR, CniError, asCniError } from '../errors.js';
 import type { KubeAccess, PodInfo } from '../k8s/protocol.js';
@@ -284,7 +286,10 @@ export async function gcNode(req: CniRequest, ctx: OperationContext): Promise<Op
     if (live.has(containerId)) continue;
     const lookup = await loadDelegates(req.conf.cniDir, containerId);
     if (lookup.kind !== 'found') continue;
-    const stale: CniRequest = { ...req, command: 'DEL', containerId, ifname: req.ifname === '' ? 'eth0' : req.ifname };
+    // The recorded netns, if it still exists, so the stale interfaces are removed too.
+    const recorded = await cachedNetns(req.conf.cniDir, containerId);
+    const netns = recorded !== '' && (await access(recorded).then(() => true, () => false)) ? recorded : '';
+    const stale: CniRequest = { ...req, command: 'DEL', containerId, netns, ifname: req.ifname === '' ? 'eth0' : req.ifname };
     const delErrors = await deleteAll(stale, lookup.delegates, ctx);
     if (delErrors.length === 0) await removeDelegates(req.conf.cniDir, containerId);
     errors.push(...delErrors);

@@ -101,3 +101,25 @@ export async function listCachedAttachments(cniDir: string, network: string): Pr
   }
   return found;
 }
+
+/**
+ * The network namespace a container's attachments were added in (libcni records it in every
+ * entry), or '' when none is recorded. GC uses it so stale interfaces go too, not only IPs.
+ */
+export async function cachedNetns(cniDir: string, containerId: string): Promise<string> {
+  let names: string[];
+  try {
+    names = await readdir(resultsDir(cniDir));
+  } catch {
+    return '';
+  }
+  for (const name of names.filter((n) => n.includes(`-${containerId}-`))) {
+    try {
+      const entry = parseEntry(await readFile(join(resultsDir(cniDir), name), 'utf8'), '1.1.0');
+      if (entry?.containerId === containerId && entry.netns !== '') return entry.netns;
+    } catch {
+      // unreadable entries are skipped, as libcni does
+    }
+  }
+  return '';
+}

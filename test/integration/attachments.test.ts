@@ -255,6 +255,26 @@ describe('pods with extra networks', () => {
   });
 });
 
+describe('CNI 1.1 GC and STATUS across attachments', () => {
+  it('GC releases every attachment of a container the runtime no longer lists, not only the cluster network (CNI-12)', async () => {
+    const ipamA = bridgeNad('default', 'gc-net', 45);
+    const stale = newPod('default', 'gc-stale', { [NETWORKS]: 'gc-net' }, { cniVersion: '1.1.0' });
+    const kept = newPod('default', 'gc-kept', { [NETWORKS]: 'gc-net' }, { cniVersion: '1.1.0' });
+    for (const p of [stale, kept]) expect((await cni('ADD', p)).code).toBe(0);
+    expect(reservations(ipamA)).toHaveLength(2);
+    const gc = await runShim({ command: 'GC', stdin: { ...kept.stdin, 'cni.dev/valid-attachments': [{ containerID: kept.containerId, ifname: 'eth0' }] } });
+    expect(gc.code, gc.stdout).toBe(0);
+    expect(reservations(ipamA)).toHaveLength(1);
+    expect(() => host.inNetns(stale.netns.name, 'link', 'show', 'net1')).toThrow();
+    expect(addresses(kept.netns.name, 'net1')).toContain('198.18.45.');
+    expect(existsSync(join(cluster.daemon.cniDir, stale.containerId))).toBe(false);
+    const status = await runShim({ command: 'STATUS', stdin: kept.stdin });
+    expect(status.code, status.stdout).toBe(0);
+    expect((await cni('DEL', kept)).code).toBe(0);
+    expect(reservations(ipamA)).toEqual([]);
+  });
+});
+
 describe('when the API server goes away', () => {
   it('ADD of a known pod still attaches its networks, and DEL needs no API at all', async () => {
     bridgeNad('default', 'outage-net', 44);
