@@ -28,7 +28,8 @@ RUN set -eu; \
 WORKDIR /src
 COPY package.json ./
 COPY src/shim ./src/shim
-RUN CC=target-gcc sh src/shim/build.sh /out/multus-shim
+RUN CC=target-gcc sh src/shim/build.sh /out/multus-shim \
+    && CC=target-gcc sh src/shim/build.sh /out/passthru src/shim/passthru.c
 
 FROM node:20-bookworm-slim
 # iproute2 and util-linux (nsenter) for default-route changes when chrootDir is not used;
@@ -41,6 +42,7 @@ COPY --from=build /src/package.json ./
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
 COPY --from=shim /out/multus-shim ./dist/bin/multus-shim
+COPY --from=shim /out/passthru ./dist/bin/passthru
 ENV NODE_ENV=production
 ENTRYPOINT ["node", "/usr/src/multus-ts/dist/supervisor/main.js"]
 CMD ["-config", "/etc/cni/net.d/multus.d/daemon-config.json"]

@@ -1,5 +1,7 @@
+import { stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import type { AttachmentRequests, Delegate } from '../cni/delegate.js';
-import { findNetworkConfigByName, parseNetworkConfig, resolveClusterNetwork } from '../cni/network-config.js';
+import { findNetworkConfigByName, loadNetworkConfigs, parseNetworkConfig, resolveClusterNetwork } from '../cni/network-config.js';
 import type { NetworkConfig } from '../cni/types.js';
 import type { MultusConf } from '../config/multus-conf.js';
 import { CNI_ERR, CniError } from '../errors.js';
@@ -107,11 +109,28 @@ async function selectionDelegate(sel: NetworkSelection, pod: PodInfo, ctx: PlanC
   return delegate;
 }
 
+/**
+ * upstream §4.1 step 6: `auxiliaryCNIChainName` appends a chain headed by `passthru` with the
+ * plugins of every config in `<dir of clusterNetwork>/<name>/` (libcni-style subdirectory
+ * chaining, e.g. sysctl tuning for every pod). Only with a path clusterNetwork, and only when
+ * that directory holds at least one plugin.
+ */
+async function auxiliaryChain(conf: MultusConf, cluster: NetworkConfig): Promise<Delegate | undefined> {
+  const name = conf.auxiliaryCNIChainName;
+  if (name === '' || !conf.clusterNetwork.includes('/')) return undefined;
+  const base = (await stat(conf.clusterNetwork).catch(() => undefined))?.isDirectory() === true ? conf.clusterNetwork : dirname(conf.clusterNetwork);
+  const plugins = (await loadNetworkConfigs(join(base, name))).flatMap((c) => c.plugins);
+  if (plugins.length === 0) return undefined;
+  const net = parseNetworkConfig(JSON.stringify({ cniVersion: cluster.cniVersion, name, plugins: [{ type: 'passthru' }, ...plugins] }), `auxiliary CNI chain ${name}`);
+  return { name, net, master: false, auxiliary: true };
+}
+
 /** Plan every delegate of a pod, in execution order. */
 export async function planDelegates(ctx: PlanContext): Promise<Delegate[]> {
   const { conf, pod, kube } = ctx;
   const delegates = await clusterNetwork(ctx);
-  if (pod === undefined || kube === undefined) return delegates;
+  const aux = delegates[0] === undefined ? undefined : await auxiliaryChain(conf, delegates[0].net);
+  if (pod === undefined || kube === undefined) return aux === undefined ? delegates : [...delegates, aux];
 
   const override = pod.annotations[DEFAULT_NETWORK_ANNOTATION];
   if (override !== undefined && override.trim() !== '') {
@@ -128,5 +147,6 @@ export async function planDelegates(ctx: PlanContext): Promise<Delegate[]> {
   const selections = parseNetworkSelections(pod.annotations[NETWORKS_ANNOTATION] ?? '', pod.namespace, NETWORKS_ANNOTATION);
   checkDefaultRoutes(selections);
   for (const sel of selections) delegates.push(await selectionDelegate(sel, pod, ctx, kube));
+  if (aux !== undefined) delegates.push(aux);
   return delegates;
 }

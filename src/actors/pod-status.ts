@@ -13,9 +13,11 @@ const RETRY_DELAYS_MS = [1000, 4000, 16_000, 60_000];
  * is up, so a status write that fails (API server away) is retried in the background, bounded.
  */
 export async function publishPodNetworks(pod: PodInfo, delegates: readonly Delegate[], results: readonly CniResult[], runtimeIfname: string, kube: KubeAccess, log: Logger): Promise<void> {
-  const entries = delegates.flatMap((d, i) => networkStatusesFor(results[i] as CniResult, d.name, d.master, { ifname: delegateIfname(d, i, runtimeIfname) }));
+  // The auxiliary chain creates no interface: no status entry, no event line (as upstream).
+  const attached = delegates.map((d, i) => ({ d, i, result: results[i] as CniResult })).filter(({ d }) => d.auxiliary !== true);
+  const entries = attached.flatMap(({ d, i, result }) => networkStatusesFor(result, d.name, d.master, { ifname: delegateIfname(d, i, runtimeIfname) }));
   const value = formatNetworkStatus(entries);
-  const added = delegates.map((d, i) => `${delegateIfname(d, i, runtimeIfname)} [${(results[i]?.ips ?? []).map((ip) => ip.address).join(',')}] from ${d.name}`);
+  const added = attached.map(({ d, i, result }) => `${delegateIfname(d, i, runtimeIfname)} [${(result.ips ?? []).map((ip) => ip.address).join(',')}] from ${d.name}`);
   void kube.recordEvent({ pod, type: 'Normal', reason: 'AddedInterface', message: `Add ${added.join('; ')}` });
   await patchWithRetry(pod, value, kube, log, 0);
 }

@@ -28,6 +28,8 @@ export interface Delegate {
   /** An interface name asked for explicitly (selection element `interface`). */
   ifnameRequest?: string;
   requests?: AttachmentRequests;
+  /** The auxiliary CNI chain: it creates no interface, so it gets no network-status entry. */
+  auxiliary?: boolean;
 }
 
 /** Upstream's naming: the request, else the runtime's name for the master, else `net<index>`. */

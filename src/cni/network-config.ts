@@ -116,6 +116,12 @@ async function configFiles(dir: string, extensions: readonly string[]): Promise<
     .map((n) => join(dir, n));
 }
 
+/** Every `.conf`/`.conflist` of a directory, by name; none when the directory does not exist. */
+export async function loadNetworkConfigs(dir: string): Promise<NetworkConfig[]> {
+  const files = await configFiles(dir, ['.conf', '.conflist']).catch(() => []);
+  return Promise.all(files.map(loadNetworkConfigFile));
+}
+
 /** The first `.conf`/`.conflist` of a directory, by name (how upstream reads a clusterNetwork dir). */
 export async function loadFirstNetworkConfig(dir: string): Promise<NetworkConfig> {
   const [first] = await configFiles(dir, ['.conf', '.conflist']);

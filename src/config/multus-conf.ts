@@ -26,6 +26,8 @@ export interface MultusConf {
   /** Pods may reference NADs only in their own namespace and in globalNamespaces. */
   namespaceIsolation: boolean;
   globalNamespaces: string[];
+  /** Name of the auxiliary CNI chain (plugins in `<clusterNetwork dir>/<name>/`); empty for none. */
+  auxiliaryCNIChainName: string;
   /** A file the default network writes when it is ready; empty for none (MN-39). */
   readinessIndicatorFile: string;
   /** The runtime's runtimeConfig, reduced to the keys Multus forwards. */
@@ -96,6 +98,7 @@ export function readMultusConf(raw: JsonObject): MultusConf {
     namespaceIsolation: raw.namespaceIsolation === true,
     globalNamespaces: commaList(str(raw, 'globalNamespaces', '')),
     readinessIndicatorFile: str(raw, 'readinessindicatorfile', ''),
+    auxiliaryCNIChainName: str(raw, 'auxiliaryCNIChainName', ''),
     runtimeConfig,
   };
 }

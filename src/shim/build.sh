@@ -1,18 +1,19 @@
 #!/bin/sh
-# Builds the static multus-shim binary.
-#   usage: sh src/shim/build.sh <output-path>
+# Builds the static multus-shim binary (or, given its source, the passthru plugin).
+#   usage: sh src/shim/build.sh <output-path> [source.c, default multus-shim.c]
 # Honours $CC (default cc) and extra $CFLAGS. The version embedded in the binary
 # is package.json's "version", read with sed so that no node is needed (the
 # shim is built in minimal C toolchain images too).
 set -eu
 
-if [ "$#" -ne 1 ] || [ -z "$1" ]; then
-    echo "usage: sh src/shim/build.sh <output-path>" >&2
+if [ "$#" -lt 1 ] || [ "$#" -gt 2 ] || [ -z "$1" ]; then
+    echo "usage: sh src/shim/build.sh <output-path> [source.c]" >&2
     exit 2
 fi
 out=$1
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
+source=${2:-$here/multus-shim.c}
 cc=${CC:-cc}
 
 # The first "version" key in package.json is the top-level one (npm writes it
@@ -41,9 +42,9 @@ mkdir -p "$(dirname "$out")"
 # worker, a running daemon install) never sees a half-written binary.
 tmp="$out.tmp.$$"
 # shellcheck disable=SC2086
-if ! $cc $flags $link ${CFLAGS:-} "-DMULTUS_SHIM_VERSION=\"$version\"" -o "$tmp" "$here/multus-shim.c"; then
+if ! $cc $flags $link ${CFLAGS:-} "-DMULTUS_SHIM_VERSION=\"$version\"" -o "$tmp" "$source"; then
     rm -f "$tmp"
     exit 1
 fi
 mv -f "$tmp" "$out"
-echo "built $out (multus-shim $version, $link)"
+echo "built $out ($(basename "$source" .c) $version, $link)"

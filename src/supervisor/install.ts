@@ -3,8 +3,8 @@ import { chmod, copyFile, mkdir, open, rename, unlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** The shim built next to the daemon (dist/bin/multus-shim). */
-export const BUILT_SHIM = fileURLToPath(new URL('../bin/multus-shim', import.meta.url));
+/** The binaries built next to the daemon: the shim, and passthru (the auxiliary chain's head). */
+export const BUILT_BINARIES = ['multus-shim', 'passthru'].map((name) => fileURLToPath(new URL(`../bin/${name}`, import.meta.url)));
 
 /**
  * Install a binary into the host's CNI bin dir the way the DaemonSet's init container needs:
@@ -34,10 +34,10 @@ export async function installBinary(source: string, destDir: string): Promise<st
   return target;
 }
 
-/** `multus-daemon install -d <dir> [-s <shim>]`: the init container's command. */
+/** `multus-daemon install -d <dir> [-s <binary>]`: the init container's command (default: both binaries). */
 export async function runInstall(argv: readonly string[]): Promise<void> {
   let destDir = '';
-  let source = BUILT_SHIM;
+  let sources = BUILT_BINARIES;
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = argv[i + 1];
@@ -45,13 +45,15 @@ export async function runInstall(argv: readonly string[]): Promise<void> {
       destDir = value;
       i++;
     } else if ((flag === '-s' || flag === '--source') && value !== undefined) {
-      source = value;
+      sources = [value];
       i++;
     } else {
       throw new Error(`unknown install argument ${JSON.stringify(flag)}; usage: multus-daemon install -d <cni bin dir> [-s <binary>]`);
     }
   }
   if (destDir === '') throw new Error('install needs -d <cni bin dir> (e.g. /host/opt/cni/bin)');
-  const target = await installBinary(source, destDir);
-  process.stdout.write(`installed ${target}\n`);
+  for (const source of sources) {
+    const target = await installBinary(source, destDir);
+    process.stdout.write(`installed ${target}\n`);
+  }
 }

@@ -24,6 +24,8 @@ describe('multus-daemon install', () => {
     const { stdout } = await promisify(execFile)(process.execPath, [DAEMON, 'install', '-d', bin]);
     expect(stdout).toContain(`installed ${installed}`);
     expect(readFileSync(installed).equals(readFileSync(SHIM))).toBe(true);
+    expect(stdout).toContain(`installed ${join(bin, 'passthru')}`);
+    expect(statSync(join(bin, 'passthru')).mode & 0o777).toBe(0o755);
     running.kill();
   });
 
