@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { createRunner, type PluginRunObserver } from '../cni/runner.js';
 import type { DaemonConfig } from '../config/daemon-config.js';
 import type { Tunables } from '../config/env.js';
-import type { MultusConf } from '../config/multus-conf.js';
+import { readMultusConf, type MultusConf } from '../config/multus-conf.js';
 import { startKubeWorker, type KubeHandle } from '../k8s/kube-worker-client.js';
 import type { KubeOptions } from '../k8s/protocol.js';
 import { startMetricsServer } from '../metrics/http.js';
@@ -12,6 +12,7 @@ import { createMetrics, type Metrics } from '../metrics/registry.js';
 import { createCniHandler, createDelegateHandler } from '../server/cni-handler.js';
 import type { CniRequest } from '../server/request.js';
 import { SOCKET_NAME, startSocketServer } from '../server/socket-server.js';
+import { removeStaleTempFiles } from '../util/atomic-write.js';
 import { createDelegatePool } from '../workers/pool.js';
 import { createSupervisor } from './supervisor.js';
 
@@ -64,6 +65,10 @@ function pluginObserver(req: CniRequest, metrics: Metrics, log: Logger): PluginR
 /** Start the pool, the kube worker, the supervisor, the socket server and the metrics server. */
 export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const { log, tunables } = opts;
+  // Before serving: cache writes a crash interrupted leave temp files nothing else removes.
+  const cniDir = readMultusConf(opts.config.raw).cniDir;
+  const swept = (await removeStaleTempFiles(cniDir)) + (await removeStaleTempFiles(join(cniDir, 'results')));
+  if (swept > 0) log.info({ cniDir, files: swept }, 'removed temp files of cache writes interrupted by a crash');
   const pool = createDelegatePool(
     { threads: tunables.workerThreads, tasksPerWorker: tunables.tasksPerWorker, maxQueue: tunables.poolMaxQueue },
     (err) => log.error({ err }, 'delegate pool worker failed'),

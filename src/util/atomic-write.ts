@@ -1,6 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, rename, unlink } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { mkdir, open, readdir, rename, unlink } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+
+const TMP_MARK = '.tmp-';
+const TMP_NAME = /\.tmp-[0-9a-f]{12}$/;
 
 /**
  * Write a file so that a reader sees either the old content or the complete new one, never an
@@ -9,7 +12,7 @@ import { dirname } from 'node:path';
  */
 export async function writeFileAtomic(path: string, data: string, mode: number, dirMode = 0o700): Promise<void> {
   await mkdir(dirname(path), { recursive: true, mode: dirMode });
-  const tmp = `${path}.tmp-${randomBytes(6).toString('hex')}`;
+  const tmp = `${path}${TMP_MARK}${randomBytes(6).toString('hex')}`;
   const handle = await open(tmp, 'wx', mode);
   try {
     await handle.writeFile(data);
@@ -35,4 +38,15 @@ export async function removeFile(path: string): Promise<void> {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
+}
+
+/**
+ * Remove the temp files of writes a crash interrupted (the daemon killed between open and
+ * rename). Only safe while nothing writes in `dir`: at start-up. Returns how many were removed.
+ */
+export async function removeStaleTempFiles(dir: string): Promise<number> {
+  const names = await readdir(dir).catch(() => []);
+  const stale = names.filter((n) => TMP_NAME.test(n));
+  await Promise.all(stale.map((n) => removeFile(join(dir, n))));
+  return stale.length;
 }

@@ -42,7 +42,11 @@ describe('crash recovery', () => {
     expect(failed.json).toMatchObject({ code: 11 });
     expect(reservations(br.ipamDir)).toHaveLength(1);
 
+    // A cache write the kill interrupted leaves its temp file; the next daemon removes it.
+    const interrupted = join(daemon.cniDir, 'results', 'crash-crash1-eth0.tmp-0123456789ab');
+    writeFileSync(interrupted, '{"kind":"cniCacheV1","conta');
     daemon = await startTestDaemon(host.dir, {});
+    expect(existsSync(interrupted)).toBe(false);
     const del = await runShim({ ...call, command: 'DEL' });
     expect(del.code, del.stdout).toBe(0);
     expect(host.inNetns(ns.name, 'link')).not.toContain('eth0');
