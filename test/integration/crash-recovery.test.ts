@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
@@ -43,6 +43,7 @@ describe('crash recovery', () => {
     expect(reservations(br.ipamDir)).toHaveLength(1);
 
     // A cache write the kill interrupted leaves its temp file; the next daemon removes it.
+    mkdirSync(join(daemon.cniDir, 'results'), { recursive: true });
     const interrupted = join(daemon.cniDir, 'results', 'crash-crash1-eth0.tmp-0123456789ab');
     writeFileSync(interrupted, '{"kind":"cniCacheV1","conta');
     daemon = await startTestDaemon(host.dir, {});
