@@ -26,6 +26,8 @@ export interface SoakOptions {
 export interface SoakReport {
   operations: number;
   faultsInjected: Record<string, number>;
+  /** Faulty pods whose teardown still completed (their DELs succeeded, possibly after retries). */
+  faultsSurvived: number;
   addsFailed: number;
   /** DELs answered with an error and retried, as a runtime retries (code 11 while the daemon restarts). */
   delRetries: number;
@@ -76,7 +78,7 @@ export async function runSoak(host: TestHost, opts: SoakOptions): Promise<SoakRe
   api.createNad('default', 'extra', JSON.stringify({ cniVersion: '1.0.0', type: 'cni-record' }));
   api.createNad('default', 'failing', JSON.stringify({ cniVersion: '1.0.0', type: 'cni-fail' }));
   api.createNad('default', 'hanging', JSON.stringify({ cniVersion: '1.0.0', type: 'cni-hang', pidFile: join(host.dir, 'hang.pid') }));
-  const report: SoakReport = { operations: 0, faultsInjected: {}, addsFailed: 0, delRetries: 0, delsFailed: 0, delFailures: [], leaks: [], rssBeforeKiB: rssKiB(daemon.process.pid as number), rssAfterKiB: 0, seconds: 0 };
+  const report: SoakReport = { operations: 0, faultsInjected: {}, faultsSurvived: 0, addsFailed: 0, delRetries: 0, delsFailed: 0, delFailures: [], leaks: [], rssBeforeKiB: rssKiB(daemon.process.pid as number), rssAfterKiB: 0, seconds: 0 };
   const inject = (fault: string): void => {
     report.faultsInjected[fault] = (report.faultsInjected[fault] ?? 0) + 1;
   };
@@ -111,6 +113,7 @@ export async function runSoak(host: TestHost, opts: SoakOptions): Promise<SoakRe
       })();
     }
     await restarting;
+    let tornDown = true;
     for (const netns of [ns.path, '']) {
       for (let attempt = 1; ; attempt++) {
         const del = await runShim({ ...call, netns, command: 'DEL', env: { MULTUS_SHIM_READY_TIMEOUT_MS: '20000' } });
@@ -122,10 +125,12 @@ export async function runSoak(host: TestHost, opts: SoakOptions): Promise<SoakRe
           continue;
         }
         report.delsFailed++;
+        tornDown = false;
         if (report.delFailures.length < 5) report.delFailures.push(`${fault ?? 'no fault'}: ${del.stdout.trim()}`);
         break;
       }
     }
+    if (fault !== undefined && tornDown) report.faultsSurvived++;
     host.deleteNetns(ns.name);
   }
 
