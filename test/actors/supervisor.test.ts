@@ -1,5 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
 import { pino } from 'pino';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { Runner } from '../../src/cni/runner.js';
 import { readMultusConf } from '../../src/config/multus-conf.js';
 import { CniError } from '../../src/errors.js';
@@ -25,10 +26,12 @@ function addRequest(pod: string, cniDir: string): CniRequest {
   };
 }
 
+/** Cache dir for the requests; removed even when a test fails. */
+const dir = mkdtempSync('/tmp/supervisor-test-');
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
 describe('supervisor', () => {
   it('refuses work past its in-flight bound with CNI error 11, at once', async () => {
-    const { mkdtempSync, rmSync } = await import('node:fs');
-    const dir = mkdtempSync('/tmp/supervisor-test-');
     const { runner, release } = blockingRunner();
     const supervisor = createSupervisor({ maxInflight: 2, log: pino({ level: 'silent' }), context: () => ({ runner, log: pino({ level: 'silent' }), kube: undefined, netnsIp: () => Promise.resolve(), readinessTimeoutMs: 0 }) });
     const first = [supervisor.handle(addRequest('a', dir)), supervisor.handle(addRequest('b', dir))];
@@ -39,12 +42,9 @@ describe('supervisor', () => {
     release();
     await Promise.all(first);
     expect(supervisor.stats()).toEqual({ actors: 0, inflight: 0, queued: 0 });
-    rmSync(dir, { recursive: true, force: true });
   });
 
   it('a crash inside one actor fails only that request, with a CNI error; other pods go on', async () => {
-    const { mkdtempSync, rmSync } = await import('node:fs');
-    const dir = mkdtempSync('/tmp/supervisor-test-');
     const runner = {
       add: (_net: unknown, a: { cniArgs: Array<[string, string]> }) => {
         if (a.cniArgs.some(([k, v]) => k === 'K8S_POD_NAME' && v === 'crashes')) throw new TypeError('cannot read properties of undefined');
@@ -63,6 +63,5 @@ describe('supervisor', () => {
     // The daemon goes on: the same pod is served again.
     await expect(supervisor.handle(addRequest('fine', dir))).resolves.toBeDefined();
     expect(supervisor.stats().inflight).toBe(0);
-    rmSync(dir, { recursive: true, force: true });
   });
 });
