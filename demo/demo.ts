@@ -58,8 +58,10 @@ async function main(): Promise<void> {
     section('the pod\'s interfaces');
     process.stdout.write(host.inNetns(netns.name, '-br', 'addr'));
     section('the pod\'s k8s.v1.cni.cncf.io/network-status annotation');
-    const pod = cluster.api.getPod('default', 'demo-pod') as { metadata: { annotations?: Record<string, string> } };
-    process.stdout.write(`${pod.metadata.annotations?.['k8s.v1.cni.cncf.io/network-status'] ?? '(missing)'}\n`);
+    // Written right after the runtime got its answer.
+    const networkStatus = (): string | undefined => (cluster?.api.getPod('default', 'demo-pod') as { metadata: { annotations?: Record<string, string> } }).metadata.annotations?.['k8s.v1.cni.cncf.io/network-status'];
+    for (let i = 0; i < 100 && networkStatus() === undefined; i++) await new Promise((r) => setTimeout(r, 20));
+    process.stdout.write(`${networkStatus() ?? '(missing)'}\n`);
 
     section('CNI DEL, twice (the second as RemovePodSandbox sends it: no netns)');
     for (const path of [netns.path, '']) {

@@ -22,6 +22,11 @@ import { publishPodNetworks } from './pod-status.js';
 export interface OperationOutcome {
   result?: CniResult;
   networks: string[];
+  /**
+   * Work that need not delay the runtime's answer (the network-status write): the supervisor
+   * runs it after replying, still inside the pod's mailbox, so the pod's next operation waits.
+   */
+  after?: () => Promise<void>;
 }
 
 /** What the operations need from the daemon. */
@@ -191,9 +196,11 @@ export async function addPod(req: CniRequest, ctx: OperationContext): Promise<Op
       throw err;
     }
   }
-  if (pod !== undefined && ctx.kube !== undefined) await publishPodNetworks(pod, delegates, results, req.ifname, ctx.kube, ctx.log);
   const masterIndex = Math.max(0, delegates.findIndex((d) => d.master));
-  return { result: results[masterIndex] as CniResult, networks: delegates.map((d) => d.name) };
+  const outcome: OperationOutcome = { result: results[masterIndex] as CniResult, networks: delegates.map((d) => d.name) };
+  const kube = ctx.kube;
+  if (pod !== undefined && kube !== undefined) outcome.after = () => publishPodNetworks(pod, delegates, results, req.ifname, kube, ctx.log);
+  return outcome;
 }
 
 /** Undo a failed ADD; a complete rollback also removes the delegate cache. */

@@ -79,7 +79,15 @@ export function createSupervisor(opts: SupervisorOptions) {
     /** Handle one decoded request; resolves with what the operation did (ADD's result for the runtime). */
     handle(req: CniRequest): Promise<OperationOutcome> {
       const key = req.pod === undefined ? NODE_KEY : `${req.pod.namespace}/${req.pod.name}`;
-      return submit(key, { cmd: req.command, sandbox: req.containerId }, () => run(req));
+      return new Promise<OperationOutcome>((resolve, reject) => {
+        submit(key, { cmd: req.command, sandbox: req.containerId }, async () => {
+          const outcome = await run(req);
+          // The runtime gets its answer now; the follow-up (the network-status write) still
+          // holds the pod's mailbox, so per-pod order holds and shutdown's drain waits for it.
+          resolve(outcome);
+          await outcome.after?.();
+        }).catch(reject);
+      });
     },
 
     /** A /delegate (hot-plug) request, in the same pod's mailbox as its CNI requests. */

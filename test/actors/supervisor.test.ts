@@ -41,6 +41,8 @@ describe('supervisor', () => {
     expect(supervisor.stats()).toEqual({ actors: 2, inflight: 2, queued: 2 });
     release();
     await Promise.all(first);
+    // The answer comes first; the job's bookkeeping (and any follow-up) completes right after.
+    await new Promise((r) => setImmediate(r));
     expect(supervisor.stats()).toEqual({ actors: 0, inflight: 0, queued: 0 });
   });
 
@@ -62,6 +64,7 @@ describe('supervisor', () => {
     expect(logged).toContainEqual(expect.objectContaining({ msg: 'unexpected failure inside a pod actor' }));
     // The daemon goes on: the same pod is served again.
     await expect(supervisor.handle(addRequest('fine', dir))).resolves.toBeDefined();
+    await new Promise((r) => setImmediate(r));
     expect(supervisor.stats().inflight).toBe(0);
   });
 });

@@ -230,6 +230,16 @@ export class E2eBed {
     return value === undefined ? [] : (JSON.parse(value) as NetworkStatusEntry[]);
   }
 
+  /** The annotation once it has `entries` entries: it lands just after the ADD's answer. */
+  async awaitNetworkStatus(namespace: string, name: string, entries: number): Promise<NetworkStatusEntry[]> {
+    const deadline = Date.now() + 5000;
+    while (this.networkStatus(namespace, name).length !== entries) {
+      if (Date.now() > deadline) throw new Error(`no network-status with ${entries} entries on ${namespace}/${name}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return this.networkStatus(namespace, name);
+  }
+
   /** Stop the daemon process and start a new one on the same dirs and socket (node-a, same API). */
   async restartDaemon(): Promise<void> {
     if (this.#api === undefined) throw new Error('bed not started');

@@ -57,7 +57,7 @@ describe.skipIf(setup.skip !== undefined)(`pods through containerd + CRI${setup.
     const ip = status.network?.ip ?? '';
     expect(ip).toMatch(CLUSTER_IP);
 
-    const networkStatus = bed().networkStatus('default', 'solo');
+    const networkStatus = await bed().awaitNetworkStatus('default', 'solo', 1);
     expect(networkStatus).toEqual([expect.objectContaining({ name: 'e2e-cluster', interface: 'eth0', ips: [ip], default: true })]);
     const { path } = await bed().sandboxNetns(pod);
     expect(addresses(path, 'eth0')).toEqual([`${ip}/24`]);
@@ -82,7 +82,7 @@ describe.skipIf(setup.skip !== undefined)(`pods through containerd + CRI${setup.
     expect(addresses(path, 'net1')).toEqual([expect.stringMatching(/^198\.18\.201\.\d+\/24$/)]);
     expect(addresses(path, 'net2')).toEqual([expect.stringMatching(/^198\.18\.202\.\d+\/24$/)]);
 
-    const networkStatus = bed().networkStatus('default', 'multi');
+    const networkStatus = await bed().awaitNetworkStatus('default', 'multi', 3);
     expect(networkStatus.map((s) => [s.name, s.interface, s.default ?? false])).toEqual([
       ['e2e-cluster', 'eth0', true],
       ['default/e2e-a', 'net1', false],
@@ -127,7 +127,7 @@ describe.skipIf(setup.skip !== undefined)(`pods through containerd + CRI${setup.
     for (const ip of ips) expect(ip).toMatch(CLUSTER_IP);
     expect(new Set(ips).size).toBe(10);
     for (const [i, name] of names.entries()) {
-      expect(bed().networkStatus('default', name)).toEqual([expect.objectContaining({ interface: 'eth0', ips: [ips[i]], default: true })]);
+      expect(await bed().awaitNetworkStatus('default', name, 1)).toEqual([expect.objectContaining({ interface: 'eth0', ips: [ips[i]], default: true })]);
     }
     await Promise.all(pods.map((p) => bed().removePod(p)));
     for (const name of names) expectAddThenDels('default', name);

@@ -6,7 +6,7 @@ import { TestHost } from '../helpers/host.js';
 import { bridgePlugin, multusStdin } from '../helpers/networks.js';
 import { FIXTURE_PLUGINS } from '../helpers/paths.js';
 import { podArgs, runShim, type ShimOutcome } from '../helpers/shim.js';
-import { sleep } from '../helpers/wait.js';
+import { sleep, until } from '../helpers/wait.js';
 
 /**
  * Kubernetes-driven attachments end to end: pods and NADs in the in-repo API server, the daemon
@@ -74,6 +74,12 @@ function networkStatus(p: PodCall): Array<Record<string, unknown>> {
   return value === undefined ? [] : (JSON.parse(value) as Array<Record<string, unknown>>);
 }
 
+/** The network-status annotation once written: it lands just after the ADD's answer. */
+async function statusOf(p: PodCall, entries: number): Promise<Array<Record<string, unknown>>> {
+  await until(() => networkStatus(p).length === entries, `${entries} network-status entries on ${p.name}`);
+  return networkStatus(p);
+}
+
 describe('pods with extra networks', () => {
   it('comma form: eth0 + net1 + net2, network-status with three entries, no API reads (MN-11, MN-24, MN-28, MN-30, MN-38, MUL-2, MUL-9)', async () => {
     const ipamA = bridgeNad('default', 'net-a', 31);
@@ -88,7 +94,8 @@ describe('pods with extra networks', () => {
     expect(addresses(p.netns.name, 'net1')).toContain('198.18.31.');
     expect(addresses(p.netns.name, 'net2')).toContain('198.18.32.');
 
-    const status = networkStatus(p);
+    const status = await statusOf(p, 3);
+    await until(() => cluster.api.events('default').length > 0 && cluster.api.requests().some((r) => r.resource === 'events'), 'the AddedInterface event');
     expect(status.map((s) => [s.name, s.interface, s.default])).toEqual([
       ['cluster', 'eth0', true],
       ['default/net-a', 'net1', undefined],
@@ -118,7 +125,7 @@ describe('pods with extra networks', () => {
     expect(add.code, add.stdout).toBe(0);
     expect(addresses(p.netns.name, 'data0')).toContain('198.18.33.');
     expect(addresses(p.netns.name, 'net2')).toContain('198.18.33.');
-    expect(networkStatus(p).map((s) => s.interface)).toEqual(['eth0', 'data0', 'net2']);
+    expect((await statusOf(p, 3)).map((s) => s.interface)).toEqual(['eth0', 'data0', 'net2']);
     expect((await cni('DEL', p)).code).toBe(0);
   });
 
@@ -169,7 +176,7 @@ describe('pods with extra networks', () => {
     const add = await cni('ADD', p);
     expect(add.code, add.stdout).toBe(0);
     expect(addresses(p.netns.name, 'eth0')).toContain('198.18.37.');
-    expect(networkStatus(p)).toEqual([expect.objectContaining({ name: 'kube-system/alt-default', interface: 'eth0', default: true })]);
+    expect(await statusOf(p, 1)).toEqual([expect.objectContaining({ name: 'kube-system/alt-default', interface: 'eth0', default: true })]);
     expect((await cni('DEL', p)).code).toBe(0);
   });
 
@@ -205,7 +212,7 @@ describe('pods with extra networks', () => {
     const routes = host.inNetns(p.netns.name, '-4', 'route', 'show', 'default');
     expect(routes).toContain('via 198.18.41.1 dev net1');
     expect(routes).not.toContain('eth0');
-    expect(networkStatus(p)[1]).toMatchObject({ name: 'default/gw-net', gateway: ['198.18.41.1'] });
+    expect((await statusOf(p, 2))[1]).toMatchObject({ name: 'default/gw-net', gateway: ['198.18.41.1'] });
     expect((await cni('DEL', p)).code).toBe(0);
   });
 

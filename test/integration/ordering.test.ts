@@ -6,7 +6,7 @@ import { API_ACCESS } from '../../src/k8s/api-access.js';
 import { TestHost } from '../helpers/host.js';
 import { multusStdin } from '../helpers/networks.js';
 import { podArgs, runShim } from '../helpers/shim.js';
-import { sleep } from '../helpers/wait.js';
+import { sleep, until } from '../helpers/wait.js';
 
 /**
  * Ordering and serialisation, observed through a recording plugin: the cluster network first,
@@ -114,7 +114,9 @@ describe('ordering', () => {
     expect(calls().map((c) => `${c.env.CNI_ARGS?.match(/K8S_POD_NAME=([^;]+)/)?.[1] ?? ''} ${String(c.conf.name)} ${c.env.CNI_IFNAME}`)).toEqual([
       'with-defaults nad-cluster eth0', 'with-defaults nad-extra net1', 'system-pod nad-cluster eth0',
     ]);
-    const status = JSON.parse((cluster.api.getPod('default', 'with-defaults') as { metadata: { annotations: Record<string, string> } }).metadata.annotations['k8s.v1.cni.cncf.io/network-status'] ?? '[]') as Array<{ name: string }>;
+    const annotation = (): string | undefined => (cluster.api.getPod('default', 'with-defaults') as { metadata: { annotations: Record<string, string> } }).metadata.annotations['k8s.v1.cni.cncf.io/network-status'];
+    await until(() => annotation() !== undefined, 'the network-status annotation');
+    const status = JSON.parse(annotation() ?? '[]') as Array<{ name: string }>;
     expect(status.map((e) => e.name)).toEqual(['kube-system/nad-cluster', 'kube-system/nad-extra']);
   });
 
