@@ -95,7 +95,7 @@ export async function benchChurn(host: TestHost): Promise<ScopeOutput> {
       const mine = results.filter((l) => l.variant === v);
       return [
         churnLatencyTable(`churn ${v}: throughput; latency ms (×floor)`, mine),
-        churnDaemonTable(`churn ${v}: the daemon during the Multus side (idle RSS before the first level: ${fixed(idle?.rssMiB, 1)} MiB; lag = exported p99, which includes the 10 ms sampling interval)`, mine),
+        churnDaemonTable(`churn ${v}: the daemon during the Multus side (idle RSS before the first level: ${fixed(idle?.rssMiB, 1)} MiB; lag = exported p99 without the 10 ms sampling interval)`, mine),
       ];
     }),
   };
