@@ -54,7 +54,7 @@ async function resolveNamedNetwork(value: string, namespace: string, ctx: PlanCo
 }
 
 /** The cluster network: `clusterNetwork`, else upstream's static `delegates` list (first = master). */
-async function clusterNetwork(ctx: PlanContext): Promise<Delegate[]> {
+export async function clusterNetwork(ctx: PlanContext): Promise<Delegate[]> {
   const { conf } = ctx;
   if (conf.clusterNetwork !== '') {
     const { name, net } = await resolveNamedNetwork(conf.clusterNetwork, conf.multusNamespace, ctx);

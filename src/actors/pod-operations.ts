@@ -1,4 +1,3 @@
-import { access } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { delegateIfname, requestedCapabilities, type Delegate } from '../cni/delegate.js';
 import { loadDelegates, listCachedContainers, removeDelegates, saveDelegates } from '../cni/delegate-cache.js';
@@ -9,7 +8,8 @@ import { CNI_ERR, CniError, asCniError } from '../errors.js';
 import type { KubeAccess, PodInfo } from '../k8s/protocol.js';
 import type { CniRequest, PodRef } from '../server/request.js';
 import { applyDefaultRoutes } from './default-route.js';
-import { planDelegates } from './planner.js';
+import { pathExists } from '../util/path-exists.js';
+import { clusterNetwork, planDelegates } from './planner.js';
 import { waitForReadinessIndicator } from './readiness.js';
 import { publishPodNetworks } from './pod-status.js';
 
@@ -261,7 +261,7 @@ export async function checkPod(req: CniRequest, ctx: OperationContext): Promise<
 /** STATUS: the cluster network's readiness (its plugins' STATUS when they speak CNI 1.1.0). */
 export async function statusNode(req: CniRequest, ctx: OperationContext): Promise<OperationOutcome> {
   await defaultNetworkReady(req, ctx);
-  const [master] = await planDelegates({ conf: req.conf, pod: undefined, kube: ctx.kube });
+  const [master] = await clusterNetwork({ conf: req.conf, pod: undefined, kube: ctx.kube });
   if (master !== undefined) await ctx.runner.status(master.net);
   return { networks: master === undefined ? [] : [master.name] };
 }
@@ -295,13 +295,13 @@ export async function gcNode(req: CniRequest, ctx: OperationContext): Promise<Op
     if (lookup.kind !== 'found') continue;
     // The recorded netns, if it still exists, so the stale interfaces are removed too.
     const recorded = await cachedNetns(req.conf.cniDir, containerId);
-    const netns = recorded !== '' && (await access(recorded).then(() => true, () => false)) ? recorded : '';
+    const netns = recorded !== '' && (await pathExists(recorded)) ? recorded : '';
     const stale: CniRequest = { ...req, command: 'DEL', containerId, netns, ifname: req.ifname === '' ? 'eth0' : req.ifname };
     const delErrors = await deleteAll(stale, lookup.delegates, ctx);
     if (delErrors.length === 0) await removeDelegates(req.conf.cniDir, containerId);
     errors.push(...delErrors);
   }
-  const [master] = await planDelegates({ conf: req.conf, pod: undefined, kube: ctx.kube });
+  const [master] = await clusterNetwork({ conf: req.conf, pod: undefined, kube: ctx.kube });
   if (master !== undefined) {
     const masterValid = valid.filter((v) => v.ifname !== '');
     errors.push(...(await ctx.runner.gc(master.net, masterValid)));

@@ -1,6 +1,6 @@
-import { access } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CNI_ERR, CniError } from '../errors.js';
+import { pathExists } from '../util/path-exists.js';
 
 const POLL_MS = 100;
 
@@ -10,15 +10,10 @@ const POLL_MS = 100;
  */
 export async function waitForReadinessIndicator(path: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      await access(path);
-      return;
-    } catch {
-      if (Date.now() >= deadline) {
-        throw new CniError(CNI_ERR.TRY_AGAIN_LATER, `the default network is not ready: readiness indicator file ${path} does not exist after ${timeoutMs} ms; have you checked that your default network is ready?`);
-      }
-      await sleep(POLL_MS);
+  while (!(await pathExists(path))) {
+    if (Date.now() >= deadline) {
+      throw new CniError(CNI_ERR.TRY_AGAIN_LATER, `the default network is not ready: readiness indicator file ${path} does not exist after ${timeoutMs} ms; have you checked that your default network is ready?`);
     }
+    await sleep(POLL_MS);
   }
 }

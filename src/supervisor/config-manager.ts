@@ -1,12 +1,14 @@
 import { watch, type FSWatcher } from 'node:fs';
-import { access, readFile, readdir } from 'node:fs/promises';
+import { readFile, readdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { loadNetworkConfigFile } from '../cni/network-config.js';
 import type { JsonObject } from '../cni/types.js';
 import { MULTUS_CONF_NAME, generateMultusConf, masterCandidates } from '../config/multus-conf-generator.js';
+import { waitForReadinessIndicator } from '../actors/readiness.js';
 import { removeFile, writeFileAtomic } from '../util/atomic-write.js';
+import { pathExists } from '../util/path-exists.js';
 
 /**
  * Keeps `<cniConfigDir>/00-multus.conf` right (upstream §2.4, minus its bugs): generated from the
@@ -43,13 +45,6 @@ function str(daemon: JsonObject, key: string, fallback: string): string {
   return typeof v === 'string' && v !== '' ? v : fallback;
 }
 
-async function exists(path: string): Promise<boolean> {
-  return access(path).then(
-    () => true,
-    () => false,
-  );
-}
-
 async function waitFor(what: string, deadlineMs: number, probe: () => Promise<string | undefined>): Promise<string> {
   const deadline = Date.now() + deadlineMs;
   for (;;) {
@@ -77,9 +72,7 @@ export async function startConfigManager(opts: ConfigManagerOptions): Promise<Co
     log.info({ path: confPath }, 'wrote the multus CNI config');
   }
 
-  if (readiness !== '') {
-    await waitFor(`readiness indicator file ${readiness} (have you checked that your default network is ready?)`, opts.readinessWaitMs, async () => ((await exists(readiness)) ? readiness : undefined));
-  }
+  if (readiness !== '') await waitForReadinessIndicator(readiness, opts.readinessWaitMs);
 
   if (mode !== 'auto') {
     // A user-provided file is copied once, under its own name, as upstream does.
@@ -94,7 +87,7 @@ export async function startConfigManager(opts: ConfigManagerOptions): Promise<Co
   const fixedMaster = str(daemon, 'multusMasterCNI', '');
 
   async function findMaster(): Promise<string | undefined> {
-    if (fixedMaster !== '') return (await exists(join(autoDir, fixedMaster))) ? join(autoDir, fixedMaster) : undefined;
+    if (fixedMaster !== '') return (await pathExists(join(autoDir, fixedMaster))) ? join(autoDir, fixedMaster) : undefined;
     const [first] = masterCandidates(await readdir(autoDir).catch(() => []));
     return first === undefined ? undefined : join(autoDir, first);
   }
@@ -133,7 +126,7 @@ export async function startConfigManager(opts: ConfigManagerOptions): Promise<Co
   if (readiness !== '') {
     watchers.push(
       watch(dirname(readiness), () => {
-        void exists(readiness).then(async (present) => {
+        void pathExists(readiness).then(async (present) => {
           if (present) return;
           log.error({ path: readiness }, 'readiness indicator file is gone: removing the multus CNI config and exiting');
           await removeFile(confPath);
