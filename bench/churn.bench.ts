@@ -9,7 +9,7 @@ import { measureChurnLevel, type ChurnLevel, type ChurnNetwork } from './churn.j
 import { churnDaemonTable, churnLatencyTable } from './churn-table.js';
 import { envCount, envCounts, envList } from './env.js';
 import { buildNoopPlugin, NOOP_TYPE } from './noop.js';
-import { readMemory, type Memory } from './proc.js';
+import { readMemory, type Memory } from '../test/helpers/proc.js';
 import type { ScopeOutput } from './scope.js';
 import { fixed } from './stats.js';
 import { renderChart, type Series } from './svg.js';

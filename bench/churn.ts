@@ -6,7 +6,7 @@ import { podArgs, runShim } from '../test/helpers/shim.js';
 import type { BenchCluster } from './bench-cluster.js';
 import { runConcurrently } from './concurrency.js';
 import { CNI_REQUEST, DELEGATE, K8S_REQUEST, KUBE_LAG_P99, MAIN_LAG_P99, metric, POOL_WAIT, scrapeMetrics, windowMean } from './metrics.js';
-import { readMemory } from './proc.js';
+import { readMemory } from '../test/helpers/proc.js';
 import { mean, summarize, type Summary } from './stats.js';
 
 /** The namespace of every pod the churn benches create. */

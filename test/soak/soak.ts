@@ -1,10 +1,11 @@
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FakeApiServer, writeKubeconfig } from '../apiserver/server.js';
 import { NODE } from '../helpers/cluster.js';
 import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
 import type { TestHost } from '../helpers/host.js';
 import { bridgePlugin, multusStdin } from '../helpers/networks.js';
+import { readMemory } from '../helpers/proc.js';
 import { podArgs, runShim } from '../helpers/shim.js';
 
 /**
@@ -12,6 +13,11 @@ import { podArgs, runShim } from '../helpers/shim.js';
  * an audit of everything a pod can leave behind. Every pod goes through what a runtime does:
  * ADD, then DEL (also after a failed ADD), then a second DEL without a netns.
  */
+
+/** The daemon's resident set now, KiB. */
+function rssKiB(pid: number | undefined): number {
+  return Math.round((readMemory(pid)?.rssMiB ?? NaN) * 1024);
+}
 
 export interface SoakOptions {
   pods: number;
@@ -53,11 +59,6 @@ function prng(seed: number): () => number {
   };
 }
 
-function rssKiB(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'));
-  return Number(line?.replace(/\D+/g, '') ?? NaN);
-}
-
 function files(dir: string, filter: (name: string) => boolean): string[] {
   return existsSync(dir) ? readdirSync(dir, { recursive: true }).map(String).filter(filter) : [];
 }
@@ -78,7 +79,7 @@ export async function runSoak(host: TestHost, opts: SoakOptions): Promise<SoakRe
   api.createNad('default', 'extra', JSON.stringify({ cniVersion: '1.0.0', type: 'cni-record' }));
   api.createNad('default', 'failing', JSON.stringify({ cniVersion: '1.0.0', type: 'cni-fail' }));
   api.createNad('default', 'hanging', JSON.stringify({ cniVersion: '1.0.0', type: 'cni-hang', pidFile: join(host.dir, 'hang.pid') }));
-  const report: SoakReport = { operations: 0, faultsInjected: {}, faultsSurvived: 0, addsFailed: 0, delRetries: 0, delsFailed: 0, delFailures: [], leaks: [], rssBeforeKiB: rssKiB(daemon.process.pid as number), rssAfterKiB: 0, seconds: 0 };
+  const report: SoakReport = { operations: 0, faultsInjected: {}, faultsSurvived: 0, addsFailed: 0, delRetries: 0, delsFailed: 0, delFailures: [], leaks: [], rssBeforeKiB: rssKiB(daemon.process.pid), rssAfterKiB: 0, seconds: 0 };
   const inject = (fault: string): void => {
     report.faultsInjected[fault] = (report.faultsInjected[fault] ?? 0) + 1;
   };
@@ -148,7 +149,7 @@ export async function runSoak(host: TestHost, opts: SoakOptions): Promise<SoakRe
   const veths = host.hostLinkExists(br.bridge) ? host.linksOnBridge(br.bridge) : [];
   report.leaks.push(...veths.map((v) => `veth ${v} on ${br.bridge}`));
   report.leaks.push(...(await daemon.stuckWork()).map((w) => `stuck in the daemon: ${w}`));
-  report.rssAfterKiB = rssKiB(daemon.process.pid as number);
+  report.rssAfterKiB = rssKiB(daemon.process.pid);
   report.seconds = Math.round(performance.now() - started) / 1000;
   await daemon.stop();
   await api.close();
