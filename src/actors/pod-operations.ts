@@ -311,3 +311,19 @@ export async function gcNode(req: CniRequest, ctx: OperationContext): Promise<Op
   }
   return { networks: master === undefined ? [] : [master.name] };
 }
+
+/** The operation a CNI command runs. */
+export function runOperation(req: CniRequest, ctx: OperationContext): Promise<OperationOutcome> {
+  switch (req.command) {
+    case 'ADD':
+      return addPod(req, ctx);
+    case 'DEL':
+      return delPod(req, ctx);
+    case 'CHECK':
+      return checkPod(req, ctx);
+    case 'STATUS':
+      return statusNode(req, ctx);
+    case 'GC':
+      return gcNode(req, ctx);
+  }
+}

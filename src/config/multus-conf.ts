@@ -102,3 +102,8 @@ export function readMultusConf(raw: JsonObject): MultusConf {
     runtimeConfig,
   };
 }
+
+/** Plugin search path: binDir first, then the process's CNI_PATH, without duplicates. */
+export function pluginDirs(conf: MultusConf, cniPath: string): string[] {
+  return [...new Set([conf.binDir, ...cniPath.split(':')].filter((d) => d !== ''))];
+}

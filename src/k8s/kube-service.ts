@@ -71,6 +71,7 @@ export class KubeService implements KubeApi {
     const kc = loadKubeConfig(opts.kubeconfig);
     const clients = await createKubeClients(kc, opts.requestTimeoutMs);
     this.#clients = clients;
+    if (!opts.informers) return;
     const watch = new Watch(kc);
     const onRestart = (what: string) => (reason: string, delayMs: number) => log({ level: 'warn', msg: `${what} informer restarting`, fields: { reason, delayMs } });
     if (opts.nodeName !== '') {

@@ -15,6 +15,11 @@ export interface KubeOptions {
   watchdogMs: number;
   /** How long start() waits for the first list of each informer, ms. */
   syncTimeoutMs: number;
+  /**
+   * Watch pods and NADs (the daemon). Off for the thin plugin: a process that lives for one CNI
+   * call reads only what that call needs, with live GETs.
+   */
+  informers: boolean;
 }
 
 /** What planning needs of a pod. */

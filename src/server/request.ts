@@ -84,6 +84,14 @@ export function podFromArgs(rawArgs: string | undefined): PodRef {
  */
 export function decodeCniRequest(body: Buffer, daemonConfig: JsonObject): CniRequest {
   const { env, stdin } = decodeBody(body);
+  return cniRequestFrom(env, stdin, daemonConfig);
+}
+
+/**
+ * Validate a request from its CNI environment and stdin config, the daemon config merged over
+ * it: the shim's request in the daemon, or the thin plugin's own process environment.
+ */
+export function cniRequestFrom(env: Readonly<Record<string, string | undefined>>, stdin: JsonObject, daemonConfig: JsonObject): CniRequest {
   const conf = readMultusConf(mergeDaemonConfig(stdin, daemonConfig));
   if (!isSupportedVersion(conf.cniVersion)) {
     throw new CniError(CNI_ERR.INCOMPATIBLE_VERSION, `unsupported cniVersion ${JSON.stringify(conf.cniVersion)} in the multus config`);

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { createRunner, type PluginRunObserver } from '../cni/runner.js';
 import type { DaemonConfig } from '../config/daemon-config.js';
 import type { Tunables } from '../config/env.js';
-import { readMultusConf, type MultusConf } from '../config/multus-conf.js';
+import { pluginDirs, readMultusConf } from '../config/multus-conf.js';
 import { startKubeWorker, type KubeHandle } from '../k8s/kube-worker-client.js';
 import type { KubeOptions } from '../k8s/protocol.js';
 import { startMetricsServer } from '../metrics/http.js';
@@ -34,11 +34,6 @@ export interface Daemon {
   stop(): Promise<void>;
 }
 
-/** Plugin search path: binDir first, then the daemon's CNI_PATH, without duplicates. */
-export function pluginDirs(conf: MultusConf, cniPath: string): string[] {
-  return [...new Set([conf.binDir, ...cniPath.split(':')].filter((d) => d !== ''))];
-}
-
 /**
  * Kubernetes is used when credentials are configured: the `kubeconfig` key, $KUBECONFIG, or an
  * in-cluster service account. Without them the daemon still serves the cluster network.
@@ -47,7 +42,7 @@ function kubeOptions(opts: DaemonOptions): KubeOptions | undefined {
   const kubeconfig = typeof opts.config.raw.kubeconfig === 'string' ? opts.config.raw.kubeconfig : '';
   if (kubeconfig === '' && (process.env.KUBECONFIG ?? '') === '' && process.env.KUBERNETES_SERVICE_HOST === undefined) return undefined;
   const { tunables } = opts;
-  return { kubeconfig, nodeName: tunables.nodeName, requestTimeoutMs: tunables.apiTimeoutMs, watchdogMs: tunables.informerWatchdogMs, syncTimeoutMs: tunables.informerSyncTimeoutMs };
+  return { kubeconfig, nodeName: tunables.nodeName, requestTimeoutMs: tunables.apiTimeoutMs, watchdogMs: tunables.informerWatchdogMs, syncTimeoutMs: tunables.informerSyncTimeoutMs, informers: true };
 }
 
 /** Plugin runs feed the delegate and pool-wait histograms, and a debug line each. */

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { chmod, copyFile, mkdir, open, rename, unlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { installThinRuntime } from './install-thin.js';
 
 /** The binaries built next to the daemon: the shim, and passthru (the auxiliary chain's head). */
 export const BUILT_BINARIES = ['multus-shim', 'passthru'].map((name) => fileURLToPath(new URL(`../bin/${name}`, import.meta.url)));
@@ -34,26 +35,33 @@ export async function installBinary(source: string, destDir: string): Promise<st
   return target;
 }
 
-/** `multus-daemon install -d <dir> [-s <binary>]`: the init container's command (default: both binaries). */
+/**
+ * `multus-daemon install -d <dir> [-t thick|thin] [-s <binary>]`: the init container's command.
+ * thick (default): the shim and passthru. thin: the `multus` plugin with its runtime, and passthru.
+ */
 export async function runInstall(argv: readonly string[]): Promise<void> {
   let destDir = '';
-  let sources = BUILT_BINARIES;
+  let type = 'thick';
+  let sources: string[] | undefined;
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = argv[i + 1];
     if ((flag === '-d' || flag === '--dest-dir') && value !== undefined) {
       destDir = value;
-      i++;
     } else if ((flag === '-s' || flag === '--source') && value !== undefined) {
       sources = [value];
-      i++;
+    } else if ((flag === '-t' || flag === '--type') && (value === 'thick' || value === 'thin')) {
+      type = value;
     } else {
-      throw new Error(`unknown install argument ${JSON.stringify(flag)}; usage: multus-daemon install -d <cni bin dir> [-s <binary>]`);
+      throw new Error(`unknown install argument ${JSON.stringify(flag)}; usage: multus-daemon install -d <cni bin dir> [-t thick|thin] [-s <binary>]`);
     }
+    i++;
   }
   if (destDir === '') throw new Error('install needs -d <cni bin dir> (e.g. /host/opt/cni/bin)');
-  for (const source of sources) {
+  const [shim, passthru] = BUILT_BINARIES as [string, string];
+  for (const source of sources ?? (type === 'thin' ? [passthru] : [shim, passthru])) {
     const target = await installBinary(source, destDir);
     process.stdout.write(`installed ${target}\n`);
   }
+  if (type === 'thin' && sources === undefined) process.stdout.write(`installed ${await installThinRuntime(destDir)}\n`);
 }

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { ActorRegistry } from '../actors/registry.js';
 import { hotplug } from '../actors/hotplug.js';
-import { addPod, checkPod, delPod, gcNode, statusNode, type OperationContext, type OperationOutcome } from '../actors/pod-operations.js';
+import { runOperation, type OperationContext, type OperationOutcome } from '../actors/pod-operations.js';
 import type { CniResult } from '../cni/result.js';
 import type { DelegateRequest } from '../server/delegate-request.js';
 import { CNI_ERR, CniError, asCniError, isUnexpected } from '../errors.js';
@@ -35,22 +35,6 @@ export function createSupervisor(opts: SupervisorOptions) {
   let inflight = 0;
   let idleWaiters: Array<() => void> = [];
 
-  function run(req: CniRequest): Promise<OperationOutcome> {
-    const ctx = opts.context(req);
-    switch (req.command) {
-      case 'ADD':
-        return addPod(req, ctx);
-      case 'DEL':
-        return delPod(req, ctx);
-      case 'CHECK':
-        return checkPod(req, ctx);
-      case 'STATUS':
-        return statusNode(req, ctx);
-      case 'GC':
-        return gcNode(req, ctx);
-    }
-  }
-
   /** Bound, route to the pod's mailbox, and keep unexpected failures inside the actor. */
   async function submit<T>(key: string, what: { cmd: string; sandbox: string }, job: () => Promise<T>): Promise<T> {
     if (inflight >= opts.maxInflight) {
@@ -81,7 +65,7 @@ export function createSupervisor(opts: SupervisorOptions) {
       const key = req.pod === undefined ? NODE_KEY : `${req.pod.namespace}/${req.pod.name}`;
       return new Promise<OperationOutcome>((resolve, reject) => {
         submit(key, { cmd: req.command, sandbox: req.containerId }, async () => {
-          const outcome = await run(req);
+          const outcome = await runOperation(req, opts.context(req));
           // The runtime gets its answer now; the follow-up (the network-status write) still
           // holds the pod's mailbox, so per-pod order holds and shutdown's drain waits for it.
           resolve(outcome);

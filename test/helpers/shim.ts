@@ -30,8 +30,11 @@ export function podArgs(namespace: string, name: string, uid = '', order = 0): s
   return [...pairs.slice(k), ...pairs.slice(0, k)].join(';');
 }
 
-/** Execute the built shim exactly as a container runtime does: a clean env and the config on stdin. */
-export function runShim(call: CniCall): Promise<ShimOutcome> {
+/**
+ * Execute the built shim (or another CNI executable, e.g. the thin plugin) exactly as a container
+ * runtime does: a clean env and the config on stdin.
+ */
+export function runShim(call: CniCall, executable = SHIM): Promise<ShimOutcome> {
   const env: Record<string, string> = {
     CNI_COMMAND: call.command,
     CNI_CONTAINERID: call.containerId ?? '',
@@ -45,7 +48,7 @@ export function runShim(call: CniCall): Promise<ShimOutcome> {
   const stdin = typeof call.stdin === 'string' ? call.stdin : JSON.stringify(call.stdin);
   const started = performance.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(SHIM, [], { env, stdio: ['pipe', 'pipe', 'inherit'] });
+    const child = spawn(executable, [], { env, stdio: ['pipe', 'pipe', 'inherit'] });
     const out: Buffer[] = [];
     child.stdout.on('data', (c: Buffer) => out.push(c));
     child.on('error', reject);

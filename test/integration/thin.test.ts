@@ -1,0 +1,130 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FakeApiServer } from '../apiserver/server.js';
+import { writeKubeconfig } from '../apiserver/kubeconfig.js';
+import { NODE } from '../helpers/cluster.js';
+import { TestHost } from '../helpers/host.js';
+import { bridgePlugin } from '../helpers/networks.js';
+import { DAEMON, DEBIAN_PLUGINS } from '../helpers/paths.js';
+import { podArgs, runShim, type CniCall } from '../helpers/shim.js';
+
+/**
+ * The thin plugin (`multus`) as a runtime runs it: installed by `multus-daemon install -t thin`
+ * into a CNI bin dir, executed per call with the config on stdin, no daemon anywhere. It plans
+ * from the in-repo API server through its kubeconfig and runs Debian's plugins in real netns.
+ */
+const host = new TestHost();
+const NETWORK_STATUS = 'k8s.v1.cni.cncf.io/network-status';
+let api: FakeApiServer;
+let binDir: string;
+let multus: string;
+let kubeconfig: string;
+let cniDir: string;
+let clusterConf: string;
+let clusterIpam: string;
+
+beforeAll(async () => {
+  binDir = join(host.dir, 'bin');
+  execFileSync('node', [DAEMON, 'install', '-t', 'thin', '-d', binDir]);
+  multus = join(binDir, 'multus');
+  api = await FakeApiServer.start();
+  kubeconfig = join(host.dir, 'multus.kubeconfig');
+  writeKubeconfig(kubeconfig, api.url);
+  cniDir = join(host.dir, 'cni');
+  const br = bridgePlugin(host, 120);
+  clusterIpam = br.ipamDir;
+  clusterConf = join(host.dir, '10-cluster.conf');
+  writeFileSync(clusterConf, JSON.stringify({ cniVersion: '1.0.0', name: 'cluster', ...br.plugin }));
+}, 60_000);
+
+afterAll(async () => {
+  await api?.close();
+  host.cleanup();
+});
+
+/** 00-multus.conf as the thin entrypoint writes it. */
+function thinConf(extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { cniVersion: '1.0.0', name: 'multus-cni-network', type: 'multus', kubeconfig, clusterNetwork: clusterConf, cniDir, binDir: DEBIAN_PLUGINS, ...extra };
+}
+
+function call(c: CniCall): ReturnType<typeof runShim> {
+  return runShim({ ...c, env: { CNI_PATH: `${binDir}:${DEBIAN_PLUGINS}`, ...c.env } }, multus);
+}
+
+function reservations(ipamDir: string): string[] {
+  return existsSync(ipamDir) ? readdirSync(ipamDir, { recursive: true }).map(String).filter((f) => /\d+\.\d+\.\d+\.\d+$/.test(f)) : [];
+}
+
+describe('thin plugin', () => {
+  it('is installed with its own runtime beside a launcher', () => {
+    expect(statSync(multus).mode & 0o777).toBe(0o755);
+    expect(existsSync(join(binDir, 'multus-ts', 'node'))).toBe(true);
+    expect(existsSync(join(binDir, 'multus-ts', 'node_modules', '@kubernetes', 'client-node'))).toBe(true);
+    // Dev-only packages stay behind: the runtime holds only what the plugin runs.
+    expect(existsSync(join(binDir, 'multus-ts', 'node_modules', 'vitest'))).toBe(false);
+    expect(existsSync(join(binDir, 'passthru'))).toBe(true);
+  });
+
+  it('answers VERSION without reading a config', async () => {
+    const out = await call({ command: 'VERSION', stdin: '{"cniVersion":"1.0.0"}' });
+    expect(out.code).toBe(0);
+    expect(out.json).toMatchObject({ cniVersion: '1.1.0', supportedVersions: expect.arrayContaining(['0.3.1', '1.0.0', '1.1.0']) as unknown });
+  });
+
+  it('attaches the cluster network and every NAD in-process, writes network-status before answering, and DEL removes all of it', async () => {
+    const br = bridgePlugin(host, 121);
+    api.createNad('default', 'thin-extra', JSON.stringify({ cniVersion: '1.0.0', name: 'thin-extra', ...br.plugin }));
+    const created = api.createPod({ metadata: { namespace: 'default', name: 'thin-pod', annotations: { 'k8s.v1.cni.cncf.io/networks': 'thin-extra' } }, spec: { nodeName: NODE } }) as { metadata: { uid: string } };
+    const ns = host.netns();
+    const base = { containerId: 'thin0001', netns: ns.path, args: podArgs('default', 'thin-pod', created.metadata.uid), stdin: thinConf() };
+
+    const add = await call({ ...base, command: 'ADD' });
+    expect(add.code, add.stdout).toBe(0);
+    expect(add.json).toMatchObject({ cniVersion: '1.0.0', ips: [{ address: expect.stringMatching(/^198\.18\.120\./) as unknown }] });
+    expect(host.inNetns(ns.name, '-br', 'addr', 'show', 'dev', 'net1')).toMatch(/198\.18\.121\./);
+    // No daemon: the annotation is there the moment the plugin exits.
+    const status = JSON.parse((api.getPod('default', 'thin-pod') as { metadata: { annotations: Record<string, string> } }).metadata.annotations[NETWORK_STATUS] ?? '[]') as Array<{ name: string; interface: string }>;
+    expect(status.map((s) => [s.name, s.interface])).toEqual([['cluster', 'eth0'], ['default/thin-extra', 'net1']]);
+    expect(existsSync(join(cniDir, 'thin0001'))).toBe(true);
+
+    // DEL needs neither the API server nor the netns: everything comes from the cache.
+    const del = await call({ ...base, netns: '', command: 'DEL', stdin: thinConf({ kubeconfig: join(host.dir, 'absent.kubeconfig') }) });
+    expect(del.code, del.stdout).toBe(0);
+    expect(reservations(clusterIpam)).toEqual([]);
+    expect(reservations(br.ipamDir)).toEqual([]);
+    expect(existsSync(join(cniDir, 'thin0001'))).toBe(false);
+    expect((await call({ ...base, command: 'DEL' })).code).toBe(0);
+  });
+
+  it('refuses an unknown NAD with code 7 and leaves nothing behind', async () => {
+    const created = api.createPod({ metadata: { namespace: 'default', name: 'thin-bad', annotations: { 'k8s.v1.cni.cncf.io/networks': 'no-such-net' } }, spec: { nodeName: NODE } }) as { metadata: { uid: string } };
+    const ns = host.netns();
+    const add = await call({ containerId: 'thin0002', netns: ns.path, args: podArgs('default', 'thin-bad', created.metadata.uid), stdin: thinConf(), command: 'ADD' });
+    expect(add.code).toBe(1);
+    expect(add.json).toMatchObject({ code: 7, msg: expect.stringContaining('cannot find a network-attachment-definition (no-such-net) in namespace (default)') as unknown });
+    expect(existsSync(join(cniDir, 'thin0002'))).toBe(false);
+    expect(reservations(clusterIpam)).toEqual([]);
+    expect(host.inNetns(ns.name, '-o', 'link', 'show')).not.toMatch(/eth0/);
+  });
+
+  it('answers bad input with a CNI error on stdout', async () => {
+    const garbage = await call({ command: 'ADD', containerId: 'thin0003', netns: '/proc/self/ns/net', args: podArgs('default', 'x'), stdin: '{not json' });
+    expect(garbage.code).toBe(1);
+    expect(garbage.json).toMatchObject({ code: 6 });
+    const noPod = await call({ command: 'ADD', containerId: 'thin0003', netns: '/proc/self/ns/net', args: 'IgnoreUnknown=1', stdin: thinConf() });
+    expect(noPod.json).toMatchObject({ code: 4, msg: expect.stringContaining('K8S_POD_NAMESPACE') as unknown });
+  });
+
+  it('reports an unreachable API server as retryable (11) without touching the pod', async () => {
+    const dead = join(host.dir, 'dead.kubeconfig');
+    writeKubeconfig(dead, 'http://127.0.0.1:9');
+    const ns = host.netns();
+    const add = await call({ command: 'ADD', containerId: 'thin0004', netns: ns.path, args: podArgs('default', 'thin-pod'), stdin: thinConf({ kubeconfig: dead }) });
+    expect(add.code).toBe(1);
+    expect(add.json).toMatchObject({ code: 11 });
+    expect(existsSync(join(cniDir, 'thin0004'))).toBe(false);
+    expect(readFileSync(clusterConf, 'utf8')).toContain('cluster');
+  });
+});
