@@ -38,7 +38,7 @@ function parseStdin(text: string): JsonObject {
 
 /** The config's logging keys; upstream's thin plugin logs nothing below `panic` unless asked. */
 function loggerFor(conf: JsonObject): Logger {
-  const text = (key: string, fallback: string): string => (typeof conf[key] === 'string' && conf[key] !== '' ? (conf[key] as string) : fallback);
+  const text = (key: string, fallback: string): string => (typeof conf[key] === 'string' && conf[key] !== '' ? (conf[key]) : fallback);
   return createLogger({ level: text('logLevel', 'panic'), file: text('logFile', ''), toStderr: conf.logToStderr === true });
 }
 
