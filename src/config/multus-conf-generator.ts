@@ -11,6 +11,9 @@ import type { JsonObject, NetworkConfig } from '../cni/types.js';
 /** The file the daemon writes into the runtime's CNI config dir. */
 export const MULTUS_CONF_NAME = '00-multus.conf';
 
+/** The thin plugin's CNI type (the `multus` executable). */
+export const THIN_PLUGIN_TYPE = 'multus';
+
 /** Daemon config keys copied into 00-multus.conf when set (upstream's list, plus the shim's own). */
 const PASS_THROUGH_KEYS = [
   'binDir', 'cniDir', 'logFile', 'logLevel', 'logToStderr', 'logOptions', 'namespaceIsolation', 'globalNamespaces',
@@ -41,12 +44,16 @@ export function generateMultusConf(daemon: JsonObject, master: NetworkConfig, ma
   if (compareVersions(cniVersion, '0.4.0') >= 0 && compareVersions(master.cniVersion, '0.4.0') < 0) {
     throw new Error(`cniVersion ${cniVersion} of the multus config is incompatible with cniVersion ${master.cniVersion} of the master config ${basename(masterPath)}: use a cniVersion below 0.4.0, or forceCNIVersion`);
   }
-  const conf: JsonObject = {
-    cniVersion,
-    name: daemon.overrideNetworkName === true ? master.name : 'multus-cni-network',
-    type: typeof daemon.type === 'string' && daemon.type !== '' ? daemon.type : 'multus-shim',
-    clusterNetwork: masterPath,
-  };
+  const type = typeof daemon.type === 'string' && daemon.type !== '' ? daemon.type : 'multus-shim';
+  const conf: JsonObject = { cniVersion, name: daemon.overrideNetworkName === true ? master.name : 'multus-cni-network', type };
+  if (type === THIN_PLUGIN_TYPE) {
+    // The thin plugin runs on the host, where the entrypoint's path of the master (under
+    // /host/…) does not exist: like upstream's thin entrypoint, embed the master itself.
+    conf.delegates = [JSON.parse(master.bytes) as JsonObject];
+    if (typeof daemon.kubeconfig === 'string' && daemon.kubeconfig !== '') conf.kubeconfig = daemon.kubeconfig;
+  } else {
+    conf.clusterNetwork = masterPath;
+  }
   const caps = typeof daemon.capabilities === 'object' && daemon.capabilities !== null ? (daemon.capabilities as Record<string, boolean>) : masterCapabilities(master);
   if (Object.keys(caps).length > 0) conf.capabilities = caps;
   for (const key of PASS_THROUGH_KEYS) {

@@ -1,15 +1,18 @@
 #!/usr/bin/env node
 /**
  * `multus-daemon` entry point: flags, config, logger, start, signals. Upstream's flags:
- * `-config <file>` (also `--config`, `-config=<file>`) and `-version`.
+ * `-config <file>` (also `--config`, `-config=<file>`) and `-version`. Subcommands: `install`
+ * (the init container) and `thin` (the thin DaemonSet's container).
  */
 import { readFileSync } from 'node:fs';
+import type { Logger } from 'pino';
 import { DEFAULT_DAEMON_CONFIG_PATH, loadDaemonConfig } from '../config/daemon-config.js';
 import { parseTunables } from '../config/env.js';
 import { createLogger } from '../logging/logger.js';
 import { startConfigManager, type ConfigManager } from './config-manager.js';
 import { startDaemon } from './daemon.js';
 import { runInstall } from './install.js';
+import { startThinEntrypoint } from './thin-entrypoint.js';
 
 interface Cli {
   configPath: string;
@@ -28,7 +31,7 @@ function parseCli(argv: readonly string[]): Cli {
     } else if (flag === '-version' || flag === '--version' || flag === '-v') {
       cli.version = true;
     } else {
-      throw new Error(`unknown argument ${JSON.stringify(arg)}; usage: multus-daemon [-config <daemon-config.json>] [-version] | multus-daemon install -d <cni bin dir>`);
+      throw new Error(`unknown argument ${JSON.stringify(arg)}; usage: multus-daemon [thin] [-config <daemon-config.json>] [-version] | multus-daemon install -d <cni bin dir> [-t thick|thin]`);
     }
   }
   return cli;
@@ -39,52 +42,17 @@ function version(): string {
   return pkg.version;
 }
 
-async function main(): Promise<void> {
-  if (process.argv[2] === 'install') {
-    await runInstall(process.argv.slice(3));
-    return;
-  }
-  const cli = parseCli(process.argv.slice(2));
-  if (cli.version) {
-    process.stdout.write(`multus-daemon: version:${version()}\n`);
-    return;
-  }
-  const config = await loadDaemonConfig(cli.configPath);
-  const tunables = parseTunables();
-  const log = createLogger({ level: config.logLevel, file: config.logFile, toStderr: config.logToStderr });
-  // 00-multus.conf is managed when the config says where it comes from (upstream's ConfigMap
-  // always does); the manager then watches the readiness indicator, so requests need not.
-  const managed = typeof config.raw.multusAutoconfigDir === 'string' || (typeof config.raw.multusConfigFile === 'string' && config.raw.multusConfigFile !== 'auto');
-  const { readinessindicatorfile: _watchedByManager, ...perRequest } = config.raw;
-  const daemon = await startDaemon({ config: managed ? { ...config, raw: perRequest } : config, tunables, log, cniPath: process.env.CNI_PATH ?? '' });
-  let manager: ConfigManager | undefined;
-  if (managed) {
-    manager = await startConfigManager({
-      daemon: config.raw,
-      log: log.child({ component: 'config-manager' }),
-      masterWaitMs: tunables.masterWaitMs,
-      readinessWaitMs: tunables.readinessTimeoutMs,
-      onReadinessLost: () => {
-        log.flush();
-        process.exit(2);
-      },
-    });
-  } else {
-    log.info('no multusAutoconfigDir or multusConfigFile: not managing 00-multus.conf');
-  }
+/**
+ * SIGTERM/SIGINT: stop gracefully (the daemon drains in-flight requests); a second signal means
+ * the operator wants out now.
+ */
+function stopOnSignal(log: Logger, stop: () => Promise<void>, what: string): void {
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals): void => {
-    if (stopping) {
-      // A second signal: the operator wants out now.
-      process.exit(1);
-    }
+    if (stopping) process.exit(1);
     stopping = true;
-    log.info({ signal }, 'shutting down: readyz now answers 500, finishing in-flight requests');
-    const shutdown = async (): Promise<void> => {
-      await daemon.stop();
-      await manager?.stop();
-    };
-    shutdown().then(
+    log.info({ signal }, `shutting down: ${what}`);
+    stop().then(
       () => {
         log.info('multus-daemon stopped');
         log.flush();
@@ -98,6 +66,57 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+}
+
+async function main(): Promise<void> {
+  if (process.argv[2] === 'install') {
+    await runInstall(process.argv.slice(3));
+    return;
+  }
+  // `thin`: the thin DaemonSet's container (kubeconfig + 00-multus.conf for the `multus` plugin).
+  const thin = process.argv[2] === 'thin';
+  const cli = parseCli(process.argv.slice(thin ? 3 : 2));
+  if (cli.version) {
+    process.stdout.write(`multus-daemon: version:${version()}\n`);
+    return;
+  }
+  const config = await loadDaemonConfig(cli.configPath);
+  const tunables = parseTunables();
+  const log = createLogger({ level: config.logLevel, file: config.logFile, toStderr: config.logToStderr });
+  const managerOptions = {
+    log: log.child({ component: 'config-manager' }),
+    masterWaitMs: tunables.masterWaitMs,
+    readinessWaitMs: tunables.readinessTimeoutMs,
+    onReadinessLost: () => {
+      log.flush();
+      process.exit(2);
+    },
+  };
+  if (thin) {
+    const entrypoint = await startThinEntrypoint({ ...managerOptions, daemon: config.raw });
+    log.info({ conf: entrypoint.confPath, kubeconfig: entrypoint.kubeconfigHostPath }, 'thin plugin configured');
+    stopOnSignal(log, () => entrypoint.stop(), 'no longer managing the thin plugin config');
+    return;
+  }
+  // 00-multus.conf is managed when the config says where it comes from (upstream's ConfigMap
+  // always does); the manager then watches the readiness indicator, so requests need not.
+  const managed = typeof config.raw.multusAutoconfigDir === 'string' || (typeof config.raw.multusConfigFile === 'string' && config.raw.multusConfigFile !== 'auto');
+  const { readinessindicatorfile: _watchedByManager, ...perRequest } = config.raw;
+  const daemon = await startDaemon({ config: managed ? { ...config, raw: perRequest } : config, tunables, log, cniPath: process.env.CNI_PATH ?? '' });
+  let manager: ConfigManager | undefined;
+  if (managed) {
+    manager = await startConfigManager({ ...managerOptions, daemon: config.raw });
+  } else {
+    log.info('no multusAutoconfigDir or multusConfigFile: not managing 00-multus.conf');
+  }
+  stopOnSignal(
+    log,
+    async () => {
+      await daemon.stop();
+      await manager?.stop();
+    },
+    'readyz now answers 500, finishing in-flight requests',
+  );
 }
 
 main().catch((err: unknown) => {
