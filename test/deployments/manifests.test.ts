@@ -10,20 +10,17 @@ import { ROOT } from '../helpers/paths.js';
 /* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-unsafe-member-access */
 type Doc = Record<string, any>;
 
-const docs = parseAllDocuments(readFileSync(`${ROOT}deployments/multus-daemonset-thick.yml`, 'utf8')).map((d) => d.toJS() as Doc);
-const byKind = (kind: string): Doc => {
-  const doc = docs.find((d) => d.kind === kind);
-  if (doc === undefined) throw new Error(`no ${kind} in the manifest`);
-  return doc;
-};
-
-describe('thick DaemonSet manifest', () => {
+/** One manifest's documents, and lookups into them. */
+function manifest(file: string) {
+  const docs = parseAllDocuments(readFileSync(`${ROOT}deployments/${file}`, 'utf8')).map((d) => d.toJS() as Doc);
+  const byKind = (kind: string): Doc => {
+    const doc = docs.find((d) => d.kind === kind);
+    if (doc === undefined) throw new Error(`no ${kind} in ${file}`);
+    return doc;
+  };
   const ds = byKind('DaemonSet');
   const pod = ds.spec.template.spec as Doc;
-  const main = pod.containers[0] as Doc;
   const volumes = new Map<string, Doc>((pod.volumes as Doc[]).map((v) => [v.name as string, v]));
-  const daemonConfig = parseDaemonConfig(JSON.parse(byKind('ConfigMap').data['daemon-config.json'] as string), 'ConfigMap');
-
   /** The host path behind a path inside `container`, or undefined when it is not on a volume. */
   function hostPathOf(container: Doc, path: string): string | undefined {
     for (const m of container.volumeMounts as Doc[]) {
@@ -36,6 +33,18 @@ describe('thick DaemonSet manifest', () => {
     }
     return undefined;
   }
+  return { docs, byKind, ds, pod, main: pod.containers[0] as Doc, init: pod.initContainers[0] as Doc, hostPathOf, daemonConfig: parseDaemonConfig(JSON.parse(byKind('ConfigMap').data['daemon-config.json'] as string), `${file} ConfigMap`) };
+}
+
+/** The ClusterRole's grants as `group|resource|verb`, sorted. */
+function grants(role: Doc): string[] {
+  return (role.rules as Doc[]).flatMap((r) => (r.apiGroups as string[]).flatMap((g) => (r.resources as string[]).flatMap((res) => (r.verbs as string[]).map((v) => `${g}|${res}|${v}`)))).sort();
+}
+
+const NEEDED = API_ACCESS.flatMap((a) => a.verbs.map((v) => `${a.apiGroup}|${a.resource}|${v}`)).sort();
+
+describe('thick DaemonSet manifest', () => {
+  const { byKind, ds, pod, main, hostPathOf, daemonConfig } = manifest('multus-daemonset-thick.yml');
 
   it('defines the NetworkAttachmentDefinition CRD of the multi-net spec (MN-2)', () => {
     const crd = byKind('CustomResourceDefinition');
@@ -47,9 +56,7 @@ describe('thick DaemonSet manifest', () => {
   });
 
   it('grants exactly the API access the daemon uses, to the ServiceAccount the DaemonSet runs as', () => {
-    const granted = (byKind('ClusterRole').rules as Doc[]).flatMap((r) => (r.apiGroups as string[]).flatMap((g) => (r.resources as string[]).flatMap((res) => (r.verbs as string[]).map((v) => `${g}|${res}|${v}`))));
-    const needed = API_ACCESS.flatMap((a) => a.verbs.map((v) => `${a.apiGroup}|${a.resource}|${v}`));
-    expect(granted.sort()).toEqual(needed.sort());
+    expect(grants(byKind('ClusterRole'))).toEqual(NEEDED);
     const binding = byKind('ClusterRoleBinding');
     expect(binding.roleRef.name).toBe(byKind('ClusterRole').metadata.name);
     expect(binding.subjects[0]).toMatchObject({ kind: 'ServiceAccount', name: pod.serviceAccountName, namespace: ds.metadata.namespace });
@@ -80,5 +87,34 @@ describe('thick DaemonSet manifest', () => {
     expect(main.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'metrics' });
     expect(main.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'metrics' });
     expect(main.resources.limits.memory).toBeDefined();
+  });
+});
+
+describe('thin DaemonSet manifest', () => {
+  const thin = manifest('multus-daemonset.yml');
+  const thick = manifest('multus-daemonset-thick.yml');
+
+  it('carries the same CRD, RBAC and ServiceAccount as the thick one', () => {
+    for (const kind of ['CustomResourceDefinition', 'ClusterRoleBinding', 'ServiceAccount']) expect(thin.byKind(kind)).toEqual(thick.byKind(kind));
+    expect(grants(thin.byKind('ClusterRole'))).toEqual(NEEDED);
+    expect(thin.pod.serviceAccountName).toBe('multus');
+  });
+
+  it('installs the thin plugin into the host CNI bin dir and runs the thin entrypoint on the mounted config', () => {
+    const dest = (thin.init.command as string[])[(thin.init.command as string[]).indexOf('-d') + 1] as string;
+    expect(thin.init.command).toEqual(expect.arrayContaining(['install', '-t', 'thin']));
+    expect(thin.hostPathOf(thin.init, dest)).toBe('/opt/cni/bin');
+    const command = thin.main.command as string[];
+    expect(command).toContain('thin');
+    expect(thin.hostPathOf(thin.main, command[command.indexOf('-config') + 1] as string)).toBe('configmap:/daemon-config.json');
+  });
+
+  it('writes 00-multus.conf and the kubeconfig where the host (and so the plugin) finds them', () => {
+    const raw = thin.daemonConfig.raw;
+    expect(thin.hostPathOf(thin.main, raw.cniConfigDir as string)).toBe('/etc/cni/net.d');
+    expect(thin.hostPathOf(thin.main, raw.multusAutoconfigDir as string)).toBe('/etc/cni/net.d');
+    // The entrypoint writes <cniConfigDir>/multus.d/multus.kubeconfig; the plugin reads the host path.
+    expect(thin.hostPathOf(thin.main, `${raw.cniConfigDir as string}/multus.d/multus.kubeconfig`)).toBe(raw.multusKubeconfigFileHost);
+    expect(thin.main.resources.limits.memory).toBeDefined();
   });
 });
