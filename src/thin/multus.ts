@@ -61,6 +61,11 @@ async function kubeFor(req: CniRequest, log: Logger, timeoutMs: number): Promise
   return kube;
 }
 
+/** The daemon's outcome-line fields, so one log reader serves both plugins. */
+function logFields(req: CniRequest | undefined): Record<string, unknown> {
+  return { cmd: req?.command, pod: req?.pod === undefined ? undefined : `${req.pod.namespace}/${req.pod.name}`, sandbox: req?.containerId.slice(0, 12) };
+}
+
 /** One CNI call, start to end; returns what goes to stdout. */
 async function handle(stdinText: string): Promise<{ stdout: string; code: number }> {
   if (process.env.CNI_COMMAND === 'VERSION') {
@@ -69,10 +74,11 @@ async function handle(stdinText: string): Promise<{ stdout: string; code: number
   let version = '1.1.0';
   let log: Logger | undefined;
   let kube: KubeService | undefined;
+  let req: CniRequest | undefined;
   try {
     const stdin = parseStdin(stdinText);
     if (typeof stdin.cniVersion === 'string') version = stdin.cniVersion;
-    const req = cniRequestFrom(process.env, stdin, {});
+    req = cniRequestFrom(process.env, stdin, {});
     log = loggerFor(stdin);
     const tunables = parseTunables();
     kube = await kubeFor(req, log, tunables.apiTimeoutMs);
@@ -89,11 +95,11 @@ async function handle(stdinText: string): Promise<{ stdout: string; code: number
     const outcome = await runOperation(req, ctx);
     // Upstream's thin plugin writes network-status before it answers; so does this one.
     await outcome.after?.();
-    log.info({ cmd: req.command, pod: req.pod === undefined ? undefined : `${req.pod.namespace}/${req.pod.name}`, sandbox: req.containerId.slice(0, 12), networks: outcome.networks }, 'CNI request done');
+    log.info({ ...logFields(req), networks: outcome.networks, result: 'ok' }, 'CNI request done');
     return { stdout: outcome.result === undefined ? '' : JSON.stringify(convertResult(outcome.result, req.conf.cniVersion)), code: 0 };
   } catch (err) {
     const body = toCniErrorBody(err, version);
-    log?.error({ err: body }, 'CNI request failed');
+    log?.error({ ...logFields(req), result: 'error', err: body }, 'CNI request failed');
     return { stdout: JSON.stringify(body), code: 1 };
   } finally {
     await kube?.stop();

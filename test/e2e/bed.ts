@@ -1,7 +1,9 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { NODE, startTestCluster, type TestCluster } from '../helpers/cluster.js';
+import { FakeApiServer } from '../apiserver/server.js';
+import { writeKubeconfig } from '../apiserver/kubeconfig.js';
+import { NODE, createNodePod } from '../helpers/cluster.js';
 import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { TestHost } from '../helpers/host.js';
 import { bridgePlugin } from '../helpers/networks.js';
@@ -22,6 +24,9 @@ export const SHIM_READY_TIMEOUT_MS = 2000;
 
 /** The cluster network's subnet (198.18.200.0/24; NADs of the suite use 201+). */
 export const CLUSTER_OCTET = 200;
+
+/** Which Multus the runtime calls: the shim and the daemon, or the thin plugin on its own. */
+export type PluginMode = 'thick' | 'thin';
 
 /** A pod the suite ran through the runtime. */
 export interface RunningPod {
@@ -68,14 +73,25 @@ export class E2eBed {
   readonly #bridges: string[] = [];
   readonly #ipamDirs: string[] = [];
   readonly #netnsBefore = new Set(hostNetns());
-  #api: TestCluster | undefined;
+  readonly #mode: PluginMode;
+  readonly #kubeconfig: string;
+  /** The thin plugin's delegate cache and log (thick: the daemon's). */
+  readonly #thinCniDir: string;
+  readonly #thinLog: string;
+  #api: FakeApiServer | undefined;
   #daemon: TestDaemon | undefined;
+  #thinEntrypoint: ChildProcess | undefined;
   #containerd: Containerd | undefined;
 
-  private constructor() {
+  /** `clusterOctet`: the cluster network's 198.18.<octet>.0/24, distinct per test file running in parallel. */
+  private constructor(mode: PluginMode, clusterOctet: number) {
+    this.#mode = mode;
+    this.#kubeconfig = join(this.host.dir, 'kubeconfig');
+    this.#thinCniDir = join(this.host.dir, 'cni');
+    this.#thinLog = join(this.host.dir, 'thin.log');
     this.cniBinDir = join(this.host.dir, 'cni-bin');
     this.cniConfDir = join(this.host.dir, 'cni-conf');
-    const net = bridgePlugin(this.host, CLUSTER_OCTET);
+    const net = bridgePlugin(this.host, clusterOctet);
     // The master (primary) CNI config, in the runtime's conf dir as on a node; the daemon
     // generates 00-multus.conf from it.
     const confPath = join(this.cniConfDir, '10-e2e-bridge.conflist');
@@ -87,8 +103,8 @@ export class E2eBed {
   }
 
   /** Start everything; on failure stops what started and rethrows. */
-  static async start(): Promise<E2eBed> {
-    const bed = new E2eBed();
+  static async start(mode: PluginMode = 'thick', clusterOctet = CLUSTER_OCTET): Promise<E2eBed> {
+    const bed = new E2eBed(mode, clusterOctet);
     try {
       await bed.#start();
       return bed;
@@ -103,11 +119,17 @@ export class E2eBed {
     // The bin dir a node would have in /opt/cni/bin: our shim (copied, as the daemonset's init
     // container does) and Debian's plugins, loopback included.
     mkdirSync(this.cniBinDir, { recursive: true });
-    copyFileSync(SHIM, join(this.cniBinDir, 'multus-shim'));
     for (const plugin of readdirSync(DEBIAN_PLUGINS)) symlinkSync(join(DEBIAN_PLUGINS, plugin), join(this.cniBinDir, plugin));
-
-    this.#api = await startTestCluster(this.host, this.#daemonConfig());
-    this.#daemon = this.#api.daemon;
+    this.#api = await FakeApiServer.start();
+    writeKubeconfig(this.#kubeconfig, this.#api.url);
+    if (this.#mode === 'thick') {
+      copyFileSync(SHIM, join(this.cniBinDir, 'multus-shim'));
+      await this.#startDaemon();
+    } else {
+      // As the thin DaemonSet does: install -t thin, then the thin entrypoint writes 00-multus.conf.
+      execFileSync(process.execPath, [DAEMON, 'install', '-t', 'thin', '-d', this.cniBinDir], { stdio: 'ignore' });
+      this.#startThinEntrypoint();
+    }
     await this.multusConf(() => true);
     this.#containerd = await Containerd.start({
       dir: join(this.host.dir, 'containerd'),
@@ -123,7 +145,25 @@ export class E2eBed {
 
   /** The daemon manages 00-multus.conf itself, as with upstream's ConfigMap (multusConfigFile auto). */
   #daemonConfig(): Record<string, unknown> {
-    return { binDir: this.cniBinDir, cniVersion: '0.4.0', multusAutoconfigDir: this.cniConfDir, cniConfigDir: this.cniConfDir, daemonSocketDir: join(this.host.dir, 'run') };
+    return { kubeconfig: this.#kubeconfig, binDir: this.cniBinDir, cniVersion: '0.4.0', multusAutoconfigDir: this.cniConfDir, cniConfigDir: this.cniConfDir, daemonSocketDir: join(this.host.dir, 'run') };
+  }
+
+  async #startDaemon(): Promise<void> {
+    this.#daemon = await startTestDaemon(this.host.dir, this.#daemonConfig(), { MULTUS_NODE_NAME: NODE, MULTUS_API_TIMEOUT_MS: '2000' });
+  }
+
+  /** `multus-daemon thin`; its config's cniDir/logFile/logLevel pass into 00-multus.conf for the plugin. */
+  #startThinEntrypoint(): void {
+    const configPath = join(this.host.dir, 'thin-config.json');
+    writeFileSync(configPath, JSON.stringify({ ...this.#daemonConfig(), cniDir: this.#thinCniDir, logFile: this.#thinLog, logLevel: 'debug' }));
+    this.#thinEntrypoint = spawn(process.execPath, [DAEMON, 'thin', '-config', configPath], { stdio: 'ignore' });
+  }
+
+  /** The log lines of whoever runs the CNI calls: the daemon, or the thin plugin. */
+  #logs(): Array<Record<string, unknown>> {
+    if (this.#mode === 'thick') return this.daemon.logs();
+    if (!existsSync(this.#thinLog)) return [];
+    return readFileSync(this.#thinLog, 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>);
   }
 
   /** Wait until the daemon's 00-multus.conf satisfies `ready`, and return it. */
@@ -140,9 +180,9 @@ export class E2eBed {
     }
   }
 
-  get api(): TestCluster['api'] {
+  get api(): FakeApiServer {
     if (this.#api === undefined) throw new Error('bed not started');
-    return this.#api.api;
+    return this.#api;
   }
 
   get daemon(): TestDaemon {
@@ -170,8 +210,7 @@ export class E2eBed {
 
   /** Create the pod in the API server (bound to node-a) and return its uid, as the scheduler would. */
   createPod(namespace: string, name: string, annotations: Record<string, string> = {}): string {
-    if (this.#api === undefined) throw new Error('bed not started');
-    return this.#api.pod(namespace, name, annotations);
+    return createNodePod(this.api, namespace, name, annotations);
   }
 
   /** RunPodSandbox for a pod already in the API server, with its metadata and annotations. */
@@ -242,9 +281,8 @@ export class E2eBed {
 
   /** Stop the daemon process and start a new one on the same dirs and socket (node-a, same API). */
   async restartDaemon(): Promise<void> {
-    if (this.#api === undefined) throw new Error('bed not started');
     await this.daemon.stop();
-    this.#daemon = await startTestDaemon(this.host.dir, { kubeconfig: this.#api.kubeconfig, ...this.#daemonConfig() }, { MULTUS_NODE_NAME: NODE, MULTUS_API_TIMEOUT_MS: '2000' });
+    await this.#startDaemon();
   }
 
   /**
@@ -253,23 +291,21 @@ export class E2eBed {
    * README). Only the current daemon's log file: it is appended to across restarts.
    */
   cniCalls(namespace: string, name: string): string[] {
-    return this.daemon
-      .logs()
+    return this.#logs()
       .filter((l) => (l.msg === 'CNI request done' || l.msg === 'CNI request failed') && l.pod === `${namespace}/${name}`)
       .map((l) => `${String(l.cmd)} ${String(l.result)}`);
   }
 
   /** The leak audit of the whole run (see audit.ts). */
   audit(): Promise<LeakAudit> {
-    return auditHost({ containerd: this.containerd, bridges: this.#bridges, ipamDirs: this.#ipamDirs, cniDir: this.daemon.cniDir, netnsBefore: this.#netnsBefore });
+    return auditHost({ containerd: this.containerd, bridges: this.#bridges, ipamDirs: this.#ipamDirs, cniDir: this.#mode === 'thick' ? this.daemon.cniDir : this.#thinCniDir, netnsBefore: this.#netnsBefore });
   }
 
   /** containerd's and the daemon's last log lines, for failure messages. */
   diagnostics(): string {
     let daemonTail = '';
     try {
-      daemonTail = this.daemon
-        .logs()
+      daemonTail = this.#logs()
         .slice(-15)
         .map((l) => JSON.stringify(l))
         .join('\n');
@@ -286,8 +322,15 @@ export class E2eBed {
    */
   async stop(): Promise<string[]> {
     const problems = (await this.#containerd?.stop()) ?? [];
-    if (this.#daemon !== undefined && this.#daemon !== this.#api?.daemon) await this.#daemon.stop();
-    await this.#api?.stop();
+    await this.#daemon?.stop();
+    const entrypoint = this.#thinEntrypoint;
+    if (entrypoint !== undefined && entrypoint.exitCode === null && entrypoint.signalCode === null) {
+      await new Promise((resolve) => {
+        entrypoint.once('exit', resolve);
+        entrypoint.kill('SIGTERM');
+      });
+    }
+    await this.#api?.close();
     this.host.cleanup(); // bridges (registered by bridgePlugin), netns, the temp dir
     return problems;
   }
@@ -300,7 +343,7 @@ export class E2eBed {
  * in runc. Anything else (our daemon, shim, config or test code) fails the suite instead.
  * MULTUS_E2E_REQUIRED=1 turns the skip into a failure (CI can insist the suite ran).
  */
-export async function startBedOrSkip(): Promise<{ bed: E2eBed; skip?: undefined } | { bed?: undefined; skip: string }> {
+export async function startBedOrSkip(mode: PluginMode = 'thick', clusterOctet = CLUSTER_OCTET): Promise<{ bed: E2eBed; skip?: undefined } | { bed?: undefined; skip: string }> {
   const skip = (reason: string): { skip: string } => {
     if (process.env.MULTUS_E2E_REQUIRED === '1') throw new Error(`e2e suite required but cannot run: ${reason}`);
     process.stderr.write(`test/e2e: SKIPPING the containerd end-to-end suite: ${reason}\n`);
@@ -310,7 +353,7 @@ export async function startBedOrSkip(): Promise<{ bed: E2eBed; skip?: undefined 
   const missing = ['containerd', 'containerd-shim-runc-v2', 'runc', 'ctr', 'cc', 'nsenter', 'findmnt'].filter((b) => onPath(b) === undefined);
   if (missing.length > 0) return skip(`not installed: ${missing.join(', ')} (run scripts/setup.sh)`);
 
-  const bed = await E2eBed.start();
+  const bed = await E2eBed.start(mode, clusterOctet);
   try {
     const probe = await bed.cri.runPodSandbox({ metadata: { name: 'runtime-probe', namespace: 'kube-system', uid: `probe-${bed.host.id}` }, network: 'NODE', cgroupParent: bed.containerd.cgroupParent(`probe-${bed.host.id}`) });
     await bed.cri.stopPodSandbox(probe);

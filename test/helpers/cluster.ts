@@ -7,6 +7,12 @@ import type { TestHost } from './host.js';
 /** The node name the daemon under test runs on. */
 export const NODE = 'node-a';
 
+/** Create a pod bound to this node, as the scheduler leaves it; returns its uid. */
+export function createNodePod(api: FakeApiServer, namespace: string, name: string, annotations: Record<string, string> = {}): string {
+  const pod = api.createPod({ metadata: { namespace, name, annotations }, spec: { nodeName: NODE, containers: [{ name: 'c', image: 'pause' }] } }) as { metadata: { uid: string } };
+  return pod.metadata.uid;
+}
+
 /** A daemon wired to an in-repo API server through a kubeconfig, as on a real node. */
 export interface TestCluster {
   api: FakeApiServer;
@@ -26,10 +32,7 @@ export async function startTestCluster(host: TestHost, config: Record<string, un
     api,
     daemon,
     kubeconfig,
-    pod(namespace, name, annotations = {}) {
-      const pod = api.createPod({ metadata: { namespace, name, annotations }, spec: { nodeName: NODE, containers: [{ name: 'c', image: 'pause' }] } }) as { metadata: { uid: string } };
-      return pod.metadata.uid;
-    },
+    pod: (namespace, name, annotations = {}) => createNodePod(api, namespace, name, annotations),
     async stop() {
       await daemon.stop();
       await api.close();
