@@ -37,14 +37,16 @@ export interface PodAddFigures {
   apiWritesPerPod: number;
 }
 
-interface Delegate {
+/** One delegate as the floor runs it: its config and interface name. */
+export interface Delegate {
   conf: Record<string, unknown>;
   ifname: string;
 }
 
 const READ_VERBS = new Set(['get', 'list']);
 
-async function runDirect(delegates: readonly Delegate[], command: 'ADD' | 'DEL', containerId: string, netns: string, args: string): Promise<number> {
+/** The floor: the delegates run directly, one after the other (reverse for DEL); returns ms. */
+export async function runDirect(delegates: readonly Delegate[], command: 'ADD' | 'DEL', containerId: string, netns: string, args: string): Promise<number> {
   const started = performance.now();
   for (const d of command === 'ADD' ? delegates : [...delegates].reverse()) {
     const env = { CNI_COMMAND: command, CNI_CONTAINERID: containerId, CNI_NETNS: netns, CNI_IFNAME: d.ifname, CNI_ARGS: args, CNI_PATH: DEBIAN_PLUGINS };

@@ -1,0 +1,127 @@
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { startTestCluster, type TestCluster } from '../test/helpers/cluster.js';
+import type { TestHost } from '../test/helpers/host.js';
+import { bridgePlugin, multusStdin } from '../test/helpers/networks.js';
+import { DAEMON, DEBIAN_PLUGINS } from '../test/helpers/paths.js';
+import { podArgs, runShim, type CniCall } from '../test/helpers/shim.js';
+import { track } from './children.js';
+import { envCount } from './env.js';
+import { runDirect, type Delegate } from './pod-add.bench.js';
+import type { ScopeOutput } from './scope.js';
+import { fixed, summarize, type Summary } from './stats.js';
+
+const NAMESPACE = 'bench';
+const EXTRAS = [0, 2] as const;
+
+/** One variant: the floor, the thick path (shim + daemon) and the thin plugin, per call, ms. */
+export interface ThinFigures {
+  extraNetworks: number;
+  floorAdd: Summary;
+  thickAdd: Summary;
+  thinAdd: Summary;
+  floorDel: Summary;
+  thickDel: Summary;
+  thinDel: Summary;
+  /** thin ADD p50 − floor p50: what a thin call costs above the delegates themselves. */
+  thinAddOverheadP50Ms: number;
+  thickAddOverheadP50Ms: number;
+}
+
+/**
+ * The thin plugin's cost per CNI call beside the thick path, on the same delegates and API
+ * server stand-in: the floor (delegates run directly), ADD/DEL through the shim and the daemon,
+ * and ADD/DEL through the installed `multus` (a Node.js process per call, which imports
+ * client-node for ADD). Also thin VERSION: Node's start-up with the plugin's entry alone.
+ * BENCH_THIN_ITERATIONS pods per variant (default 20), interleaved per iteration.
+ */
+export async function benchThin(host: TestHost): Promise<ScopeOutput> {
+  const iterations = envCount('BENCH_THIN_ITERATIONS', 20, 1000);
+  const binDir = join(host.dir, 'bin');
+  execFileSync(process.execPath, [DAEMON, 'install', '-t', 'thin', '-d', binDir], { stdio: 'ignore' });
+  const multus = join(binDir, 'multus');
+  const samples = EXTRAS.map(() => ({ floorAdd: [] as number[], floorDel: [] as number[], thickAdd: [] as number[], thickDel: [] as number[], thinAdd: [] as number[], thinDel: [] as number[] }));
+  const version: number[] = [];
+  let cluster: TestCluster | undefined;
+  try {
+    cluster = await startTestCluster(host, { binDir: DEBIAN_PLUGINS, logLevel: 'error' });
+    track(cluster.daemon.process);
+    const { api, daemon } = cluster;
+    const clusterNet: Delegate = { conf: { cniVersion: '1.0.0', name: 'bench-net', ...bridgePlugin(host, 244).plugin }, ifname: 'eth0' };
+    const confPath = join(daemon.confDir, 'bench-net.conf');
+    writeFileSync(confPath, JSON.stringify(clusterNet.conf));
+    const extras: Delegate[] = [245, 246].map((octet, k) => {
+      const name = `thin-extra${k + 1}`;
+      const conf = { cniVersion: '1.0.0', name, ...bridgePlugin(host, octet).plugin };
+      api.createNad(NAMESPACE, name, JSON.stringify(conf));
+      return { conf, ifname: `net${k + 1}` };
+    });
+    const thickStdin = multusStdin(daemon.socketDir, confPath);
+    const thinStdin = { cniVersion: '1.0.0', name: 'multus-cni-network', type: 'multus', kubeconfig: cluster.kubeconfig, clusterNetwork: confPath, binDir: DEBIAN_PLUGINS, cniDir: join(host.dir, 'thin-cache') };
+    const pods = EXTRAS.map((n) =>
+      Array.from({ length: iterations }, (_, i) => {
+        const name = `thin-${n}-${i}`;
+        const uid = cluster?.pod(NAMESPACE, name, n === 0 ? {} : { 'k8s.v1.cni.cncf.io/networks': extras.slice(0, n).map((d) => String(d.conf.name)).join(',') }) ?? '';
+        return podArgs(NAMESPACE, name, uid);
+      }),
+    );
+    await delay(Math.max(200, iterations * EXTRAS.length));
+    const timed = async (call: CniCall, executable: string | undefined, into: number[]): Promise<void> => {
+      const out = await runShim(call, executable);
+      if (out.code !== 0) throw new Error(`${call.command} through ${executable ?? 'the shim'} failed: ${out.stdout}`);
+      into.push(out.wallMs);
+    };
+    for (let i = 0; i < iterations; i++) {
+      const ns = host.netns();
+      await timed({ command: 'VERSION', stdin: '{"cniVersion":"1.0.0"}' }, multus, version);
+      for (const [k, n] of EXTRAS.entries()) {
+        const s = samples[k];
+        const args = pods[k]?.[i];
+        if (s === undefined || args === undefined) continue;
+        const delegates = [clusterNet, ...extras.slice(0, n)];
+        s.floorAdd.push(await runDirect(delegates, 'ADD', `floor-${n}-${i}`, ns.path, args));
+        s.floorDel.push(await runDirect(delegates, 'DEL', `floor-${n}-${i}`, ns.path, args));
+        const base = { netns: ns.path, args };
+        await timed({ ...base, containerId: `thick-${n}-${i}`, command: 'ADD', stdin: thickStdin }, undefined, s.thickAdd);
+        await timed({ ...base, containerId: `thick-${n}-${i}`, command: 'DEL', stdin: thickStdin }, undefined, s.thickDel);
+        const thin = { ...base, containerId: `thin-${n}-${i}`, stdin: thinStdin, env: { CNI_PATH: DEBIAN_PLUGINS } };
+        await timed({ ...thin, command: 'ADD' }, multus, s.thinAdd);
+        await timed({ ...thin, command: 'DEL' }, multus, s.thinDel);
+      }
+      host.deleteNetns(ns.name);
+    }
+  } finally {
+    await cluster?.stop();
+  }
+  const figures = EXTRAS.map((n, k): ThinFigures => {
+    const s = samples[k] ?? { floorAdd: [], floorDel: [], thickAdd: [], thickDel: [], thinAdd: [], thinDel: [] };
+    const f = { floorAdd: summarize(s.floorAdd), thickAdd: summarize(s.thickAdd), thinAdd: summarize(s.thinAdd), floorDel: summarize(s.floorDel), thickDel: summarize(s.thickDel), thinDel: summarize(s.thinDel) };
+    return { extraNetworks: n, ...f, thinAddOverheadP50Ms: f.thinAdd.p50 - f.floorAdd.p50, thickAddOverheadP50Ms: f.thickAdd.p50 - f.floorAdd.p50 };
+  });
+  const versionSummary = summarize(version);
+  const three = (s: Summary): string => `${fixed(s.p50, 1)}/${fixed(s.p90, 1)}`;
+  return {
+    figures: { iterations, thinVersion: versionSummary, variants: figures },
+    tables: [
+      {
+        title: `thin vs thick, per CNI call: latency ms p50/p90; overhead = p50 − floor p50; thin VERSION (Node start-up alone) p50 ${fixed(versionSummary.p50, 1)} ms`,
+        columns: ['extra nets', 'floor ADD', 'thick ADD', 'thin ADD', 'thick overhead', 'thin overhead', 'thin ×thick', 'floor DEL', 'thick DEL', 'thin DEL', 'n'],
+        rows: figures.map((f) => [
+          String(f.extraNetworks),
+          three(f.floorAdd),
+          three(f.thickAdd),
+          three(f.thinAdd),
+          `+${fixed(f.thickAddOverheadP50Ms, 1)}`,
+          `+${fixed(f.thinAddOverheadP50Ms, 1)}`,
+          `${fixed(f.thinAdd.p50 / f.thickAdd.p50)}×`,
+          three(f.floorDel),
+          three(f.thickDel),
+          three(f.thinDel),
+          String(f.thinAdd.n),
+        ]),
+      },
+    ],
+  };
+}
