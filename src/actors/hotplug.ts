@@ -15,7 +15,7 @@ export async function hotplug(req: DelegateRequest, ctx: OperationContext): Prom
   const delegate: Delegate = { name: req.net.name, net: req.net, master: false, ifnameRequest: req.ifname };
   if (req.requests !== undefined) delegate.requests = req.requests;
   const asCni: CniRequest = { command: req.command, containerId: req.containerId, netns: req.netns, ifname: req.ifname, pod: req.pod, conf: req.conf };
-  const attachment = attachmentOf(asCni, delegate, 0);
+  const attachment = attachmentOf(asCni, delegate, 0, ctx.deviceInfoDir);
   switch (req.command) {
     case 'ADD': {
       await checkPodAlive(req, ctx);
