@@ -1,5 +1,6 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import type { Attachment } from '../cni/runner.js';
 
 /**
  * Device-info files (upstream §4.7, the NPWG Device Information Spec): a device plugin describes
@@ -12,6 +13,12 @@ import { dirname, join } from 'node:path';
 /** The delegate's CNI device-info file: `<dir>/cni/<delegateName>-<containerID>_<ifname>`. */
 export function deviceInfoPath(dir: string, delegateName: string, containerId: string, ifname: string): string {
   return join(dir, 'cni', `${delegateName}-${containerId}_${ifname}`.replaceAll('/', '-'));
+}
+
+/** An attachment's CNI device-info file (its `CNIDeviceInfoFile` capability), if it has one. */
+export function deviceInfoFileOf(a: Attachment): string | undefined {
+  const file = a.capabilityArgs.CNIDeviceInfoFile;
+  return typeof file === 'string' && file !== '' ? file : undefined;
 }
 
 function devicePluginPath(dir: string, resourceName: string, deviceID: string): string {

@@ -3,6 +3,8 @@ import type { CniResult } from '../cni/result.js';
 import { CNI_ERR, CniError, asCniError } from '../errors.js';
 import type { DelegateRequest } from '../server/delegate-request.js';
 import type { CniRequest } from '../server/request.js';
+import { removeFile } from '../util/atomic-write.js';
+import { deviceInfoFileOf } from './device-info.js';
 import { attachmentOf, checkCapabilities, type OperationContext } from './pod-operations.js';
 
 /**
@@ -27,9 +29,13 @@ export async function hotplug(req: DelegateRequest, ctx: OperationContext): Prom
         throw asCniError(err);
       }
     }
-    case 'DEL':
+    case 'DEL': {
       await ctx.runner.del(req.net, attachment);
+      // A requested deviceID came with a CNIDeviceInfoFile the plugin may have written.
+      const infoFile = deviceInfoFileOf(attachment);
+      if (infoFile !== undefined) await removeFile(infoFile);
       return undefined;
+    }
     case 'CHECK':
       await ctx.runner.check(req.net, attachment);
       return undefined;

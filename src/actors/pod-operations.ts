@@ -11,7 +11,7 @@ import { applyDefaultRoutes } from './default-route.js';
 import { pathExists } from '../util/path-exists.js';
 import { clusterNetwork, planDelegates } from './planner.js';
 import { assignDeviceIds, type DeviceSources } from './device-ids.js';
-import { copyDevicePluginInfo, deviceInfoPath, readDeviceInfo } from './device-info.js';
+import { copyDevicePluginInfo, deviceInfoFileOf, deviceInfoPath, readDeviceInfo } from './device-info.js';
 import { removeFile } from '../util/atomic-write.js';
 import { waitForReadinessIndicator } from './readiness.js';
 import { publishPodNetworks } from './pod-status.js';
@@ -83,11 +83,6 @@ export function attachmentOf(req: CniRequest, delegate: Delegate, index: number,
   return { containerId: req.containerId, netns: req.netns, ifname, cniArgs, capabilityArgs };
 }
 
-/** The attachment's CNI device-info file, if it has one. */
-function deviceInfoFileOf(a: Attachment): string | undefined {
-  const file = a.capabilityArgs.CNIDeviceInfoFile;
-  return typeof file === 'string' && file !== '' ? file : undefined;
-}
 
 /**
  * MN-15/16/19/20/22: a requested ips/mac/portMappings/bandwidth/infinibandGUID must reach a plugin
