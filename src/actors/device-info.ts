@@ -31,24 +31,15 @@ function isObject(v: unknown): v is Record<string, unknown> {
 
 /**
  * Copy the device plugin's description of `deviceID` to `target` (read-only, never over an
- * existing file). Resolves false when the device plugin wrote none: that is allowed, the CNI
+ * existing file). Nothing to copy when the device plugin wrote none: that is allowed, the CNI
  * plugin may write the file itself. Rejects when the description is not a JSON object or
  * `target` already exists.
  */
-export async function copyDevicePluginInfo(dir: string, resourceName: string, deviceID: string, target: string): Promise<boolean> {
-  const source = devicePluginPath(dir, resourceName, deviceID);
-  let text: string;
-  try {
-    text = await readFile(source, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw err;
-  }
-  const info: unknown = JSON.parse(text);
-  if (!isObject(info)) throw new Error(`${source} is not a JSON object`);
+export async function copyDevicePluginInfo(dir: string, resourceName: string, deviceID: string, target: string): Promise<void> {
+  const info = await readDeviceInfo(devicePluginPath(dir, resourceName, deviceID));
+  if (info === undefined) return;
   await mkdir(dirname(target), { recursive: true });
   await writeFile(target, JSON.stringify(info), { mode: 0o444, flag: 'wx' });
-  return true;
 }
 
 /** The device-info at `path`, or undefined when there is none; rejects when it is not a JSON object. */
@@ -60,7 +51,12 @@ export async function readDeviceInfo(path: string): Promise<Record<string, unkno
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
   }
-  const info: unknown = JSON.parse(text);
+  let info: unknown;
+  try {
+    info = JSON.parse(text);
+  } catch (err) {
+    throw new Error(`${path} is not valid JSON: ${(err as Error).message}`);
+  }
   if (!isObject(info)) throw new Error(`${path} is not a JSON object`);
   return info;
 }
