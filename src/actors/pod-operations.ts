@@ -9,10 +9,10 @@ import type { KubeAccess, PodInfo } from '../k8s/protocol.js';
 import type { CniRequest, PodRef } from '../server/request.js';
 import { applyDefaultRoutes } from './default-route.js';
 import { pathExists } from '../util/path-exists.js';
+import { removeFile } from '../util/atomic-write.js';
 import { clusterNetwork, planDelegates } from './planner.js';
 import { assignDeviceIds, type DeviceSources } from './device-ids.js';
 import { copyDevicePluginInfo, deviceInfoFileOf, deviceInfoPath, readDeviceInfo } from './device-info.js';
-import { removeFile } from '../util/atomic-write.js';
 import { waitForReadinessIndicator } from './readiness.js';
 import { publishPodNetworks } from './pod-status.js';
 
@@ -82,7 +82,6 @@ export function attachmentOf(req: CniRequest, delegate: Delegate, index: number,
   }
   return { containerId: req.containerId, netns: req.netns, ifname, cniArgs, capabilityArgs };
 }
-
 
 /**
  * MN-15/16/19/20/22: a requested ips/mac/portMappings/bandwidth/infinibandGUID must reach a plugin
