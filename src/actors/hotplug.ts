@@ -3,6 +3,8 @@ import type { CniResult } from '../cni/result.js';
 import { CNI_ERR, CniError, asCniError } from '../errors.js';
 import type { DelegateRequest } from '../server/delegate-request.js';
 import type { CniRequest } from '../server/request.js';
+import { removeFile } from '../util/atomic-write.js';
+import { deviceInfoFileOf } from './device-info.js';
 import { attachmentOf, checkCapabilities, type OperationContext } from './pod-operations.js';
 
 /**
@@ -15,7 +17,7 @@ export async function hotplug(req: DelegateRequest, ctx: OperationContext): Prom
   const delegate: Delegate = { name: req.net.name, net: req.net, master: false, ifnameRequest: req.ifname };
   if (req.requests !== undefined) delegate.requests = req.requests;
   const asCni: CniRequest = { command: req.command, containerId: req.containerId, netns: req.netns, ifname: req.ifname, pod: req.pod, conf: req.conf };
-  const attachment = attachmentOf(asCni, delegate, 0);
+  const attachment = attachmentOf(asCni, delegate, 0, ctx.deviceInfoDir);
   switch (req.command) {
     case 'ADD': {
       await checkPodAlive(req, ctx);
@@ -27,9 +29,13 @@ export async function hotplug(req: DelegateRequest, ctx: OperationContext): Prom
         throw asCniError(err);
       }
     }
-    case 'DEL':
+    case 'DEL': {
       await ctx.runner.del(req.net, attachment);
+      // A requested deviceID came with a CNIDeviceInfoFile the plugin may have written.
+      const infoFile = deviceInfoFileOf(attachment);
+      if (infoFile !== undefined) await removeFile(infoFile);
       return undefined;
+    }
     case 'CHECK':
       await ctx.runner.check(req.net, attachment);
       return undefined;

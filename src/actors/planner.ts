@@ -5,7 +5,7 @@ import { findNetworkConfigByName, loadNetworkConfigs, parseNetworkConfig, resolv
 import type { NetworkConfig } from '../cni/types.js';
 import type { MultusConf } from '../config/multus-conf.js';
 import { CNI_ERR, CniError } from '../errors.js';
-import { nadNetworkConfig, withCniArgs } from '../k8s/nad-config.js';
+import { nadNetworkConfig, nadResourceName, withCniArgs } from '../k8s/nad-config.js';
 import type { KubeAccess, PodInfo } from '../k8s/protocol.js';
 import { DEFAULT_NETWORK_ANNOTATION, NETWORKS_ANNOTATION, checkDefaultRoutes, parseDefaultNetwork, parseNetworkSelections, type NetworkSelection } from '../k8s/selection.js';
 
@@ -23,10 +23,16 @@ export interface PlanContext {
   kube: KubeAccess | undefined;
 }
 
-/** A named network: from a NAD (`<ns>/<name>`), or from a file (its config name). */
+/** A named network: from a NAD (`<ns>/<name>`, maybe with a resourceName), or from a file (its config name). */
 interface ResolvedNetwork {
   name: string;
   net: NetworkConfig;
+  resourceName?: string;
+}
+
+/** A delegate of a resolved network; a NAD's resourceName comes along. */
+function delegateOf({ name, net, resourceName }: ResolvedNetwork, master: boolean): Delegate {
+  return resourceName === undefined ? { name, net, master } : { name, net, master, resourceName };
 }
 
 /**
@@ -41,7 +47,12 @@ async function resolveNamedNetwork(value: string, namespace: string, ctx: PlanCo
   let apiError: string | undefined;
   if (ctx.kube !== undefined) {
     const lookup = await ctx.kube.getNad(namespace, value);
-    if (lookup.kind === 'found') return { name: `${namespace}/${value}`, net: await nadNetworkConfig(lookup.nad, ctx.conf.confDir) };
+    if (lookup.kind === 'found') {
+      const resolved: ResolvedNetwork = { name: `${namespace}/${value}`, net: await nadNetworkConfig(lookup.nad, ctx.conf.confDir) };
+      const resourceName = nadResourceName(lookup.nad);
+      if (resourceName !== undefined) resolved.resourceName = resourceName;
+      return resolved;
+    }
     if (lookup.kind === 'error') apiError = lookup.message;
   }
   const onDisk = await findNetworkConfigByName(ctx.conf.confDir, value);
@@ -57,8 +68,7 @@ async function resolveNamedNetwork(value: string, namespace: string, ctx: PlanCo
 export async function clusterNetwork(ctx: PlanContext): Promise<Delegate[]> {
   const { conf } = ctx;
   if (conf.clusterNetwork !== '') {
-    const { name, net } = await resolveNamedNetwork(conf.clusterNetwork, conf.multusNamespace, ctx);
-    return [{ name, net, master: true }];
+    return [delegateOf(await resolveNamedNetwork(conf.clusterNetwork, conf.multusNamespace, ctx), true)];
   }
   if (conf.delegates.length === 0) {
     throw new CniError(CNI_ERR.INVALID_CONFIG, 'multus config has neither "clusterNetwork" nor "delegates": no cluster network to attach');
@@ -103,6 +113,8 @@ async function selectionDelegate(sel: NetworkSelection, pod: PodInfo, ctx: PlanC
   let net = await nadNetworkConfig(lookup.nad, ctx.conf.confDir);
   if (sel.cniArgs !== undefined) net = withCniArgs(net, sel.cniArgs);
   const delegate: Delegate = { name: `${sel.namespace}/${sel.name}`, net, master: false };
+  const resourceName = nadResourceName(lookup.nad);
+  if (resourceName !== undefined) delegate.resourceName = resourceName;
   if (sel.interface !== undefined) delegate.ifnameRequest = sel.interface;
   const requests = requestsOf(sel);
   if (requests !== undefined) delegate.requests = requests;
@@ -135,13 +147,11 @@ export async function planDelegates(ctx: PlanContext): Promise<Delegate[]> {
   const override = pod.annotations[DEFAULT_NETWORK_ANNOTATION];
   if (override !== undefined && override.trim() !== '') {
     const sel = parseDefaultNetwork(override, conf.multusNamespace);
-    const { name, net } = await resolveNamedNetwork(sel.name, sel.namespace, ctx);
-    delegates[0] = { name, net, master: true };
+    delegates[0] = delegateOf(await resolveNamedNetwork(sel.name, sel.namespace, ctx), true);
   }
   if (!conf.systemNamespaces.includes(pod.namespace)) {
     for (const value of conf.defaultNetworks) {
-      const { name, net } = await resolveNamedNetwork(value, conf.multusNamespace, ctx);
-      delegates.push({ name, net, master: false });
+      delegates.push(delegateOf(await resolveNamedNetwork(value, conf.multusNamespace, ctx), false));
     }
   }
   const selections = parseNetworkSelections(pod.annotations[NETWORKS_ANNOTATION] ?? '', pod.namespace, NETWORKS_ANNOTATION);

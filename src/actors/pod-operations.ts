@@ -9,7 +9,10 @@ import type { KubeAccess, PodInfo } from '../k8s/protocol.js';
 import type { CniRequest, PodRef } from '../server/request.js';
 import { applyDefaultRoutes } from './default-route.js';
 import { pathExists } from '../util/path-exists.js';
+import { removeFile } from '../util/atomic-write.js';
 import { clusterNetwork, planDelegates } from './planner.js';
+import { assignDeviceIds, type DeviceSources } from './device-ids.js';
+import { copyDevicePluginInfo, deviceInfoFileOf, deviceInfoPath, readDeviceInfo } from './device-info.js';
 import { waitForReadinessIndicator } from './readiness.js';
 import { publishPodNetworks } from './pod-status.js';
 
@@ -39,6 +42,10 @@ export interface OperationContext {
   netnsIp: (netns: string, args: string[]) => Promise<void>;
   /** Bound on the wait for `readinessindicatorfile`. */
   readinessTimeoutMs: number;
+  /** Where the pod's allocated devices are read (NADs with a resourceName). */
+  devices: DeviceSources;
+  /** The device-info directory (`dp/` from device plugins, `cni/` ours). */
+  deviceInfoDir: string;
 }
 
 /** MN-39: ADD, STATUS and GC wait for the default network when the config names its indicator file. */
@@ -59,19 +66,21 @@ function delegateCniArgs(pod: PodRef | undefined): Array<[string, string]> {
 /**
  * The libcni parameters of one delegate. The master gets the runtime's runtimeConfig; the others
  * only what the pod asked for (MN-46), plus upstream's deprecated `MAC=`/`IP=` CNI_ARGS (MUL-6).
+ * A resource-derived deviceID overrides the runtime's. With a deviceID comes upstream's
+ * `CNIDeviceInfoFile` in `deviceInfoDir`, named after the delegate, container and interface.
  */
-export function attachmentOf(req: CniRequest, delegate: Delegate, index: number): Attachment {
+export function attachmentOf(req: CniRequest, delegate: Delegate, index: number, deviceInfoDir: string): Attachment {
   const cniArgs = delegateCniArgs(req.pod);
   const requests = delegate.requests;
   if (requests?.mac !== undefined) cniArgs.push(['MAC', requests.mac]);
   if (requests?.ips !== undefined) cniArgs.push(['IP', requests.ips.join(',')]);
-  return {
-    containerId: req.containerId,
-    netns: req.netns,
-    ifname: delegateIfname(delegate, index, req.ifname),
-    cniArgs,
-    capabilityArgs: delegate.master ? req.conf.runtimeConfig : requestedCapabilities(requests),
-  };
+  const ifname = delegateIfname(delegate, index, req.ifname);
+  const capabilityArgs = delegate.master ? { ...req.conf.runtimeConfig } : requestedCapabilities(requests);
+  if (requests?.deviceID !== undefined) capabilityArgs.deviceID = requests.deviceID;
+  if (typeof capabilityArgs.deviceID === 'string' && capabilityArgs.deviceID !== '') {
+    capabilityArgs.CNIDeviceInfoFile = deviceInfoPath(deviceInfoDir, delegate.name, req.containerId, ifname);
+  }
+  return { containerId: req.containerId, netns: req.netns, ifname, cniArgs, capabilityArgs };
 }
 
 /**
@@ -137,12 +146,16 @@ async function deleteAll(req: CniRequest, delegates: readonly Delegate[], ctx: O
   const errors: CniError[] = [];
   for (let i = delegates.length - 1; i >= 0; i--) {
     const d = delegates[i] as Delegate;
+    const a = attachmentOf(req, d, i, ctx.deviceInfoDir);
     try {
-      await ctx.runner.del(d.net, attachmentOf(req, d, i));
+      await ctx.runner.del(d.net, a);
     } catch (err) {
       const e = asCniError(err);
       errors.push(new CniError(e.code, `[${podLabel(req, d)}]: error deleting container from network "${d.net.name}": ${e.message}`, e.details, { cause: e.cause }));
     }
+    // Removed even when the DEL failed: the cache may be dropped with it, and nothing else would.
+    const infoFile = deviceInfoFileOf(a);
+    if (infoFile !== undefined) await removeFile(infoFile).catch((err: unknown) => ctx.log.warn({ err, file: infoFile }, 'cannot remove a device-info file'));
   }
   return errors;
 }
@@ -165,7 +178,8 @@ export async function addPod(req: CniRequest, ctx: OperationContext): Promise<Op
     return { result: { cniVersion: '1.1.0', interfaces: [{ name: req.ifname, sandbox: req.netns }], ips: [{ address: '0.0.0.0/0', gateway: '0.0.0.0', interface: 0 }] }, networks: [] };
   }
   const pod = found.pod;
-  const delegates = await planDelegates({ conf: req.conf, pod, kube: ctx.kube });
+  const planned = await planDelegates({ conf: req.conf, pod, kube: ctx.kube });
+  const delegates = await assignDeviceIds(planned, pod, ctx.devices, ctx.kube);
   checkCapabilities(delegates);
   checkIfnamesUnique(req, delegates);
   const cniDir = req.conf.cniDir;
@@ -179,9 +193,13 @@ export async function addPod(req: CniRequest, ctx: OperationContext): Promise<Op
   }
   await saveDelegates(cniDir, req.containerId, delegates);
   let results: CniResult[] = [];
+  const deviceInfos: Array<Record<string, unknown> | undefined> = [];
   for (const [i, d] of delegates.entries()) {
+    const a = attachmentOf(req, d, i, ctx.deviceInfoDir);
     try {
-      results.push(await ctx.runner.add(d.net, attachmentOf(req, d, i)));
+      await provideDeviceInfo(d, a, ctx);
+      results.push(await ctx.runner.add(d.net, a));
+      deviceInfos.push(await publishedDeviceInfo(a, ctx));
     } catch (err) {
       await rollback(req, delegates.slice(0, i + 1), ctx);
       const e = asCniError(err);
@@ -199,8 +217,36 @@ export async function addPod(req: CniRequest, ctx: OperationContext): Promise<Op
   const masterIndex = Math.max(0, delegates.findIndex((d) => d.master));
   const outcome: OperationOutcome = { result: results[masterIndex] as CniResult, networks: delegates.map((d) => d.name) };
   const kube = ctx.kube;
-  if (pod !== undefined && kube !== undefined) outcome.after = () => publishPodNetworks(pod, delegates, results, req.ifname, kube, ctx.log);
+  if (pod !== undefined && kube !== undefined) outcome.after = () => publishPodNetworks(pod, delegates, results, deviceInfos, req.ifname, kube, ctx.log);
   return outcome;
+}
+
+/**
+ * Before a delegate with a device runs: the device plugin's description of the device becomes
+ * the delegate's device-info file. As upstream, a copy that fails is logged, not fatal: the
+ * plugin may write the file itself.
+ */
+async function provideDeviceInfo(d: Delegate, a: Attachment, ctx: OperationContext): Promise<void> {
+  const target = deviceInfoFileOf(a);
+  const deviceID = d.requests?.deviceID;
+  if (target === undefined || d.resourceName === undefined || deviceID === undefined) return;
+  try {
+    await copyDevicePluginInfo(ctx.deviceInfoDir, d.resourceName, deviceID, target);
+  } catch (err) {
+    ctx.log.warn({ err, net: d.name, file: target }, 'cannot copy the device plugin\'s device-info');
+  }
+}
+
+/** After a delegate's ADD: its device-info file, for network-status (unreadable → logged, left out). */
+async function publishedDeviceInfo(a: Attachment, ctx: OperationContext): Promise<Record<string, unknown> | undefined> {
+  const file = deviceInfoFileOf(a);
+  if (file === undefined) return undefined;
+  try {
+    return await readDeviceInfo(file);
+  } catch (err) {
+    ctx.log.warn({ err, file }, 'device-info file unreadable; network-status goes without it');
+    return undefined;
+  }
 }
 
 /** Undo a failed ADD; a complete rollback also removes the delegate cache. */
@@ -216,7 +262,7 @@ async function defaultRoutes(req: CniRequest, delegates: readonly Delegate[], re
   const applied = await applyDefaultRoutes(delegates, results, ifnames, (args) => ctx.netnsIp(req.netns, args));
   for (const i of applied.changed) {
     const d = delegates[i] as Delegate;
-    await ctx.runner.recache(d.net, attachmentOf(req, d, i), applied.results[i] as CniResult);
+    await ctx.runner.recache(d.net, attachmentOf(req, d, i, ctx.deviceInfoDir), applied.results[i] as CniResult);
   }
   return applied.results;
 }
@@ -253,7 +299,7 @@ export async function checkPod(req: CniRequest, ctx: OperationContext): Promise<
     throw new CniError(CNI_ERR.UNKNOWN_CONTAINER, `CHECK: container ${req.containerId} has no usable delegate cache (${lookup.kind === 'corrupt' ? lookup.reason : 'never added'})`);
   }
   for (const [i, d] of lookup.delegates.entries()) {
-    await ctx.runner.check(d.net, attachmentOf(req, d, i));
+    await ctx.runner.check(d.net, attachmentOf(req, d, i, ctx.deviceInfoDir));
   }
   return { networks: lookup.delegates.map((d) => d.name) };
 }

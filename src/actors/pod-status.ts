@@ -12,10 +12,20 @@ const RETRY_DELAYS_MS = [1000, 4000, 16_000, 60_000];
  * first) and one aggregated AddedInterface event. Writes never fail the ADD: the pod's network
  * is up, so a status write that fails (API server away) is retried in the background, bounded.
  */
-export async function publishPodNetworks(pod: PodInfo, delegates: readonly Delegate[], results: readonly CniResult[], runtimeIfname: string, kube: KubeAccess, log: Logger): Promise<void> {
+export async function publishPodNetworks(
+  pod: PodInfo,
+  delegates: readonly Delegate[],
+  results: readonly CniResult[],
+  deviceInfos: ReadonlyArray<Record<string, unknown> | undefined>,
+  runtimeIfname: string,
+  kube: KubeAccess,
+  log: Logger,
+): Promise<void> {
   // The auxiliary chain creates no interface: no status entry, no event line (as upstream).
-  const attached = delegates.map((d, i) => ({ d, i, result: results[i] as CniResult })).filter(({ d }) => d.auxiliary !== true);
-  const entries = attached.flatMap(({ d, i, result }) => networkStatusesFor(result, d.name, d.master, { ifname: delegateIfname(d, i, runtimeIfname) }));
+  const attached = delegates.map((d, i) => ({ d, i, result: results[i] as CniResult, deviceInfo: deviceInfos[i] })).filter(({ d }) => d.auxiliary !== true);
+  const entries = attached.flatMap(({ d, i, result, deviceInfo }) =>
+    networkStatusesFor(result, d.name, d.master, { ifname: delegateIfname(d, i, runtimeIfname), ...(deviceInfo === undefined ? {} : { deviceInfo }) }),
+  );
   const value = formatNetworkStatus(entries);
   const added = attached.map(({ d, i, result }) => `${delegateIfname(d, i, runtimeIfname)} [${(result.ips ?? []).map((ip) => ip.address).join(',')}] from ${d.name}`);
   void kube.recordEvent({ pod, type: 'Normal', reason: 'AddedInterface', message: `Add ${added.join('; ')}` });

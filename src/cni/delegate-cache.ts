@@ -51,6 +51,7 @@ function toDelegateNetConf(d: Delegate): Record<string, unknown> {
     Bytes: Buffer.from(d.net.bytes).toString('base64'),
   };
   if (d.ifnameRequest !== undefined) entry.ifnameRequest = d.ifnameRequest;
+  if (d.resourceName !== undefined) entry.resourceName = d.resourceName;
   const r = d.requests ?? {};
   for (const [key, value] of Object.entries({
     macRequest: r.mac,
@@ -89,6 +90,7 @@ function fromDelegateNetConf(raw: unknown, index: number, source: string): Deleg
   const net = parseNetworkConfig(Buffer.from(e.Bytes, 'base64').toString('utf8'), `${source}[${index}]`);
   const delegate: Delegate = { name: typeof e.Name === 'string' ? e.Name : net.name, net, master: index === 0 };
   if (typeof e.ifnameRequest === 'string' && e.ifnameRequest !== '') delegate.ifnameRequest = e.ifnameRequest;
+  if (typeof e.resourceName === 'string' && e.resourceName !== '') delegate.resourceName = e.resourceName;
   const requests = readRequests(e);
   if (requests !== undefined) delegate.requests = requests;
   return delegate;

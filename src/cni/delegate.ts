@@ -28,6 +28,11 @@ export interface Delegate {
   /** An interface name asked for explicitly (selection element `interface`). */
   ifnameRequest?: string;
   requests?: AttachmentRequests;
+  /**
+   * The NAD's `k8s.v1.cni.cncf.io/resourceName`: the attachment uses one of the pod's devices of
+   * that resource, whose ID becomes `requests.deviceID` (over any deviceID the pod asked for).
+   */
+  resourceName?: string;
   /** The auxiliary CNI chain: it creates no interface, so it gets no network-status entry. */
   auxiliary?: boolean;
 }

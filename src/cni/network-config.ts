@@ -91,6 +91,17 @@ export function parseNetworkConfig(bytes: string, source: string): NetworkConfig
   return { cniVersion, name: obj.name, disableCheck: false, disableGC: false, plugins: [plugin], single: true, bytes };
 }
 
+/**
+ * The same network with `change` applied to every plugin (the whole config of a single `.conf`),
+ * re-parsed from the rewritten JSON so `bytes`, and so the delegate cache, carry the change.
+ * Keys the change does not touch survive, plugin-specific ones included.
+ */
+export function mapPlugins(net: NetworkConfig, change: (plugin: JsonObject) => JsonObject, what: string): NetworkConfig {
+  const source = JSON.parse(net.bytes) as JsonObject;
+  const changed = net.single ? change(source) : { ...source, plugins: (source.plugins as JsonObject[]).map(change) };
+  return parseNetworkConfig(JSON.stringify(changed), `${net.name} with ${what}`);
+}
+
 /** Read and parse one config file. */
 export async function loadNetworkConfigFile(path: string): Promise<NetworkConfig> {
   let bytes: string;

@@ -31,6 +31,20 @@ export interface Tunables {
   metricsBindAddress: string;
   /** MULTUS_NODE_NAME: this node; the pod informer watches only its pods. */
   nodeName: string;
+  /** MULTUS_POD_RESOURCES_SOCKET: kubelet's pod-resources gRPC socket (device IDs). Default /var/lib/kubelet/pod-resources/kubelet.sock. */
+  podResourcesSocket: string;
+  /** MULTUS_DEVICE_CHECKPOINT_FILE: kubelet's device-plugin checkpoint, read when the socket is absent. Default /var/lib/kubelet/device-plugins/kubelet_internal_checkpoint. */
+  deviceCheckpointFile: string;
+  /** MULTUS_DEVICE_INFO_DIR: the device-info directory (`dp/` and `cni/` below it). Default /var/run/k8s.cni.cncf.io/devinfo. */
+  deviceInfoDir: string;
+}
+
+/** An absolute path; the default when unset. */
+function absolutePath(env: NodeJS.ProcessEnv, name: string, fallback: string): string {
+  const text = env[name];
+  if (text === undefined || text === '') return fallback;
+  if (!text.startsWith('/')) throw new TypeError(`${name} must be an absolute path, got ${JSON.stringify(text)}`);
+  return text;
 }
 
 function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
@@ -58,5 +72,8 @@ export function parseTunables(env: NodeJS.ProcessEnv = process.env): Readonly<Tu
     masterWaitMs: integer(env, 'MULTUS_MASTER_CNI_WAIT_MS', 120_000, 0, 3_600_000),
     metricsBindAddress: env.MULTUS_METRICS_BIND_ADDRESS ?? '',
     nodeName: env.MULTUS_NODE_NAME ?? '',
+    podResourcesSocket: absolutePath(env, 'MULTUS_POD_RESOURCES_SOCKET', '/var/lib/kubelet/pod-resources/kubelet.sock'),
+    deviceCheckpointFile: absolutePath(env, 'MULTUS_DEVICE_CHECKPOINT_FILE', '/var/lib/kubelet/device-plugins/kubelet_internal_checkpoint'),
+    deviceInfoDir: absolutePath(env, 'MULTUS_DEVICE_INFO_DIR', '/var/run/k8s.cni.cncf.io/devinfo'),
   });
 }

@@ -8,4 +8,7 @@ export const API_ACCESS = [
   { apiGroup: '', resource: 'pods/status', verbs: ['patch'] },
   { apiGroup: '', resource: 'events', verbs: ['create'] },
   { apiGroup: 'k8s.cni.cncf.io', resource: 'network-attachment-definitions', verbs: ['get', 'list', 'watch'] },
+  // DRA (device IDs of a pod's claims), read only for pods that have ResourceClaims.
+  { apiGroup: 'resource.k8s.io', resource: 'resourceclaims', verbs: ['get'] },
+  { apiGroup: 'resource.k8s.io', resource: 'resourceslices', verbs: ['list'] },
 ] as const;

@@ -3,21 +3,55 @@ import { PatchStrategy, Watch, setHeaderOptions, type CoreV1Event, type Kubernet
 import { createLoopDelayMonitor } from '../metrics/loop-delay.js';
 import { createKubeClients, loadKubeConfig, type KubeClients } from './client.js';
 import { ResilientInformer, errorText } from './informer.js';
-import type { ApiRequestObserver, KubeApi, KubeLog, KubeOptions, KubeStats, NadInfo, NadLookup, PodEvent, PodInfo, PodLookup, StatusPatchOutcome } from './protocol.js';
+import type { ApiRequestObserver, DraDevice, DraLookup, KubeApi, KubeLog, KubeOptions, KubeStats, NadInfo, NadLookup, PodEvent, PodInfo, PodLookup, StatusPatchOutcome } from './protocol.js';
 
 /** Pods not from the API server (static pods) carry another config source; their uids differ by design. */
 const CONFIG_SOURCE_ANNOTATION = 'kubernetes.io/config.source';
 const NAD_GROUP = 'k8s.cni.cncf.io';
 const NAD_PLURAL = 'network-attachment-definitions';
+const DRA_GROUP = 'resource.k8s.io';
+/** Device attributes a DRA driver sets so CNI plugins can find the device (upstream §4.6). */
+const DRA_RESOURCE_NAME = 'k8s.cni.cncf.io/resourceName';
+const DRA_DEVICE_ID = 'k8s.cni.cncf.io/deviceID';
+
+/** The part of a ResourceClaim that says which devices were allocated. */
+interface ResourceClaimObject extends KubernetesObject {
+  status?: { allocation?: { devices?: { results?: Array<{ driver?: string; pool?: string; device?: string }> } } };
+}
+
+/** The part of a ResourceSlice that describes its devices. */
+interface ResourceSliceObject extends KubernetesObject {
+  spec?: { driver?: string; pool?: { name?: string }; devices?: Array<{ name?: string; attributes?: Record<string, { string?: string }> }> };
+}
 
 /** A NetworkAttachmentDefinition as the API returns it. */
 interface NadObject extends KubernetesObject {
   spec?: { config?: string };
 }
 
+/** A claim named in the spec, or the one generated from a template (named in the status). */
+function resourceClaims(pod: V1Pod): string[] {
+  const generated = new Map((pod.status?.resourceClaimStatuses ?? []).map((s) => [s.name, s.resourceClaimName]));
+  return (pod.spec?.resourceClaims ?? []).flatMap((c) => {
+    const name = c.resourceClaimName ?? generated.get(c.name);
+    return name === undefined || name === '' ? [] : [name];
+  });
+}
+
 function podInfo(pod: V1Pod): PodInfo {
   const m = pod.metadata ?? {};
-  return { namespace: m.namespace ?? '', name: m.name ?? '', uid: m.uid ?? '', annotations: { ...(m.annotations ?? {}) } };
+  return { namespace: m.namespace ?? '', name: m.name ?? '', uid: m.uid ?? '', annotations: { ...(m.annotations ?? {}) }, resourceClaims: resourceClaims(pod) };
+}
+
+/** The CNI-relevant devices among a claim's allocation results, found in the slices. */
+function draDevicesOf(results: ReadonlyArray<{ driver?: string; pool?: string; device?: string }>, slices: readonly ResourceSliceObject[]): DraDevice[] {
+  return results.flatMap((r) => {
+    const slice = slices.find((s) => s.spec?.driver === r.driver && s.spec?.pool?.name === r.pool && s.spec?.devices?.some((d) => d.name === r.device));
+    const attributes = slice?.spec?.devices?.find((d) => d.name === r.device)?.attributes ?? {};
+    const resourceName = attributes[DRA_RESOURCE_NAME]?.string;
+    const deviceID = attributes[DRA_DEVICE_ID]?.string;
+    return resourceName === undefined || deviceID === undefined ? [] : [{ resourceName, deviceID }];
+  });
 }
 
 function nadInfo(nad: NadObject): NadInfo {
@@ -135,6 +169,26 @@ export class KubeService implements KubeApi {
     } catch (err) {
       if (httpCode(err) === 404) return { kind: 'missing' };
       return { kind: 'error', message: `cannot read network-attachment-definition ${namespace}/${name}: ${errorText(err)}` };
+    }
+  }
+
+  async draDevices(pod: PodInfo): Promise<DraLookup> {
+    const api = this.#api();
+    const results: Array<{ driver?: string; pool?: string; device?: string }> = [];
+    for (const name of pod.resourceClaims) {
+      try {
+        const claim = (await this.#timed('get', () => api.custom.getNamespacedCustomObject({ group: DRA_GROUP, version: 'v1', namespace: pod.namespace, plural: 'resourceclaims', name }, api.callOptions()))) as ResourceClaimObject;
+        results.push(...(claim.status?.allocation?.devices?.results ?? []));
+      } catch (err) {
+        return { kind: 'error', message: `cannot read ResourceClaim ${pod.namespace}/${name} of pod ${pod.namespace}/${pod.name}: ${errorText(err)}` };
+      }
+    }
+    if (results.length === 0) return { kind: 'found', devices: [] };
+    try {
+      const slices = (await this.#timed('list', () => api.custom.listClusterCustomObject({ group: DRA_GROUP, version: 'v1', plural: 'resourceslices' }, api.callOptions()))) as { items?: ResourceSliceObject[] };
+      return { kind: 'found', devices: draDevicesOf(results, slices.items ?? []) };
+    } catch (err) {
+      return { kind: 'error', message: `cannot list ResourceSlices for pod ${pod.namespace}/${pod.name}: ${errorText(err)}` };
     }
   }
 

@@ -1,4 +1,4 @@
-import { findNetworkConfigByName, parseNetworkConfig } from '../cni/network-config.js';
+import { findNetworkConfigByName, mapPlugins, parseNetworkConfig } from '../cni/network-config.js';
 import type { NetworkConfig } from '../cni/types.js';
 import { CNI_ERR, CniError } from '../errors.js';
 import type { NadInfo } from './protocol.js';
@@ -31,6 +31,15 @@ export async function nadNetworkConfig(nad: NadInfo, confDir: string): Promise<N
   return onDisk;
 }
 
+/** The NAD annotation naming the device-plugin (or DRA) resource its attachments use (upstream §4.6). */
+export const RESOURCE_NAME_ANNOTATION = 'k8s.v1.cni.cncf.io/resourceName';
+
+/** The NAD's resource name, if it has a non-empty one. */
+export function nadResourceName(nad: NadInfo): string | undefined {
+  const value = nad.annotations[RESOURCE_NAME_ANNOTATION]?.trim();
+  return value === undefined || value === '' ? undefined : value;
+}
+
 /** MN-18/MUL-7: the selection's cni-args merged into `args.cni` of every plugin, over the NAD's own. */
 export function withCniArgs(net: NetworkConfig, cniArgs: Record<string, unknown>): NetworkConfig {
   const merge = (plugin: Record<string, unknown>): Record<string, unknown> => {
@@ -38,7 +47,5 @@ export function withCniArgs(net: NetworkConfig, cniArgs: Record<string, unknown>
     const cni = (typeof args.cni === 'object' && args.cni !== null ? args.cni : {}) as Record<string, unknown>;
     return { ...plugin, args: { ...args, cni: { ...cni, ...cniArgs } } };
   };
-  const source = JSON.parse(net.bytes) as Record<string, unknown>;
-  const merged = net.single ? merge(source) : { ...source, plugins: (source.plugins as Array<Record<string, unknown>>).map(merge) };
-  return parseNetworkConfig(JSON.stringify(merged), `${net.name} with cni-args`);
+  return mapPlugins(net, merge, 'cni-args');
 }

@@ -28,6 +28,8 @@ export interface PodInfo {
   name: string;
   uid: string;
   annotations: Record<string, string>;
+  /** Names of the pod's ResourceClaim objects (DRA), in its namespace; empty for most pods. */
+  resourceClaims: string[];
 }
 
 /** What planning needs of a NetworkAttachmentDefinition. */
@@ -55,6 +57,15 @@ export type NadLookup = { kind: 'found'; nad: NadInfo } | { kind: 'missing' } | 
  * (re-created): writing is pointless. `failed`: anything else (the API server away): retry.
  */
 export type StatusPatchOutcome = { ok: true } | { ok: false; gone: boolean; message: string };
+
+/** A DRA device allocated to a pod that names its device-plugin resource and device ID. */
+export interface DraDevice {
+  resourceName: string;
+  deviceID: string;
+}
+
+/** Outcome of reading a pod's DRA allocations. */
+export type DraLookup = { kind: 'found'; devices: DraDevice[] } | { kind: 'error'; message: string };
 
 /** One event to record on a pod. */
 export interface PodEvent {
@@ -92,6 +103,12 @@ export interface KubeApi {
   getPod(namespace: string, name: string, uid: string): Promise<PodLookup>;
   /** Cache first; a live GET on a miss (a NAD created just before its pod). */
   getNad(namespace: string, name: string): Promise<NadLookup>;
+  /**
+   * The devices allocated to the pod's ResourceClaims that carry the attributes
+   * `k8s.cni.cncf.io/resourceName` and `k8s.cni.cncf.io/deviceID` in their ResourceSlice (live
+   * reads: one GET per claim, one list of slices). Devices without them are skipped.
+   */
+  draDevices(pod: PodInfo): Promise<DraLookup>;
   /** One merge patch of pods/status setting the network-status annotation (no GET first). */
   patchNetworkStatus(pod: PodInfo, value: string): Promise<StatusPatchOutcome>;
   /** Record an event; failures are logged, never raised. */
@@ -101,4 +118,4 @@ export interface KubeApi {
 }
 
 /** What the actors use of the kube worker (a comlink remote, or a KubeService in tests). */
-export type KubeAccess = Pick<KubeApi, 'getPod' | 'getNad' | 'patchNetworkStatus' | 'recordEvent'>;
+export type KubeAccess = Pick<KubeApi, 'getPod' | 'getNad' | 'draDevices' | 'patchNetworkStatus' | 'recordEvent'>;

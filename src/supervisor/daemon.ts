@@ -89,6 +89,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     context: (req) => ({
       kube: kube?.api,
       readinessTimeoutMs: tunables.readinessTimeoutMs,
+      devices: { podResourcesSocket: tunables.podResourcesSocket, checkpointFile: tunables.deviceCheckpointFile },
+      deviceInfoDir: tunables.deviceInfoDir,
       netnsIp: async (netns, args) => {
         const outcome = await pool.runNetnsIp({ netns, args, timeoutMs: tunables.delegateTimeoutMs, chrootDir: opts.config.chrootDir });
         if (!outcome.ok) throw new Error(`${outcome.error.msg}${outcome.stderr === '' ? '' : `: ${outcome.stderr.trim()}`}`);

@@ -98,6 +98,24 @@ const CORE_EVENTS: ResourceDef = {
   strategy: plainStrategy,
 };
 
+/** A resource.k8s.io/v1 (DRA) resource served with plain write rules. */
+function draResource(resource: string, kind: string, extraFields: string[]): ResourceDef {
+  return {
+    group: 'resource.k8s.io',
+    version: 'v1',
+    resource,
+    kind,
+    listKind: `${kind}List`,
+    apiVersion: 'resource.k8s.io/v1',
+    storage: `${resource}.resource.k8s.io`,
+    custom: false,
+    returnDeletedObject: false,
+    subresources: [],
+    fields: fields(...META_FIELDS, ...extraFields),
+    strategy: plainStrategy,
+  };
+}
+
 /** Every resource the fake serves. */
 export const RESOURCES: readonly ResourceDef[] = [
   {
@@ -136,6 +154,9 @@ export const RESOURCES: readonly ResourceDef[] = [
     toStorage: eventToCore,
     fromStorage: eventFromCore,
   },
+  draResource('resourceclaims', 'ResourceClaim', []),
+  // Cluster-scoped: created with namespace '', listed at /apis/resource.k8s.io/v1/resourceslices.
+  draResource('resourceslices', 'ResourceSlice', ['spec.driver', 'spec.nodeName', 'spec.pool.name']),
 ];
 
 /** The definition serving `group/version/resource`, if any. */

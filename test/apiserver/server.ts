@@ -253,6 +253,15 @@ export class FakeApiServer {
     this.handlers.delete(NADS, namespace, name, '');
   }
 
+  /**
+   * Create an object of any served resource as the API would (e.g. DRA ResourceClaims and
+   * ResourceSlices); `namespace` '' for cluster-scoped ones. Throws ApiError 409 if it exists.
+   */
+  createObject(group: string, resource: string, namespace: string, object: ObjectInput): KubeObject {
+    const body = JSON.parse(JSON.stringify(object)) as ObjectInput;
+    return clone(this.handlers.create(resourceFor(group, resource), namespace, body, 'helper'));
+  }
+
   /** Stored core/v1 Events (also those posted through events.k8s.io), oldest first. */
   events(namespace?: string): KubeObject[] {
     return this.store

@@ -6,12 +6,20 @@ import { mergeDaemonConfig, readMultusConf } from '../../src/config/multus-conf.
 describe('tunables from the environment', () => {
   it('has defaults', () => {
     expect(parseTunables({})).toMatchObject({ tasksPerWorker: 16, poolMaxQueue: 1024, delegateTimeoutMs: 60_000, maxInflight: 1024 });
+    // Upstream's fixed paths for device IDs and device-info.
+    expect(parseTunables({})).toMatchObject({
+      podResourcesSocket: '/var/lib/kubelet/pod-resources/kubelet.sock',
+      deviceCheckpointFile: '/var/lib/kubelet/device-plugins/kubelet_internal_checkpoint',
+      deviceInfoDir: '/var/run/k8s.cni.cncf.io/devinfo',
+    });
   });
   it.each([
     ['MULTUS_WORKER_THREADS', 'two'],
     ['MULTUS_WORKER_THREADS', '0'],
     ['MULTUS_DELEGATE_TIMEOUT_MS', '-5'],
     ['MULTUS_MAX_INFLIGHT', '1.5'],
+    ['MULTUS_POD_RESOURCES_SOCKET', 'kubelet.sock'],
+    ['MULTUS_DEVICE_INFO_DIR', 'devinfo'],
   ])('refuses %s=%s, naming the variable', (name, value) => {
     expect(() => parseTunables({ [name]: value })).toThrow(name);
   });

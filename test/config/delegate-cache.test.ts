@@ -11,15 +11,18 @@ describe('delegate cache (upstream format)', () => {
   it('round-trips, in upstream\'s field names, file mode 0600', async () => {
     const single = parseNetworkConfig('{"cniVersion":"0.3.1","name":"cbr0","type":"bridge","ipam":{"type":"host-local"}}', 'a');
     const list = parseNetworkConfig('{"cniVersion":"1.0.0","name":"l","plugins":[{"type":"bridge","calico-ish":{"keep":"me"}},{"type":"tuning"}]}', 'b');
-    await saveDelegates(dir, 'c1', [{ name: 'cbr0', net: single, master: true }, { name: 'ns/l', net: list, master: false, ifnameRequest: 'data0' }]);
+    await saveDelegates(dir, 'c1', [{ name: 'cbr0', net: single, master: true }, { name: 'ns/l', net: list, master: false, ifnameRequest: 'data0', resourceName: 'example.com/vf', requests: { deviceID: '0000:03:00.1' } }]);
     const raw = JSON.parse(readFileSync(join(dir, 'c1'), 'utf8')) as Array<Record<string, unknown>>;
     expect(Object.keys(raw[0] ?? {})).toEqual(expect.arrayContaining(['Conf', 'ConfList', 'Name', 'Bytes', 'IsFilterV4Gateway']));
-    expect(raw[1]?.ifnameRequest).toBe('data0');
+    expect(raw[1]).toMatchObject({ ifnameRequest: 'data0', resourceName: 'example.com/vf', deviceID: '0000:03:00.1' });
     expect(statSync(join(dir, 'c1')).mode & 0o777).toBe(0o600);
     const loaded = await loadDelegates(dir, 'c1');
     expect(loaded.kind).toBe('found');
     if (loaded.kind !== 'found') return;
-    expect(loaded.delegates.map((d) => [d.name, d.master, d.net.single, d.ifnameRequest])).toEqual([['cbr0', true, true, undefined], ['ns/l', false, false, 'data0']]);
+    expect(loaded.delegates.map((d) => [d.name, d.master, d.net.single, d.ifnameRequest, d.resourceName, d.requests?.deviceID])).toEqual([
+      ['cbr0', true, true, undefined, undefined, undefined],
+      ['ns/l', false, false, 'data0', 'example.com/vf', '0000:03:00.1'],
+    ]);
     // Plugin-specific keys survive into the DEL config (upstream's conflist cache bug).
     expect(loaded.delegates[1]?.net.plugins[0]).toMatchObject({ 'calico-ish': { keep: 'me' } });
   });

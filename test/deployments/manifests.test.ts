@@ -3,6 +3,7 @@ import { parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { parseDaemonConfig } from '../../src/config/daemon-config.js';
 import { readMultusConf } from '../../src/config/multus-conf.js';
+import { parseTunables } from '../../src/config/env.js';
 import { API_ACCESS } from '../../src/k8s/api-access.js';
 import { ROOT } from '../helpers/paths.js';
 
@@ -75,6 +76,11 @@ describe('thick DaemonSet manifest', () => {
     expect(hostPathOf(main, conf.confDir)).toBe('/etc/cni/multus/net.d');
     expect(hostPathOf(main, daemonConfig.chrootDir)).toBe('');
     expect(hostPathOf(main, '/run/netns')).toBe('/run/netns');
+    // Device IDs and device-info (upstream's paths); /var/run is /run in the Debian image.
+    const tunables = parseTunables({});
+    expect(hostPathOf(main, tunables.podResourcesSocket)).toBe('/var/lib/kubelet/pod-resources/kubelet.sock');
+    expect(hostPathOf(main, tunables.deviceCheckpointFile)).toBe('/var/lib/kubelet/device-plugins/kubelet_internal_checkpoint');
+    expect(hostPathOf(main, tunables.deviceInfoDir.replace(/^\/var\/run\//, '/run/'))).toBe('/run/k8s.cni.cncf.io/devinfo');
   });
 
   it('installs the shim into the host directory the delegates are found in, and probes the metrics port', () => {
