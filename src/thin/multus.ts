@@ -86,6 +86,8 @@ async function handle(stdinText: string): Promise<{ stdout: string; code: number
       kube,
       log,
       readinessTimeoutMs: tunables.readinessTimeoutMs,
+      devices: { podResourcesSocket: tunables.podResourcesSocket, checkpointFile: tunables.deviceCheckpointFile },
+      deviceInfoDir: tunables.deviceInfoDir,
       netnsIp: async (netns, args) => {
         const outcome = await execNetnsIp({ netns, args, timeoutMs: tunables.delegateTimeoutMs });
         if (!outcome.ok) throw new Error(`${outcome.error.msg}${outcome.stderr === '' ? '' : `: ${outcome.stderr.trim()}`}`);
