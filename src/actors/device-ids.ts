@@ -1,4 +1,3 @@
-import { stat } from 'node:fs/promises';
 import type { Delegate } from '../cni/delegate.js';
 import { mapPlugins } from '../cni/network-config.js';
 import type { NetworkConfig } from '../cni/types.js';
@@ -6,6 +5,7 @@ import { CNI_ERR, CniError } from '../errors.js';
 import { readCheckpointDevices } from '../k8s/device-checkpoint.js';
 import { listPodDevices, type ResourceDevices } from '../k8s/pod-resources.js';
 import type { KubeAccess, PodInfo } from '../k8s/protocol.js';
+import { pathExists } from '../util/path-exists.js';
 
 /**
  * resourceName → deviceID (upstream §4.6): a NAD annotated with a resource name gets one of the
@@ -23,12 +23,11 @@ export interface DeviceSources {
 
 /** The pod's devices from kubelet: the pod-resources API, else (old kubelets) the checkpoint. */
 async function kubeletDevices(pod: PodInfo, sources: DeviceSources): Promise<{ devices: ResourceDevices; from: string }> {
-  const exists = async (path: string): Promise<boolean> => (await stat(path).catch(() => undefined)) !== undefined;
   try {
-    if (await exists(sources.podResourcesSocket)) {
+    if (await pathExists(sources.podResourcesSocket)) {
       return { devices: await listPodDevices(sources.podResourcesSocket, pod.namespace, pod.name), from: `kubelet pod-resources ${sources.podResourcesSocket}` };
     }
-    if (await exists(sources.checkpointFile)) {
+    if (await pathExists(sources.checkpointFile)) {
       return { devices: await readCheckpointDevices(sources.checkpointFile, pod.uid), from: `kubelet checkpoint ${sources.checkpointFile}` };
     }
   } catch (err) {
