@@ -9,3 +9,10 @@ export const API_ACCESS = [
   { apiGroup: '', resource: 'events', verbs: ['create'] },
   { apiGroup: 'k8s.cni.cncf.io', resource: 'network-attachment-definitions', verbs: ['get', 'list', 'watch'] },
 ] as const;
+
+/**
+ * Every access the perNodeCertificate bootstrap identity makes (node-certificate.ts): submit a
+ * CertificateSigningRequest and read it until it is issued. The integration test checks the
+ * requests it sent against this list; deployments/ documents it next to the ConfigMap.
+ */
+export const BOOTSTRAP_API_ACCESS = [{ apiGroup: 'certificates.k8s.io', resource: 'certificatesigningrequests', verbs: ['create', 'get'] }] as const;

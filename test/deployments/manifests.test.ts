@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { parseDaemonConfig } from '../../src/config/daemon-config.js';
 import { readMultusConf } from '../../src/config/multus-conf.js';
 import { API_ACCESS } from '../../src/k8s/api-access.js';
+import { MULTUS_GROUP } from '../../src/k8s/csr.js';
 import { ROOT } from '../helpers/paths.js';
 
 // Kubernetes manifests are untyped YAML: this test walks them as plain data.
@@ -54,6 +55,12 @@ describe('thick DaemonSet manifest', () => {
     expect(binding.roleRef.name).toBe(byKind('ClusterRole').metadata.name);
     expect(binding.subjects[0]).toMatchObject({ kind: 'ServiceAccount', name: pod.serviceAccountName, namespace: ds.metadata.namespace });
     expect(byKind('ServiceAccount').metadata).toMatchObject({ name: pod.serviceAccountName, namespace: ds.metadata.namespace });
+  });
+
+  it('grants the per-node certificate identities (group system:multus) the same access', () => {
+    const binding = docs.find((d) => d.kind === 'ClusterRoleBinding' && d.metadata.name === 'multus-node-certificates');
+    expect(binding?.roleRef).toMatchObject({ kind: 'ClusterRole', name: byKind('ClusterRole').metadata.name });
+    expect(binding?.subjects).toEqual([{ apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: MULTUS_GROUP }]);
   });
 
   it('gives the daemon its node name, its config, and a host mount for every path it uses', () => {

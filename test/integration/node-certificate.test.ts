@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { BOOTSTRAP_API_ACCESS } from '../../src/k8s/api-access.js';
 import { FakeApiServer, writeKubeconfig, type RecordedRequest } from '../apiserver/server.js';
 import { TestCa } from '../apiserver/test-ca.js';
 import { startCsrSigner } from '../helpers/csr-signer.js';
@@ -70,6 +71,11 @@ describe('per-node certificate (daemon)', () => {
       expect(r.clientCertificate?.commonName, `${r.verb} ${r.path}`).toBe(IDENTITY);
     }
     const firstCert = first[0]?.clientCertificate?.fingerprint256;
+    // The bootstrap credentials did only what src/k8s/api-access.ts says they need.
+    const bootstrapGrants = new Set(BOOTSTRAP_API_ACCESS.flatMap((a) => a.verbs.map((v) => `${a.resource}|${v}`)));
+    const bootstrapRequests = api.requests().filter((r) => r.resource === 'certificatesigningrequests');
+    expect(bootstrapRequests.length).toBeGreaterThan(1);
+    for (const r of bootstrapRequests) expect(bootstrapGrants).toContain(`${r.resource}|${r.verb}`);
     // Renewed at 70-90 % of 4 s: a second CSR, then the watches reconnect with the new certificate.
     await until(() => daemon.logs().some((l) => l.msg === 'node certificate rotated'), 'a rotation', 15_000);
     expect(signer.signed.length).toBeGreaterThanOrEqual(2);
