@@ -21,7 +21,7 @@ const RETRY_MAX_MS = 120_000;
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** What a CSR round needs besides the options. */
-export interface CertificateRequester {
+interface CertificateRequester {
   bootstrap: KubeConfig;
   nodeName: string;
   opts: NodeCertificateOptions;
@@ -49,7 +49,7 @@ function outcome(csr: V1CertificateSigningRequest): string | undefined {
  * One CSR round: a new key, a CSR submitted with the bootstrap credentials, then reads of the
  * CSR until it is issued, refused, or `opts.waitTimeoutMs` has passed (upstream waits 2 min).
  */
-export async function requestCertificate(r: CertificateRequester): Promise<ClientCertificate> {
+async function requestCertificate(r: CertificateRequester): Promise<ClientCertificate> {
   const identity = nodeIdentity(r.nodeName);
   const clients = await createKubeClients(r.bootstrap, r.requestTimeoutMs);
   try {
@@ -152,6 +152,8 @@ export class NodeCertificateManager {
     const identity = nodeIdentity(this.#requester.nodeName);
     try {
       const next = await requestCertificate(this.#requester);
+      // Stopped while the CSR was pending: the clients are closed, nothing to switch.
+      if (this.#abort.signal.aborted) return;
       await storeCertificate(this.#requester.opts.certDir, next);
       this.#current = next;
       await onRotated(next);
