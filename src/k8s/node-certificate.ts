@@ -6,6 +6,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { KubeConfig, V1CertificateSigningRequest } from '@kubernetes/client-node';
+import { removeStaleTempFiles } from '../util/atomic-write.js';
 import { clientCertificate, readStoredCertificate, storeCertificate, type ClientCertificate } from './cert-store.js';
 import { createKubeClients, loadKubeConfig } from './client.js';
 import { createCsr, csrObject, nodeIdentity } from './csr.js';
@@ -118,6 +119,8 @@ export class NodeCertificateManager {
     const abort = new AbortController();
     const requester: CertificateRequester = { bootstrap: loadKubeConfig(opts.bootstrapKubeconfig), nodeName, opts, requestTimeoutMs, signal: abort.signal };
     const identity = nodeIdentity(nodeName);
+    // A write a crash interrupted leaves a temp file holding a private key: nothing else removes it.
+    await removeStaleTempFiles(opts.certDir);
     let current = await readStoredCertificate(opts.certDir, identity);
     if (current !== undefined) {
       log({ level: 'info', msg: 'using the stored node certificate', fields: { identity, notAfter: current.notAfter.toISOString() } });
