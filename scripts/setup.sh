@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Installs what the project needs on a fresh Debian 12 machine with Node.js 20, as root:
 # Debian's CNI plugins, iproute2 and a C toolchain (the shim is static C), containerd + runc (the
-# end-to-end suite, test/e2e, runs pods through a private containerd with the CRI plugin), then npm
-# packages.
+# end-to-end suite, test/e2e, runs pods through a private containerd with the CRI plugin), the
+# openssl CLI (a test checks the per-node CSR with `openssl req -verify`), then npm packages.
 # Idempotent: a second run installs nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 missing=()
-for pkg in containernetworking-plugins iproute2 gcc libc6-dev clang libclang-rt-14-dev containerd runc; do
+for pkg in containernetworking-plugins iproute2 gcc libc6-dev clang libclang-rt-14-dev containerd runc openssl; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
 done
 if ((${#missing[@]})); then

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { JsonObject } from '../cni/types.js';
+import { parseGoDuration } from './duration.js';
 
 /** Where upstream's DaemonSet mounts the ConfigMap. */
 export const DEFAULT_DAEMON_CONFIG_PATH = '/etc/cni/net.d/multus.d/daemon-config.json';
@@ -23,6 +24,40 @@ export interface DaemonConfig {
   chrootDir: string;
   /** TCP port of /metrics; undefined for no metrics server (upstream). */
   metricsPort: number | undefined;
+  /** `perNodeCertificate` when `enabled`: the daemon authenticates with its own node certificate. */
+  perNodeCertificate: PerNodeCertificate | undefined;
+}
+
+/** Upstream's per-node client certificate (`perNodeCertificate` with `enabled: true`). */
+export interface PerNodeCertificate {
+  /** Kubeconfig used only to submit CertificateSigningRequests. */
+  bootstrapKubeconfig: string;
+  /** Where `multus-client-current.pem` (certificate and key) is kept. */
+  certDir: string;
+  /** Requested certificate lifetime, whole seconds (CSR `spec.expirationSeconds`). Default 600 (`10m`). */
+  certDurationSeconds: number;
+}
+
+const DEFAULT_CERT_DURATION = '10m';
+
+/** Validate `perNodeCertificate`; undefined when absent or not enabled. */
+function perNodeCertificate(raw: JsonObject, source: string): PerNodeCertificate | undefined {
+  const value = raw.perNodeCertificate;
+  if (value === undefined || value === null) return undefined;
+  const key = `${source}: "perNodeCertificate"`;
+  if (typeof value !== 'object' || Array.isArray(value)) throw new TypeError(`${key} must be an object`);
+  const obj = value as JsonObject;
+  if (obj.enabled !== undefined && typeof obj.enabled !== 'boolean') throw new TypeError(`${key}.enabled must be a boolean`);
+  for (const field of ['bootstrapKubeconfig', 'certDir', 'certDuration']) {
+    if (obj[field] !== undefined && typeof obj[field] !== 'string') throw new TypeError(`${key}.${field} must be a string, got ${JSON.stringify(obj[field])}`);
+  }
+  if (obj.enabled !== true) return undefined;
+  const missing = ['bootstrapKubeconfig', 'certDir'].filter((f) => obj[f] === undefined || obj[f] === '');
+  if (missing.length > 0) throw new TypeError(`${key} is enabled but ${missing.map((f) => `"${f}"`).join(' and ')} ${missing.length > 1 ? 'are' : 'is'} missing`);
+  const duration = obj.certDuration === undefined || obj.certDuration === '' ? DEFAULT_CERT_DURATION : (obj.certDuration as string);
+  const seconds = Math.floor(parseGoDuration(duration, `${key}.certDuration`) / 1000);
+  if (seconds < 1) throw new RangeError(`${key}.certDuration must be at least 1s, got ${JSON.stringify(duration)}`);
+  return { bootstrapKubeconfig: obj.bootstrapKubeconfig as string, certDir: obj.certDir as string, certDurationSeconds: seconds };
 }
 
 function optionalString(raw: JsonObject, key: string, fallback: string, source: string): string {
@@ -53,6 +88,7 @@ export function parseDaemonConfig(raw: unknown, source: string): DaemonConfig {
     logLevel: optionalString(obj, 'logLevel', 'info', source),
     logFile: optionalString(obj, 'logFile', '', source),
     logToStderr: obj.logToStderr === true,
+    perNodeCertificate: perNodeCertificate(obj, source),
   };
 }
 

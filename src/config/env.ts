@@ -27,6 +27,8 @@ export interface Tunables {
   readinessTimeoutMs: number;
   /** MULTUS_MASTER_CNI_WAIT_MS: how long start-up waits for a master CNI config in multusAutoconfigDir. Default 120000 (upstream). */
   masterWaitMs: number;
+  /** MULTUS_CERT_WAIT_MS: how long a per-node certificate request waits to be approved and issued. Default 120000 (upstream). */
+  certWaitMs: number;
   /** MULTUS_METRICS_BIND_ADDRESS: address of the metrics server. Default all interfaces (upstream). */
   metricsBindAddress: string;
   /** MULTUS_NODE_NAME: this node; the pod informer watches only its pods. */
@@ -70,6 +72,7 @@ export function parseTunables(env: NodeJS.ProcessEnv = process.env): Readonly<Tu
     informerSyncTimeoutMs: integer(env, 'MULTUS_INFORMER_SYNC_TIMEOUT_MS', 20_000, 0, 600_000),
     readinessTimeoutMs: integer(env, 'MULTUS_READINESS_TIMEOUT_MS', 45_000, 0, 600_000),
     masterWaitMs: integer(env, 'MULTUS_MASTER_CNI_WAIT_MS', 120_000, 0, 3_600_000),
+    certWaitMs: integer(env, 'MULTUS_CERT_WAIT_MS', 120_000, 100, 3_600_000),
     metricsBindAddress: env.MULTUS_METRICS_BIND_ADDRESS ?? '',
     nodeName: env.MULTUS_NODE_NAME ?? '',
     podResourcesSocket: absolutePath(env, 'MULTUS_POD_RESOURCES_SOCKET', '/var/lib/kubelet/pod-resources/kubelet.sock'),

@@ -12,3 +12,10 @@ export const API_ACCESS = [
   { apiGroup: 'resource.k8s.io', resource: 'resourceclaims', verbs: ['get'] },
   { apiGroup: 'resource.k8s.io', resource: 'resourceslices', verbs: ['list'] },
 ] as const;
+
+/**
+ * Every access the perNodeCertificate bootstrap identity makes (node-certificate.ts): submit a
+ * CertificateSigningRequest and read it until it is issued. The integration test checks the
+ * requests it sent against this list; deployments/ documents it next to the ConfigMap.
+ */
+export const BOOTSTRAP_API_ACCESS = [{ apiGroup: 'certificates.k8s.io', resource: 'certificatesigningrequests', verbs: ['create', 'get'] }] as const;

@@ -1,6 +1,6 @@
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent, type AgentOptions } from 'node:https';
-import { CoreV1Api, CustomObjectsApi, KubeConfig, Observable, type ConfigurationOptions, type ObservableMiddleware } from '@kubernetes/client-node';
+import { CertificatesV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, Observable, type ConfigurationOptions, type ObservableMiddleware, type User } from '@kubernetes/client-node';
 
 /**
  * The only module that builds Kubernetes clients. client-node 1.4.0 makes a new agent (a new
@@ -18,27 +18,74 @@ export function loadKubeConfig(kubeconfig: string): KubeConfig {
   return kc;
 }
 
+/** The kubeconfig user that carries the per-node client certificate. */
+const NODE_CERT_USER = 'multus-node-certificate';
+
+/** A client certificate and key, PEM. */
+export interface ClientCredentials {
+  certPem: string;
+  keyPem: string;
+}
+
+function certificateUser(creds: ClientCredentials): User {
+  return { name: NODE_CERT_USER, certData: Buffer.from(creds.certPem).toString('base64'), keyData: Buffer.from(creds.keyPem).toString('base64') };
+}
+
+/**
+ * A kubeconfig for the bootstrap kubeconfig's cluster (server, CA, TLS server name) with the
+ * per-node certificate as its only user: the bootstrap credentials are for CSRs alone.
+ */
+export function clientCertKubeConfig(bootstrap: KubeConfig, creds: ClientCredentials): KubeConfig {
+  const cluster = bootstrap.getCurrentCluster();
+  if (cluster === null) throw new Error('the bootstrap kubeconfig has no current cluster');
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [cluster],
+    users: [certificateUser(creds)],
+    contexts: [{ name: NODE_CERT_USER, cluster: cluster.name, user: NODE_CERT_USER }],
+    currentContext: NODE_CERT_USER,
+  });
+  return kc;
+}
+
+/**
+ * Swap the certificate of a kubeconfig made by clientCertKubeConfig, in place: client-node's
+ * Watch reads the user at every (re)connect, so watches move to the new certificate when they
+ * next reconnect, with no restart. (Requests through KubeClients need `renewAgent()` too.)
+ */
+export function setClientCertificate(kc: KubeConfig, creds: ClientCredentials): void {
+  kc.users = [certificateUser(creds)];
+}
+
 /** Clients sharing one keep-alive agent; `callOptions()` adds that agent and a timeout to one call. */
 export interface KubeClients {
   core: CoreV1Api;
   custom: CustomObjectsApi;
+  certificates: CertificatesV1Api;
   callOptions(extra?: ConfigurationOptions<ObservableMiddleware>): ConfigurationOptions<ObservableMiddleware>;
   /** Requests sent so far (for the kube worker's stats). */
   requests(): number;
+  /**
+   * Rebuild the shared agent from the kubeconfig's current credentials (a rotated client
+   * certificate): new requests use the new agent; the old one is destroyed once every request
+   * it carried has timed out at the latest.
+   */
+  renewAgent(): Promise<void>;
   close(): void;
 }
 
-export async function createKubeClients(kc: KubeConfig, timeoutMs: number): Promise<KubeClients> {
+async function createAgent(kc: KubeConfig): Promise<HttpAgent | HttpsAgent> {
   const server = kc.getCurrentCluster()?.server ?? '';
   const agentOptions: AgentOptions = { keepAlive: true, maxSockets: 16 };
-  let agent: HttpAgent | HttpsAgent;
-  if (server.startsWith('https:')) {
-    const tls: AgentOptions = {};
-    await kc.applyToHTTPSOptions(tls);
-    agent = new HttpsAgent({ ...tls, ...agentOptions });
-  } else {
-    agent = new HttpAgent(agentOptions);
-  }
+  if (!server.startsWith('https:')) return new HttpAgent(agentOptions);
+  const tls: AgentOptions = {};
+  await kc.applyToHTTPSOptions(tls);
+  return new HttpsAgent({ ...tls, ...agentOptions });
+}
+
+export async function createKubeClients(kc: KubeConfig, timeoutMs: number): Promise<KubeClients> {
+  let agent = await createAgent(kc);
+  const retiring = new Map<NodeJS.Timeout, HttpAgent | HttpsAgent>();
   let count = 0;
   const reuse: ObservableMiddleware = {
     pre: (ctx) => {
@@ -52,8 +99,26 @@ export async function createKubeClients(kc: KubeConfig, timeoutMs: number): Prom
   return {
     core: kc.makeApiClient(CoreV1Api),
     custom: kc.makeApiClient(CustomObjectsApi),
+    certificates: kc.makeApiClient(CertificatesV1Api),
     callOptions: (extra) => ({ ...extra, middleware: [reuse, ...(extra?.middleware ?? [])], middlewareMergeStrategy: 'append' }),
     requests: () => count,
-    close: () => agent.destroy(),
+    async renewAgent() {
+      const old = agent;
+      agent = await createAgent(kc);
+      // Every request carries AbortSignal.timeout(timeoutMs): after that, nothing uses `old`.
+      const timer = setTimeout(() => {
+        retiring.delete(timer);
+        old.destroy();
+      }, timeoutMs).unref();
+      retiring.set(timer, old);
+    },
+    close: () => {
+      for (const [timer, old] of retiring) {
+        clearTimeout(timer);
+        old.destroy();
+      }
+      retiring.clear();
+      agent.destroy();
+    },
   };
 }

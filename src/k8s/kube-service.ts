@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { PatchStrategy, Watch, setHeaderOptions, type CoreV1Event, type KubernetesObject, type V1Pod } from '@kubernetes/client-node';
+import { PatchStrategy, Watch, setHeaderOptions, type CoreV1Event, type KubeConfig, type KubernetesObject, type V1Pod } from '@kubernetes/client-node';
 import { createLoopDelayMonitor } from '../metrics/loop-delay.js';
-import { createKubeClients, loadKubeConfig, type KubeClients } from './client.js';
+import { clientCertKubeConfig, createKubeClients, loadKubeConfig, setClientCertificate, type KubeClients } from './client.js';
 import { ResilientInformer, errorText } from './informer.js';
+import { NodeCertificateManager } from './node-certificate.js';
 import type { ApiRequestObserver, DraDevice, DraLookup, KubeApi, KubeLog, KubeOptions, KubeStats, NadInfo, NadLookup, PodEvent, PodInfo, PodLookup, StatusPatchOutcome } from './protocol.js';
 
 /** Pods not from the API server (static pods) carry another config source; their uids differ by design. */
@@ -82,6 +83,7 @@ export class KubeService implements KubeApi {
   #log: (line: KubeLog) => void = () => undefined;
   #observe: ApiRequestObserver = () => undefined;
   #nodeName = '';
+  #certificates: NodeCertificateManager | undefined;
   #loopDelay: ReturnType<typeof createLoopDelayMonitor> | undefined;
 
   /** Run one API call, reporting its verb, outcome and duration to the main thread (metrics). */
@@ -102,9 +104,20 @@ export class KubeService implements KubeApi {
     this.#observe = observe;
     this.#loopDelay = createLoopDelayMonitor();
     this.#nodeName = opts.nodeName;
-    const kc = loadKubeConfig(opts.kubeconfig);
+    let kc: KubeConfig;
+    if (opts.nodeCertificate === undefined) {
+      kc = loadKubeConfig(opts.kubeconfig);
+    } else {
+      this.#certificates = await NodeCertificateManager.start(opts.nodeCertificate, opts.nodeName, opts.requestTimeoutMs, log);
+      kc = clientCertKubeConfig(this.#certificates.bootstrap, this.#certificates.current);
+    }
     const clients = await createKubeClients(kc, opts.requestTimeoutMs);
     this.#clients = clients;
+    // Requests switch to a renewed certificate at once (new agent); watches when they next reconnect.
+    this.#certificates?.rotate(async (cert) => {
+      setClientCertificate(kc, cert);
+      await clients.renewAgent();
+    });
     if (!opts.informers) return;
     const watch = new Watch(kc);
     const onRestart = (what: string) => (reason: string, delayMs: number) => log({ level: 'warn', msg: `${what} informer restarting`, fields: { reason, delayMs } });
@@ -243,6 +256,7 @@ export class KubeService implements KubeApi {
 
   async stop(): Promise<void> {
     this.#loopDelay?.stop();
+    this.#certificates?.stop();
     await Promise.all([this.#pods?.stop(), this.#nads?.stop()]);
     this.#clients?.close();
   }

@@ -20,6 +20,20 @@ export interface KubeOptions {
    * call reads only what that call needs, with live GETs.
    */
   informers: boolean;
+  /** Authenticate with a per-node client certificate instead of `kubeconfig` (upstream `perNodeCertificate`). */
+  nodeCertificate?: NodeCertificateOptions;
+}
+
+/** The per-node certificate: how it is obtained, kept and renewed. */
+export interface NodeCertificateOptions {
+  /** Kubeconfig whose credentials only submit CertificateSigningRequests; its cluster is the daemon's. */
+  bootstrapKubeconfig: string;
+  /** Directory of `multus-client-current.pem`. */
+  certDir: string;
+  /** Requested lifetime (CSR `spec.expirationSeconds`), s. */
+  certDurationSeconds: number;
+  /** How long one CSR may wait to be approved and issued, ms (upstream: 2 min). */
+  waitTimeoutMs: number;
 }
 
 /** What planning needs of a pod. */

@@ -35,14 +35,25 @@ export interface Daemon {
 }
 
 /**
- * Kubernetes is used when credentials are configured: the `kubeconfig` key, $KUBECONFIG, or an
- * in-cluster service account. Without them the daemon still serves the cluster network.
+ * Kubernetes is used when credentials are configured: `perNodeCertificate`, the `kubeconfig`
+ * key, $KUBECONFIG, or an in-cluster service account. Without them the daemon still serves the
+ * cluster network.
  */
 function kubeOptions(opts: DaemonOptions): KubeOptions | undefined {
-  const kubeconfig = typeof opts.config.raw.kubeconfig === 'string' ? opts.config.raw.kubeconfig : '';
-  if (kubeconfig === '' && (process.env.KUBECONFIG ?? '') === '' && process.env.KUBERNETES_SERVICE_HOST === undefined) return undefined;
   const { tunables } = opts;
-  return { kubeconfig, nodeName: tunables.nodeName, requestTimeoutMs: tunables.apiTimeoutMs, watchdogMs: tunables.informerWatchdogMs, syncTimeoutMs: tunables.informerSyncTimeoutMs, informers: true };
+  const cert = opts.config.perNodeCertificate;
+  if (cert !== undefined && tunables.nodeName === '') throw new TypeError('perNodeCertificate is enabled but MULTUS_NODE_NAME is not set: the certificate names the node');
+  const kubeconfig = typeof opts.config.raw.kubeconfig === 'string' ? opts.config.raw.kubeconfig : '';
+  if (cert === undefined && kubeconfig === '' && (process.env.KUBECONFIG ?? '') === '' && process.env.KUBERNETES_SERVICE_HOST === undefined) return undefined;
+  return {
+    kubeconfig,
+    nodeName: tunables.nodeName,
+    requestTimeoutMs: tunables.apiTimeoutMs,
+    watchdogMs: tunables.informerWatchdogMs,
+    syncTimeoutMs: tunables.informerSyncTimeoutMs,
+    informers: true,
+    ...(cert === undefined ? {} : { nodeCertificate: { ...cert, waitTimeoutMs: tunables.certWaitMs } }),
+  };
 }
 
 /** Plugin runs feed the delegate and pool-wait histograms, and a debug line each. */
@@ -64,11 +75,11 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const cniDir = readMultusConf(opts.config.raw).cniDir;
   const swept = (await removeStaleTempFiles(cniDir)) + (await removeStaleTempFiles(join(cniDir, 'results')));
   if (swept > 0) log.info({ cniDir, files: swept }, 'removed temp files of cache writes interrupted by a crash');
+  const kubeOpts = kubeOptions(opts);
   const pool = createDelegatePool(
     { threads: tunables.workerThreads, tasksPerWorker: tunables.tasksPerWorker, maxQueue: tunables.poolMaxQueue },
     (err) => log.error({ err }, 'delegate pool worker failed'),
   );
-  const kubeOpts = kubeOptions(opts);
   if (kubeOpts === undefined) log.warn('no Kubernetes credentials (kubeconfig key, KUBECONFIG or in-cluster): pods get the cluster network only');
   // The gauges read live state at scrape time; kube and the supervisor exist by the first scrape.
   let kube: KubeHandle | undefined;

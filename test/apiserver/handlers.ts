@@ -132,6 +132,8 @@ export class ResourceHandlers {
     checkTypeMeta(def, body);
     const input = def.toStorage === undefined ? clone(body) : def.toStorage(clone(body));
     const meta: JsonObject = isObject(input.metadata) ? input.metadata : {};
+    // The real server drops a namespace sent for a cluster-scoped object.
+    if (!def.namespaced) delete meta.namespace;
     stringMap(meta, 'labels');
     stringMap(meta, 'annotations');
     if (typeof meta.namespace === 'string' && meta.namespace !== '' && meta.namespace !== namespace) {
@@ -206,7 +208,8 @@ export class ResourceHandlers {
     checkTypeMeta(def, patched);
     const meta = isObject(patched.metadata) ? patched.metadata : {};
     for (const field of ['name', 'namespace'] as const) {
-      if (meta[field] !== old.metadata[field]) {
+      // Cluster-scoped objects are served without a namespace and stored under ''.
+      if ((meta[field] ?? '') !== old.metadata[field]) {
         throw invalid(def.group, def.kind, name, [{ reason: 'FieldValueInvalid', message: `Invalid value: ${JSON.stringify(meta[field] ?? '')}: field is immutable`, field: `metadata.${field}` }]);
       }
     }

@@ -10,13 +10,14 @@ export const TEST_TOKEN = 'test-token';
 /**
  * Write a kubeconfig (JSON, which is YAML) with one cluster, user and context, current-context
  * set. client-node 1.4.0 refuses plain http:// servers unless insecure-skip-tls-verify is set,
- * so it is, even though no TLS is involved.
+ * so it is, even though no TLS is involved. An https:// server is verified against `caPem`.
  */
-export function writeKubeconfig(path: string, serverUrl: string): void {
+export function writeKubeconfig(path: string, serverUrl: string, caPem?: string): void {
+  const cluster = caPem === undefined ? { server: serverUrl, 'insecure-skip-tls-verify': true } : { server: serverUrl, 'certificate-authority-data': Buffer.from(caPem).toString('base64') };
   const config = {
     apiVersion: 'v1',
     kind: 'Config',
-    clusters: [{ name: 'fake', cluster: { server: serverUrl, 'insecure-skip-tls-verify': true } }],
+    clusters: [{ name: 'fake', cluster }],
     users: [{ name: 'fake', user: { token: TEST_TOKEN } }],
     contexts: [{ name: 'fake', context: { cluster: 'fake', user: 'fake', namespace: 'default' } }],
     'current-context': 'fake',

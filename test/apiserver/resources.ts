@@ -3,6 +3,7 @@
  * field-selected on, whether it is a custom resource (no strategic merge patch, DELETE answers
  * a Status) and its write rules. Adding a resource here is all the router and handlers need.
  */
+import { csrStrategy } from './csr-strategy.js';
 import { eventFromCore, eventToCore } from './event-conversion.js';
 import type { JsonObject } from './json.js';
 import { isObject } from './json.js';
@@ -21,6 +22,8 @@ export interface ResourceDef extends GroupResource {
   storage: string;
   /** Served like a CRD: strategic merge patch is 415, field selectors are name/namespace only. */
   custom: boolean;
+  /** Objects live in namespaces; false: cluster-scoped (`/apis/{group}/{version}/{resource}/{name}`, no namespace in metadata). */
+  namespaced: boolean;
   /** DELETE answers with the deleted object rather than a Success Status. */
   returnDeletedObject: boolean;
   subresources: readonly string[];
@@ -92,6 +95,7 @@ const CORE_EVENTS: ResourceDef = {
   apiVersion: 'v1',
   storage: 'events',
   custom: false,
+  namespaced: true,
   returnDeletedObject: false,
   subresources: [],
   fields: EVENT_FIELDS,
@@ -99,7 +103,7 @@ const CORE_EVENTS: ResourceDef = {
 };
 
 /** A resource.k8s.io/v1 (DRA) resource served with plain write rules. */
-function draResource(resource: string, kind: string, extraFields: string[]): ResourceDef {
+function draResource(resource: string, kind: string, namespaced: boolean, extraFields: string[]): ResourceDef {
   return {
     group: 'resource.k8s.io',
     version: 'v1',
@@ -109,6 +113,7 @@ function draResource(resource: string, kind: string, extraFields: string[]): Res
     apiVersion: 'resource.k8s.io/v1',
     storage: `${resource}.resource.k8s.io`,
     custom: false,
+    namespaced,
     returnDeletedObject: false,
     subresources: [],
     fields: fields(...META_FIELDS, ...extraFields),
@@ -127,6 +132,7 @@ export const RESOURCES: readonly ResourceDef[] = [
     apiVersion: 'v1',
     storage: 'pods',
     custom: false,
+    namespaced: true,
     returnDeletedObject: true,
     subresources: ['status'],
     fields: POD_FIELDS,
@@ -141,6 +147,7 @@ export const RESOURCES: readonly ResourceDef[] = [
     apiVersion: 'k8s.cni.cncf.io/v1',
     storage: 'network-attachment-definitions.k8s.cni.cncf.io',
     custom: true,
+    namespaced: true,
     returnDeletedObject: false,
     subresources: [],
     fields: fields(...META_FIELDS),
@@ -154,9 +161,23 @@ export const RESOURCES: readonly ResourceDef[] = [
     toStorage: eventToCore,
     fromStorage: eventFromCore,
   },
-  draResource('resourceclaims', 'ResourceClaim', []),
-  // Cluster-scoped: created with namespace '', listed at /apis/resource.k8s.io/v1/resourceslices.
-  draResource('resourceslices', 'ResourceSlice', ['spec.driver', 'spec.nodeName', 'spec.pool.name']),
+  draResource('resourceclaims', 'ResourceClaim', true, []),
+  draResource('resourceslices', 'ResourceSlice', false, ['spec.driver', 'spec.nodeName', 'spec.pool.name']),
+  {
+    group: 'certificates.k8s.io',
+    version: 'v1',
+    resource: 'certificatesigningrequests',
+    kind: 'CertificateSigningRequest',
+    listKind: 'CertificateSigningRequestList',
+    apiVersion: 'certificates.k8s.io/v1',
+    storage: 'certificatesigningrequests.certificates.k8s.io',
+    custom: false,
+    namespaced: false,
+    returnDeletedObject: false,
+    subresources: ['status', 'approval'],
+    fields: fields('metadata.name', 'spec.signerName'),
+    strategy: csrStrategy,
+  },
 ];
 
 /** The definition serving `group/version/resource`, if any. */
@@ -171,7 +192,10 @@ export function resourceFor(group: string, resource: string): ResourceDef {
   return def;
 }
 
-/** A stored object as `def` serves it. */
+/** A stored object as `def` serves it (cluster-scoped objects are stored under namespace '' and served without one). */
 export function toExternal(def: ResourceDef, obj: KubeObject): KubeObject {
-  return def.fromStorage === undefined ? obj : (def.fromStorage(obj) as KubeObject);
+  const served = def.fromStorage === undefined ? obj : (def.fromStorage(obj) as KubeObject);
+  if (def.namespaced) return served;
+  const { namespace: _none, ...metadata } = served.metadata;
+  return { ...served, metadata: metadata as KubeObject['metadata'] };
 }

@@ -4,7 +4,7 @@
  */
 import { findResource, type ResourceDef } from './resources.js';
 
-/** A path the fake serves. `name` is absent for collections, `namespace` for all-namespace ones. */
+/** A path the fake serves. `name` is absent for collections, `namespace` for all-namespace and cluster-scoped ones. */
 export interface Route {
   def: ResourceDef;
   namespace?: string;
@@ -34,13 +34,16 @@ export function parseRoute(pathname: string): Route | undefined {
   if (rest[0] === 'namespaces' && rest.length >= 3 && rest.length <= 5) {
     const [, namespace = '', resource = '', name, subresource] = rest;
     route = { resource, namespace, ...(name === undefined ? {} : { name }), ...(subresource === undefined ? {} : { subresource }) };
-  } else if (rest.length === 1) {
-    route = { resource: rest[0] ?? '' };
+  } else if (rest.length >= 1 && rest.length <= 3) {
+    const [resource = '', name, subresource] = rest;
+    route = { resource, ...(name === undefined ? {} : { name }), ...(subresource === undefined ? {} : { subresource }) };
   } else {
     return undefined;
   }
   const def = findResource(group, version, route.resource);
   if (def === undefined || route.namespace === '' || route.name === '') return undefined;
+  // Namespaced resources have objects only under a namespace; cluster-scoped ones never do.
+  if (def.namespaced ? route.name !== undefined && route.namespace === undefined : route.namespace !== undefined) return undefined;
   if (route.subresource !== undefined && !def.subresources.includes(route.subresource)) return undefined;
   const { resource: _r, ...where } = route;
   return { def, ...where };

@@ -1,18 +1,21 @@
 /**
- * An in-memory Kubernetes API server over plain HTTP for tests, the demo and benchmarks.
+ * An in-memory Kubernetes API server over plain HTTP (or HTTPS) for tests, the demo and benchmarks.
  * No kube-apiserver can run here, and the daemon under test talks to the API only through
  * client-node and a kubeconfig, so this server is honest rather than convenient: real paths,
  * status codes and Status bodies, resourceVersion semantics, watch framing, 410 on expired
- * history, keep-alive. It serves pods (+ pods/status), NetworkAttachmentDefinitions and Events.
+ * history, keep-alive. It serves pods (+ pods/status), NetworkAttachmentDefinitions, Events and
+ * CertificateSigningRequests (+ approval, status); over HTTPS, it authenticates client certificates.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { setTimeout as delay } from 'node:timers/promises';
 import { compileFilter, decodeBody, mediaType, ResourceHandlers, type RestResponse } from './handlers.js';
 import { clone } from './json.js';
 import { TEST_TOKEN } from './kubeconfig.js';
-import { resourceFor } from './resources.js';
+import { resourceFor, toExternal } from './resources.js';
 import { parseRoute, type Route } from './routes.js';
 import { ApiError, defaultMessage, failureStatus, reasonFor, unsupportedMediaType } from './status.js';
 import { ObjectStore, type KubeObject } from './store.js';
@@ -33,6 +36,21 @@ export interface FakeApiServerOptions {
   historyLimit?: number;
   /** BOOKMARK period for watches with allowWatchBookmarks=true; 1000 ms by default. */
   bookmarkIntervalMs?: number;
+  /**
+   * Serve HTTPS with this certificate and key (PEM) and authenticate client certificates
+   * issued by `clientCaPem`, like kube-apiserver's --client-ca-file: the CN is the user.
+   */
+  tls?: { certPem: string; keyPem: string; clientCaPem: string };
+}
+
+/** The client certificate a request authenticated with. */
+export interface ClientCertificateIdentity {
+  /** The user name (subject CN). */
+  commonName: string;
+  /** The groups (subject O). */
+  organization: string;
+  /** SHA-256 fingerprint, `AB:CD:…`: tells two certificates of one identity apart. */
+  fingerprint256: string;
 }
 
 /** One API request as the server saw and answered it. */
@@ -51,6 +69,8 @@ export interface RecordedRequest {
   contentType?: string;
   /** Whether an Authorization header was sent. */
   authorization: boolean;
+  /** The verified client certificate the request came with (HTTPS only). */
+  clientCertificate?: ClientCertificateIdentity;
   /** The HTTP status answered (0 while still in flight); 200 for every watch that was opened. */
   status: number;
 }
@@ -95,6 +115,7 @@ const MAX_BODY_BYTES = 3 * 1024 * 1024;
 const PODS = resourceFor('', 'pods');
 const NADS = resourceFor('k8s.cni.cncf.io', 'network-attachment-definitions');
 const EVENTS = resourceFor('', 'events');
+const CSRS = resourceFor('certificates.k8s.io', 'certificatesigningrequests');
 
 function verbOf(method: string, route: Route | undefined, watch: boolean): string {
   const collection = route !== undefined && route.name === undefined;
@@ -143,6 +164,22 @@ function writeJson(res: ServerResponse, status: number, body: unknown, headers: 
 const METHOD_NOT_ALLOWED = new ApiError(405, defaultMessage(405), 'MethodNotAllowed');
 
 /**
+ * The client certificate of a request: undefined when none was sent (or over HTTP), 'invalid'
+ * when it does not chain to the client CA or is outside its validity now. Like kube-apiserver,
+ * validity is checked per request, not only at the handshake of a kept-alive connection.
+ */
+function clientCertificateOf(req: IncomingMessage): ClientCertificateIdentity | 'invalid' | undefined {
+  const socket = req.socket as Partial<TLSSocket>;
+  if (socket.encrypted !== true || socket.getPeerCertificate === undefined) return undefined;
+  const peer = socket.getPeerCertificate();
+  if (Object.keys(peer).length === 0) return undefined;
+  const now = Date.now();
+  if (socket.authorized !== true || now < Date.parse(peer.valid_from) || now > Date.parse(peer.valid_to)) return 'invalid';
+  const field = (v: string | string[] | undefined): string => (Array.isArray(v) ? v.join(',') : (v ?? ''));
+  return { commonName: field(peer.subject.CN), organization: field(peer.subject.O), fingerprint256: peer.fingerprint256 };
+}
+
+/**
  * The fake API server. Start with FakeApiServer.start(), point clients at `url` (see
  * writeKubeconfig), close() when done.
  */
@@ -167,9 +204,12 @@ export class FakeApiServer {
     this.store = new ObjectStore(opts.historyLimit ?? 10_000);
     this.handlers = new ResourceHandlers(this.store);
     this.bookmarkIntervalMs = opts.bookmarkIntervalMs ?? 1000;
-    this.server = createServer((req, res) => {
+    const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
       this.handle(req, res).catch((e: unknown) => writeJson(res, 500, failureStatus(500, `Internal error occurred: ${String(e)}`)));
-    });
+    };
+    // Client certificates are requested but not required: token and anonymous requests still work.
+    const tls = opts.tls;
+    this.server = tls === undefined ? createServer(onRequest) : createHttpsServer({ cert: tls.certPem, key: tls.keyPem, ca: tls.clientCaPem, requestCert: true, rejectUnauthorized: false }, onRequest);
     // Longer than any test: a keep-alive socket the server closes while a client reuses it is an ECONNRESET.
     this.server.keepAliveTimeout = 90_000;
     this.server.on('connection', (socket: Socket) => {
@@ -192,11 +232,11 @@ export class FakeApiServer {
     });
     const address = api.server.address();
     if (address === null || typeof address === 'string') throw new Error('fake apiserver: no TCP address');
-    api.baseUrl = `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`;
+    api.baseUrl = `${opts.tls === undefined ? 'http' : 'https'}://${host.includes(':') ? `[${host}]` : host}:${address.port}`;
     return api;
   }
 
-  /** `http://127.0.0.1:PORT`. */
+  /** `http://127.0.0.1:PORT` (`https://` with `tls`). */
   get url(): string {
     return this.baseUrl;
   }
@@ -268,6 +308,33 @@ export class FakeApiServer {
       .list(EVENTS.storage, namespace)
       .sort((a, b) => Number(a.metadata.resourceVersion) - Number(b.metadata.resourceVersion))
       .map((e) => clone(e));
+  }
+
+  /** Stored CertificateSigningRequests (as served: no namespace), oldest first. */
+  certificateSigningRequests(): KubeObject[] {
+    return this.store
+      .list(CSRS.storage, '')
+      .sort((a, b) => Number(a.metadata.resourceVersion) - Number(b.metadata.resourceVersion))
+      .map((c) => clone(toExternal(CSRS, c)));
+  }
+
+  /**
+   * Decide a CSR as an approver would, through its `approval` subresource: add an Approved or
+   * Denied condition. Throws ApiError 404 if there is none, 422 if it is already decided otherwise.
+   */
+  decideCsr(name: string, decision: 'Approved' | 'Denied', reason: string, message: string): KubeObject {
+    const csr = this.handlers.get(CSRS, '', name).body as KubeObject;
+    const status = (csr.status ?? {}) as { conditions?: unknown[] };
+    const condition = { type: decision, status: 'True', reason, message, lastUpdateTime: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z') };
+    const body = { ...csr, status: { ...status, conditions: [...(status.conditions ?? []), condition] } };
+    return clone(this.handlers.update(CSRS, '', name, 'approval', body).body as KubeObject);
+  }
+
+  /** Issue a certificate (PEM) for an approved CSR, through its `status` subresource, as a signer would. */
+  issueCsr(name: string, certificatePem: string): KubeObject {
+    const csr = this.handlers.get(CSRS, '', name).body as KubeObject;
+    const body = { ...csr, status: { ...(csr.status ?? {}), certificate: Buffer.from(certificatePem).toString('base64') } };
+    return clone(this.handlers.update(CSRS, '', name, 'status', body).body as KubeObject);
   }
 
   // ---- observability ----
@@ -348,6 +415,7 @@ export class FakeApiServer {
     const verb = verbOf(method, route, WATCH_TRUE.has(query.watch ?? ''));
     const contentType = req.headers['content-type'];
     const authorization = req.headers.authorization;
+    const certificate = clientCertificateOf(req);
     const record: RecordedRequest = {
       method,
       verb,
@@ -359,6 +427,7 @@ export class FakeApiServer {
       ...(route?.name === undefined ? {} : { name: route.name }),
       ...(contentType === undefined ? {} : { contentType }),
       authorization: authorization !== undefined,
+      ...(certificate === undefined || certificate === 'invalid' ? {} : { clientCertificate: certificate }),
       status: 0,
     };
     this.log.push(record);
@@ -371,6 +440,7 @@ export class FakeApiServer {
       if (this.faults.latencyMs > 0) await delay(this.faults.latencyMs, undefined, { signal: this.closing.signal });
       if (raw === undefined) throw new ApiError(413, 'the request entity is too large', 'RequestEntityTooLarge');
       if (authorization !== undefined && authorization !== `Bearer ${TEST_TOKEN}`) throw new ApiError(401, 'Unauthorized', 'Unauthorized');
+      if (certificate === 'invalid') throw new ApiError(401, 'Unauthorized', 'Unauthorized');
       const fault = this.takeFault({ method, path: url.pathname, verb, resource: record.resource, ...(route?.subresource === undefined ? {} : { subresource: route.subresource }) });
       if (fault !== undefined) {
         reply({ status: fault, body: failureStatus(fault, defaultMessage(fault), reasonFor(fault)) }, fault === 429 ? { 'Retry-After': '1' } : {});
@@ -416,7 +486,9 @@ export class FakeApiServer {
     res: ServerResponse,
     reply: (r: RestResponse) => void,
   ): void {
-    const { def, namespace, name, subresource } = route;
+    const { def, name, subresource } = route;
+    // Cluster-scoped objects are stored under namespace ''.
+    const namespace = def.namespaced ? route.namespace : '';
     const jsonBody = (): unknown => {
       if (mediaType(contentType) !== 'application/json') throw unsupportedMediaType(['application/json']);
       return decodeBody(raw);

@@ -5,6 +5,7 @@ import { parseDaemonConfig } from '../../src/config/daemon-config.js';
 import { readMultusConf } from '../../src/config/multus-conf.js';
 import { parseTunables } from '../../src/config/env.js';
 import { API_ACCESS } from '../../src/k8s/api-access.js';
+import { MULTUS_GROUP } from '../../src/k8s/csr.js';
 import { ROOT } from '../helpers/paths.js';
 
 // Kubernetes manifests are untyped YAML: this test walks them as plain data.
@@ -45,7 +46,7 @@ function grants(role: Doc): string[] {
 const NEEDED = API_ACCESS.flatMap((a) => a.verbs.map((v) => `${a.apiGroup}|${a.resource}|${v}`)).sort();
 
 describe('thick DaemonSet manifest', () => {
-  const { byKind, ds, pod, main, hostPathOf, daemonConfig } = manifest('multus-daemonset-thick.yml');
+  const { docs, byKind, ds, pod, main, hostPathOf, daemonConfig } = manifest('multus-daemonset-thick.yml');
 
   it('defines the NetworkAttachmentDefinition CRD of the multi-net spec (MN-2)', () => {
     const crd = byKind('CustomResourceDefinition');
@@ -62,6 +63,12 @@ describe('thick DaemonSet manifest', () => {
     expect(binding.roleRef.name).toBe(byKind('ClusterRole').metadata.name);
     expect(binding.subjects[0]).toMatchObject({ kind: 'ServiceAccount', name: pod.serviceAccountName, namespace: ds.metadata.namespace });
     expect(byKind('ServiceAccount').metadata).toMatchObject({ name: pod.serviceAccountName, namespace: ds.metadata.namespace });
+  });
+
+  it('grants the per-node certificate identities (group system:multus) the same access', () => {
+    const binding = docs.find((d) => d.kind === 'ClusterRoleBinding' && d.metadata.name === 'multus-node-certificates');
+    expect(binding?.roleRef).toMatchObject({ kind: 'ClusterRole', name: byKind('ClusterRole').metadata.name });
+    expect(binding?.subjects).toEqual([{ apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: MULTUS_GROUP }]);
   });
 
   it('gives the daemon its node name, its config, and a host mount for every path it uses', () => {

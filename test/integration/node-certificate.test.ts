@@ -1,0 +1,104 @@
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { BOOTSTRAP_API_ACCESS } from '../../src/k8s/api-access.js';
+import { FakeApiServer, writeKubeconfig, type RecordedRequest } from '../apiserver/server.js';
+import { TestCa } from '../apiserver/test-ca.js';
+import { startCsrSigner } from '../helpers/csr-signer.js';
+import { startTestDaemon } from '../helpers/daemon.js';
+import { TestHost } from '../helpers/host.js';
+import { multusStdin } from '../helpers/networks.js';
+import { DAEMON } from '../helpers/paths.js';
+import { podArgs, runShim } from '../helpers/shim.js';
+import { until } from '../helpers/wait.js';
+
+/**
+ * The built daemon with `perNodeCertificate` against an HTTPS API server that authenticates
+ * client certificates: it bootstraps its identity through a CSR, serves pods as
+ * system:multus:<node>, renews its certificate, and refuses to start without one.
+ */
+const NODE = 'node-a';
+const IDENTITY = `system:multus:${NODE}`;
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function cluster() {
+  const host = new TestHost();
+  cleanups.push(() => host.cleanup());
+  const ca = new TestCa();
+  const api = await FakeApiServer.start({ tls: { ...ca.serverCertificate(), clientCaPem: ca.certPem } });
+  cleanups.push(() => api.close());
+  const bootstrapKubeconfig = join(host.dir, 'bootstrap.kubeconfig');
+  writeKubeconfig(bootstrapKubeconfig, api.url, ca.certPem);
+  const perNodeCertificate = (certDuration: string) => ({ enabled: true, bootstrapKubeconfig, certDir: join(host.dir, 'certs'), certDuration });
+  return { host, ca, api, perNodeCertificate };
+}
+
+/** Run the daemon until it exits (a startup failure); its exit code and stderr. */
+function runToExit(dir: string, config: Record<string, unknown>, env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
+  const configPath = join(dir, 'daemon-config.json');
+  writeFileSync(configPath, JSON.stringify({ socketDir: join(dir, 'run'), cniDir: join(dir, 'cni'), logFile: join(dir, 'daemon.log'), ...config }));
+  const child = spawn(process.execPath, [DAEMON, '-config', configPath], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  cleanups.push(() => void child.kill('SIGKILL'));
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stderr })));
+}
+
+const byDaemon = (requests: RecordedRequest[]): RecordedRequest[] => requests.filter((r) => r.resource !== 'certificatesigningrequests');
+
+describe('per-node certificate (daemon)', () => {
+  it('authenticates every daemon request as system:multus:<node>, and moves to the renewed certificate', async () => {
+    const { host, api, ca, perNodeCertificate } = await cluster();
+    const signer = startCsrSigner(api, ca);
+    cleanups.push(() => signer.stop());
+    const daemon = await startTestDaemon(host.dir, { perNodeCertificate: perNodeCertificate('4s') }, { MULTUS_NODE_NAME: NODE, MULTUS_API_TIMEOUT_MS: '2000' });
+    cleanups.push(() => daemon.stop());
+    // A pod ADD: the informers' list+watch, then the status patch and the event, all as the node.
+    const uid = (api.createPod({ metadata: { namespace: 'default', name: 'web' }, spec: { nodeName: NODE, containers: [{ name: 'c', image: 'pause' }] } }) as { metadata: { uid: string } }).metadata.uid;
+    const conf = join(daemon.confDir, 'cluster.conf');
+    writeFileSync(conf, JSON.stringify({ cniVersion: '1.0.0', name: 'cluster', type: 'cni-record', address: '198.18.91.2/24' }));
+    const add = await runShim({ command: 'ADD', containerId: 'certcid', netns: '/var/run/netns/none', args: podArgs('default', 'web', uid), stdin: multusStdin(daemon.socketDir, conf) });
+    expect(add.code, add.stdout).toBe(0);
+    await until(() => api.requests().some((r) => r.subresource === 'status' && r.status === 200), 'the network-status patch');
+    const first = byDaemon(api.requests());
+    expect(first.map((r) => r.verb)).toEqual(expect.arrayContaining(['list', 'watch', 'patch']));
+    for (const r of first) {
+      expect(r.authorization, `${r.verb} ${r.path}`).toBe(false);
+      expect(r.clientCertificate?.commonName, `${r.verb} ${r.path}`).toBe(IDENTITY);
+    }
+    const firstCert = first[0]?.clientCertificate?.fingerprint256;
+    // The bootstrap credentials did only what src/k8s/api-access.ts says they need.
+    const bootstrapGrants = new Set(BOOTSTRAP_API_ACCESS.flatMap((a) => a.verbs.map((v) => `${a.resource}|${v}`)));
+    const bootstrapRequests = api.requests().filter((r) => r.resource === 'certificatesigningrequests');
+    expect(bootstrapRequests.length).toBeGreaterThan(1);
+    for (const r of bootstrapRequests) expect(bootstrapGrants).toContain(`${r.resource}|${r.verb}`);
+    // Renewed at 70-90 % of 4 s: a second CSR, then the watches reconnect with the new certificate.
+    await until(() => daemon.logs().some((l) => l.msg === 'node certificate rotated'), 'a rotation', 15_000);
+    expect(signer.signed.length).toBeGreaterThanOrEqual(2);
+    api.resetRequests();
+    api.dropWatches();
+    await until(() => api.requests().filter((r) => r.verb === 'watch' && r.status === 200).length >= 2, 'both watches reconnected', 15_000);
+    for (const r of byDaemon(api.requests())) {
+      expect(r.clientCertificate?.commonName, `${r.verb} ${r.path}`).toBe(IDENTITY);
+      expect(r.clientCertificate?.fingerprint256, `${r.verb} ${r.path}`).not.toBe(firstCert);
+    }
+  });
+
+  it('does not start when the certificate is never issued, and says so', async () => {
+    const { host, perNodeCertificate } = await cluster();
+    const exit = await runToExit(host.dir, { perNodeCertificate: perNodeCertificate('10m') }, { MULTUS_NODE_NAME: NODE, MULTUS_CERT_WAIT_MS: '500' });
+    expect(exit.code).toBe(1);
+    expect(exit.stderr).toMatch(/certificate signing request multus-node-a-\w+ for system:multus:node-a was not approved and issued within 500 ms/);
+  });
+
+  it('does not start without MULTUS_NODE_NAME, and names it', async () => {
+    const { host, perNodeCertificate } = await cluster();
+    const exit = await runToExit(host.dir, { perNodeCertificate: perNodeCertificate('10m') }, {});
+    expect(exit.code).toBe(1);
+    expect(exit.stderr).toMatch(/perNodeCertificate is enabled but MULTUS_NODE_NAME is not set/);
+  });
+});
