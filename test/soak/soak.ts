@@ -69,7 +69,10 @@ export async function runSoak(host: TestHost, opts: SoakOptions): Promise<SoakRe
   const api = await FakeApiServer.start();
   const kubeconfig = join(host.dir, 'kubeconfig');
   writeKubeconfig(kubeconfig, api.url);
-  const env = { MULTUS_NODE_NAME: NODE, MULTUS_DELEGATE_TIMEOUT_MS: '500', MULTUS_API_TIMEOUT_MS: '1000' };
+  // The delegate timeout ends the hanging-delegate fault. It must stay well above a node-based
+  // fake plugin's start-up on a loaded machine: a DEL killed by it is a failed DEL, which (as
+  // upstream, retryDeleteOnError off) forgets the attachment and leaves its result cache behind.
+  const env = { MULTUS_NODE_NAME: NODE, MULTUS_DELEGATE_TIMEOUT_MS: '3000', MULTUS_API_TIMEOUT_MS: '1000' };
   const start = (): Promise<TestDaemon> => startTestDaemon(host.dir, { kubeconfig, logLevel: 'error' }, env);
   let daemon = await start();
   const br = bridgePlugin(host, 99);
