@@ -61,9 +61,9 @@ describe('thin plugin', () => {
   it('is installed with its own runtime beside a launcher', () => {
     expect(statSync(multus).mode & 0o777).toBe(0o755);
     expect(existsSync(join(binDir, 'multus-ts', 'node'))).toBe(true);
-    expect(existsSync(join(binDir, 'multus-ts', 'node_modules', '@kubernetes', 'client-node'))).toBe(true);
-    // Dev-only packages stay behind: the runtime holds only what the plugin runs.
-    expect(existsSync(join(binDir, 'multus-ts', 'node_modules', 'vitest'))).toBe(false);
+    // The bundle carries its dependencies (client-node included): no node_modules on the host.
+    expect(existsSync(join(binDir, 'multus-ts', 'multus.mjs'))).toBe(true);
+    expect(existsSync(join(binDir, 'multus-ts', 'node_modules'))).toBe(false);
     expect(existsSync(join(binDir, 'passthru'))).toBe(true);
   });
 
