@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 
 /** A process's memory, from /proc/<pid>/status, in MiB. */
 export interface Memory {
@@ -24,4 +24,34 @@ export function readMemory(pid: number | undefined): Memory | undefined {
   const peak = kib('VmHWM');
   const rss = kib('VmRSS');
   return peak === undefined || rss === undefined ? undefined : { peakMiB: peak / 1024, rssMiB: rss / 1024 };
+}
+
+/**
+ * SIGKILL every process whose environment has `name=<value starting with prefix>` (e.g. the
+ * plugin runs of one test's containers), with its process group; returns how many were found.
+ * Plugins run in process groups of their own, so a daemon SIGKILLed mid-ADD leaves a slow
+ * plugin running: a test that kills daemons ends its own leftovers this way.
+ */
+export function killProcessesWithEnv(name: string, prefix: string): number {
+  let found = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let environ: string;
+    try {
+      environ = readFileSync(`/proc/${entry}/environ`, 'utf8');
+    } catch {
+      continue; // gone meanwhile, or not ours to read
+    }
+    if (!environ.split('\0').some((kv) => kv.startsWith(`${name}=${prefix}`))) continue;
+    found++;
+    const pid = Number(entry);
+    for (const target of [-pid, pid]) {
+      try {
+        process.kill(target, 'SIGKILL');
+      } catch {
+        // not a group leader, or already gone
+      }
+    }
+  }
+  return found;
 }

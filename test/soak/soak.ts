@@ -5,7 +5,7 @@ import { NODE } from '../helpers/cluster.js';
 import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
 import type { TestHost } from '../helpers/host.js';
 import { bridgePlugin, multusStdin } from '../helpers/networks.js';
-import { readMemory } from '../helpers/proc.js';
+import { killProcessesWithEnv, readMemory } from '../helpers/proc.js';
 import { podArgs, runShim } from '../helpers/shim.js';
 
 /**
@@ -42,6 +42,12 @@ export interface SoakReport {
   /** The first DEL failures, as the runtime saw them. */
   delFailures: string[];
   leaks: string[];
+  /**
+   * Plugin processes still running at the end, killed by the soak: runs a SIGKILLed daemon
+   * left behind (they run in their own process groups and finish on their own; the hanging
+   * fault plugin only after 300 s). Their attachments are undone by the DELs all the same.
+   */
+  orphanedPlugins: number;
   rssBeforeKiB: number;
   rssAfterKiB: number;
   seconds: number;
@@ -82,7 +88,7 @@ export async function runSoak(host: TestHost, opts: SoakOptions): Promise<SoakRe
   api.createNad('default', 'extra', JSON.stringify({ cniVersion: '1.0.0', type: 'cni-record' }));
   api.createNad('default', 'failing', JSON.stringify({ cniVersion: '1.0.0', type: 'cni-fail' }));
   api.createNad('default', 'hanging', JSON.stringify({ cniVersion: '1.0.0', type: 'cni-hang', pidFile: join(host.dir, 'hang.pid') }));
-  const report: SoakReport = { operations: 0, faultsInjected: {}, faultsSurvived: 0, addsFailed: 0, delRetries: 0, delsFailed: 0, delFailures: [], leaks: [], rssBeforeKiB: rssKiB(daemon.process.pid), rssAfterKiB: 0, seconds: 0 };
+  const report: SoakReport = { operations: 0, faultsInjected: {}, faultsSurvived: 0, addsFailed: 0, delRetries: 0, delsFailed: 0, delFailures: [], leaks: [], orphanedPlugins: 0, rssBeforeKiB: rssKiB(daemon.process.pid), rssAfterKiB: 0, seconds: 0 };
   const inject = (fault: string): void => {
     report.faultsInjected[fault] = (report.faultsInjected[fault] ?? 0) + 1;
   };
@@ -154,6 +160,7 @@ export async function runSoak(host: TestHost, opts: SoakOptions): Promise<SoakRe
   report.leaks.push(...(await daemon.stuckWork()).map((w) => `stuck in the daemon: ${w}`));
   report.rssAfterKiB = rssKiB(daemon.process.pid);
   report.seconds = Math.round(performance.now() - started) / 1000;
+  report.orphanedPlugins = killProcessesWithEnv('CNI_CONTAINERID', `soak${host.id}`);
   await daemon.stop();
   await api.close();
   return report;
