@@ -196,13 +196,18 @@ export class KubeService implements KubeApi {
         return { kind: 'error', message: `cannot read ResourceClaim ${pod.namespace}/${name} of pod ${pod.namespace}/${pod.name}: ${errorText(err)}` };
       }
     }
-    if (results.length === 0) return { kind: 'found', devices: [] };
-    try {
-      const slices = (await this.#timed('list', () => api.custom.listClusterCustomObject({ group: DRA_GROUP, version: 'v1', plural: 'resourceslices' }, api.callOptions()))) as { items?: ResourceSliceObject[] };
-      return { kind: 'found', devices: draDevicesOf(results, slices.items ?? []) };
-    } catch (err) {
-      return { kind: 'error', message: `cannot list ResourceSlices for pod ${pod.namespace}/${pod.name}: ${errorText(err)}` };
+    // Only the slices of the drivers that allocated the pod's devices (a cluster may hold many).
+    const drivers = [...new Set(results.map((r) => r.driver ?? ''))].filter((d) => d !== '');
+    const slices: ResourceSliceObject[] = [];
+    for (const driver of drivers) {
+      try {
+        const list = (await this.#timed('list', () => api.custom.listClusterCustomObject({ group: DRA_GROUP, version: 'v1', plural: 'resourceslices', fieldSelector: `spec.driver=${driver}` }, api.callOptions()))) as { items?: ResourceSliceObject[] };
+        slices.push(...(list.items ?? []));
+      } catch (err) {
+        return { kind: 'error', message: `cannot list the ResourceSlices of driver ${driver} for pod ${pod.namespace}/${pod.name}: ${errorText(err)}` };
+      }
     }
+    return { kind: 'found', devices: draDevicesOf(results, slices) };
   }
 
   async patchNetworkStatus(pod: PodInfo, value: string): Promise<StatusPatchOutcome> {

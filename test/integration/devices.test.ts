@@ -308,6 +308,8 @@ describe('device IDs without the pod-resources socket, and from DRA', () => {
     ]);
     const dra = cluster.api.requests().filter((r) => r.path.startsWith('/apis/resource.k8s.io/'));
     expect(dra.map((r) => `${r.verb} ${r.resource} ${r.name ?? ''}`).sort()).toEqual(['get resourceclaims direct-claim', 'get resourceclaims dra-pod-vf-x7k2p', 'list resourceslices ']);
+    // Only the allocating driver's slices are listed, not every slice of the cluster.
+    expect(dra.find((r) => r.resource === 'resourceslices')?.query.fieldSelector).toBe(`spec.driver=${driver}`);
     const granted = new Set(API_ACCESS.flatMap((a) => a.verbs.map((v) => `${a.apiGroup}|${a.resource}|${v}`)));
     for (const r of dra) expect(granted).toContain(`resource.k8s.io|${r.resource}|${r.verb}`);
     expect((await cni('DEL', p)).code).toBe(0);
