@@ -256,6 +256,7 @@ export class KubeService implements KubeApi {
       connected: informers.every((i) => i.connected),
       restarts: informers.reduce((n, i) => n + i.restarts, 0),
       apiRequests: this.#clients?.requests() ?? 0,
+      certificateExpirySeconds: this.#certificates === undefined ? undefined : this.#certificates.current.notAfter.getTime() / 1000,
     });
   }
 

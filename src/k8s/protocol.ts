@@ -98,6 +98,8 @@ export interface KubeStats {
   apiRequests: number;
   /** Event-loop delay p99 of the kube worker thread since the previous stats() call, seconds. */
   eventLoopLagP99Seconds: number;
+  /** When the per-node certificate in use expires, Unix seconds; undefined without perNodeCertificate. */
+  certificateExpirySeconds: number | undefined;
 }
 
 /** One finished API request: verb, HTTP code ('2xx' on success, 'none' without an answer), seconds. */

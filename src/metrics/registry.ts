@@ -15,6 +15,7 @@ export interface KubeGaugeValues {
   connected: boolean;
   restarts: number;
   eventLoopLagP99Seconds: number;
+  certificateExpirySeconds: number | undefined;
 }
 
 /** Live values read at scrape time. */
@@ -23,6 +24,8 @@ export interface GaugeSources {
   pool: () => { threads: number; queueSize: number; utilization: number };
   /** The kube worker's state; undefined without Kubernetes. */
   kube?: () => Promise<KubeGaugeValues>;
+  /** The daemon authenticates with a per-node certificate (its expiry is exported). */
+  nodeCertificate?: boolean;
 }
 
 export function createMetrics(sources: GaugeSources) {
@@ -95,6 +98,8 @@ export function createMetrics(sources: GaugeSources) {
     kubeGauge('multus_informer_connected', '1 when every informer watch is connected', (s) => (s.connected ? 1 : 0));
     kubeGauge('multus_informer_restarts', 'Informer restarts since start (errors and watchdog)', (s) => s.restarts);
     kubeGauge('multus_kube_eventloop_lag_p99_seconds', 'Event-loop delay p99 of the kube worker thread since the last scrape', (s) => s.eventLoopLagP99Seconds);
+    // Alert on time() > this − margin: a rotation that keeps failing shows here before requests fail.
+    if (sources.nodeCertificate === true) kubeGauge('multus_client_certificate_expiration_timestamp_seconds', 'When the per-node client certificate in use expires (Unix time)', (s) => s.certificateExpirySeconds ?? 0);
   }
   return { registry, cniRequest, delegate, poolWait, kubeRequest, serverRequests };
 }

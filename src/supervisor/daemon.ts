@@ -87,7 +87,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const metrics = createMetrics({
     supervisor: () => stats(),
     pool: () => pool.stats(),
-    ...(kubeOpts === undefined ? {} : { kube: async () => (kube === undefined ? { connected: false, restarts: 0, eventLoopLagP99Seconds: 0 } : kube.api.stats()) }),
+    nodeCertificate: kubeOpts?.nodeCertificate !== undefined,
+    ...(kubeOpts === undefined ? {} : { kube: async () => (kube === undefined ? { connected: false, restarts: 0, eventLoopLagP99Seconds: 0, certificateExpirySeconds: undefined } : kube.api.stats()) }),
   });
   if (kubeOpts !== undefined) {
     const kubeLog = log.child({ component: 'kube' });

@@ -11,6 +11,8 @@ export interface TestDaemon {
   cniDir: string;
   confDir: string;
   logFile: string;
+  /** GET http://127.0.0.1:<metricsPort>/metrics. */
+  metricsPort: number;
   process: ChildProcess;
   /** SIGTERM and wait for exit. */
   stop(): Promise<void>;
@@ -85,6 +87,7 @@ export async function startTestDaemon(dir: string, config: Record<string, unknow
     cniDir,
     confDir,
     logFile,
+    metricsPort: full.metricsPort,
     process: child,
     stop: () =>
       new Promise<void>((resolve) => {

@@ -71,6 +71,14 @@ describe('per-node certificate (daemon)', () => {
       expect(r.clientCertificate?.commonName, `${r.verb} ${r.path}`).toBe(IDENTITY);
     }
     const firstCert = first[0]?.clientCertificate?.fingerprint256;
+    const expiry = async (): Promise<number> => {
+      const text = await (await fetch(`http://127.0.0.1:${daemon.metricsPort}/metrics`)).text();
+      return Number(/^multus_client_certificate_expiration_timestamp_seconds (\S+)$/m.exec(text)?.[1]);
+    };
+    const firstExpiry = await expiry();
+    // The certificate's notAfter: about 4 s from its issue, so within the next 4 s.
+    expect(firstExpiry).toBeGreaterThan(Date.now() / 1000 - 1);
+    expect(firstExpiry).toBeLessThan(Date.now() / 1000 + 5);
     // The bootstrap credentials did only what src/k8s/api-access.ts says they need.
     const bootstrapGrants = new Set(BOOTSTRAP_API_ACCESS.flatMap((a) => a.verbs.map((v) => `${a.resource}|${v}`)));
     const bootstrapRequests = api.requests().filter((r) => r.resource === 'certificatesigningrequests');
@@ -79,6 +87,7 @@ describe('per-node certificate (daemon)', () => {
     // Renewed at 70-90 % of 4 s: a second CSR, then the watches reconnect with the new certificate.
     await until(() => daemon.logs().some((l) => l.msg === 'node certificate rotated'), 'a rotation', 15_000);
     expect(signer.signed.length).toBeGreaterThanOrEqual(2);
+    expect(await expiry()).toBeGreaterThan(firstExpiry);
     api.resetRequests();
     api.dropWatches();
     await until(() => api.requests().filter((r) => r.verb === 'watch' && r.status === 200).length >= 2, 'both watches reconnected', 15_000);
