@@ -98,6 +98,25 @@ describe('thin plugin', () => {
     expect((await call({ ...base, command: 'DEL' })).code).toBe(0);
   });
 
+  it('GC releases the containers the runtime no longer lists; STATUS reports the cluster network (CNI 1.1)', async () => {
+    const conf = thinConf({ cniVersion: '1.1.0' });
+    const pods = ['thin-gc-keep', 'thin-gc-stale'].map((name) => {
+      const created = api.createPod({ metadata: { namespace: 'default', name }, spec: { nodeName: NODE } }) as { metadata: { uid: string } };
+      return { name, containerId: `${name}-cid`, netns: host.netns().path, args: podArgs('default', name, created.metadata.uid) };
+    });
+    for (const p of pods) expect((await call({ ...p, command: 'ADD', stdin: conf })).code).toBe(0);
+    expect(reservations(clusterIpam)).toHaveLength(2);
+    const [keep, stale] = pods as [(typeof pods)[number], (typeof pods)[number]];
+    const gc = await call({ command: 'GC', stdin: { ...conf, 'cni.dev/valid-attachments': [{ containerID: keep.containerId, ifname: 'eth0' }] } });
+    expect(gc.code, gc.stdout).toBe(0);
+    expect(existsSync(join(cniDir, stale.containerId))).toBe(false);
+    expect(existsSync(join(cniDir, keep.containerId))).toBe(true);
+    expect(reservations(clusterIpam)).toHaveLength(1);
+    expect((await call({ command: 'STATUS', stdin: conf })).code).toBe(0);
+    expect((await call({ ...keep, command: 'DEL', stdin: conf })).code).toBe(0);
+    expect(reservations(clusterIpam)).toEqual([]);
+  });
+
   it('refuses an unknown NAD with code 7 and leaves nothing behind', async () => {
     const created = api.createPod({ metadata: { namespace: 'default', name: 'thin-bad', annotations: { 'k8s.v1.cni.cncf.io/networks': 'no-such-net' } }, spec: { nodeName: NODE } }) as { metadata: { uid: string } };
     const ns = host.netns();
