@@ -10,6 +10,7 @@ import type { CniRequest, PodRef } from '../server/request.js';
 import { applyDefaultRoutes } from './default-route.js';
 import { pathExists } from '../util/path-exists.js';
 import { removeFile } from '../util/atomic-write.js';
+import { releaseOrphanedAttachments } from './orphaned-attachments.js';
 import { clusterNetwork, planDelegates } from './planner.js';
 import { assignDeviceIds, type DeviceSources } from './device-ids.js';
 import { copyDevicePluginInfo, deviceInfoFileOf, deviceInfoPath, readDeviceInfo } from './device-info.js';
@@ -327,16 +328,20 @@ function validAttachments(req: CniRequest): ValidAttachment[] {
 
 /**
  * GC: every container with a delegate cache that the runtime no longer lists is deleted in full
- * (all its attachments, not only the cluster network as upstream does), then the cluster
- * network's plugins get GC. Errors are collected and reported together.
+ * (all its attachments, not only the cluster network as upstream does), then attachments only
+ * the result cache remembers, then the cluster network's plugins get GC. Errors are collected
+ * and reported together.
  */
 export async function gcNode(req: CniRequest, ctx: OperationContext): Promise<OperationOutcome> {
   await defaultNetworkReady(req, ctx);
   const valid = validAttachments(req);
   const live = new Set(valid.map((v) => v.containerID));
   const errors: Error[] = [];
+  // Containers this pass deletes are not retried by the next one: one error per failure.
+  const done = new Set(live);
   for (const containerId of await listCachedContainers(req.conf.cniDir)) {
     if (live.has(containerId)) continue;
+    done.add(containerId);
     const lookup = await loadDelegates(req.conf.cniDir, containerId);
     if (lookup.kind !== 'found') continue;
     // The recorded netns, if it still exists, so the stale interfaces are removed too.
@@ -347,6 +352,7 @@ export async function gcNode(req: CniRequest, ctx: OperationContext): Promise<Op
     if (delErrors.length === 0) await removeDelegates(req.conf.cniDir, containerId);
     errors.push(...delErrors);
   }
+  errors.push(...(await releaseOrphanedAttachments(req.conf.cniDir, done, ctx.runner)));
   const [master] = await clusterNetwork({ conf: req.conf, pod: undefined, kube: ctx.kube });
   if (master !== undefined) {
     const masterValid = valid.filter((v) => v.ifname !== '');

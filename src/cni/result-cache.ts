@@ -46,8 +46,9 @@ export async function saveCachedResult(cniDir: string, net: NetworkConfig, entry
   await writeFileAtomic(entryPath(cniDir, net.name, entry.containerId, entry.ifName), JSON.stringify(body), 0o600);
 }
 
-function parseEntry(text: string, fallbackVersion: string): CachedAttachment | undefined {
-  const raw = JSON.parse(text) as Record<string, unknown>;
+/** An entry as stored (parsed JSON): libcni's cniCacheV1, or the legacy bare result. */
+function parseEntry(stored: unknown, fallbackVersion: string): CachedAttachment | undefined {
+  const raw = stored as Record<string, unknown>;
   if (raw.kind !== 'cniCacheV1') {
     // The legacy form is the bare result JSON.
     return { containerId: '', ifName: '', networkName: '', netns: '', cniArgs: [], capabilityArgs: {}, result: toCanonicalResult(raw, fallbackVersion) };
@@ -71,7 +72,7 @@ function parseEntry(text: string, fallbackVersion: string): CachedAttachment | u
 export async function loadCachedResult(cniDir: string, net: NetworkConfig, containerId: string, ifName: string): Promise<CniResult | undefined> {
   try {
     const text = await readFile(entryPath(cniDir, net.name, containerId, ifName), 'utf8');
-    return parseEntry(text, net.cniVersion)?.result;
+    return parseEntry(JSON.parse(text), net.cniVersion)?.result;
   } catch {
     return undefined;
   }
@@ -82,24 +83,39 @@ export function removeCachedResult(cniDir: string, network: string, containerId:
   return removeFile(entryPath(cniDir, network, containerId, ifName));
 }
 
-/** Every readable cniCacheV1 entry of `network` (for GC), in file-name order. */
-export async function listCachedAttachments(cniDir: string, network: string): Promise<CachedAttachment[]> {
+/** Every readable cniCacheV1 entry whose file name starts with `prefix`, in file-name order. */
+async function readEntries(cniDir: string, prefix: string): Promise<Array<CachedAttachment & { config: string }>> {
   let names: string[];
   try {
     names = await readdir(resultsDir(cniDir));
   } catch {
     return [];
   }
-  const found: CachedAttachment[] = [];
-  for (const name of names.filter((n) => n.startsWith(`${network}-`)).sort()) {
+  const found: Array<CachedAttachment & { config: string }> = [];
+  for (const name of names.filter((n) => n.startsWith(prefix)).sort()) {
     try {
-      const entry = parseEntry(await readFile(join(resultsDir(cniDir), name), 'utf8'), '1.1.0');
-      if (entry !== undefined && entry.networkName === network && entry.containerId !== '') found.push(entry);
+      const stored = JSON.parse(await readFile(join(resultsDir(cniDir), name), 'utf8')) as { config?: unknown };
+      const entry = parseEntry(stored, '1.1.0');
+      const config = stored.config;
+      if (entry !== undefined && entry.containerId !== '' && typeof config === 'string') found.push({ ...entry, config: Buffer.from(config, 'base64').toString('utf8') });
     } catch {
       // unreadable entries are skipped, as libcni does
     }
   }
   return found;
+}
+
+/** Every readable cniCacheV1 entry of `network` (libcni GC), in file-name order. */
+export async function listCachedAttachments(cniDir: string, network: string): Promise<CachedAttachment[]> {
+  return (await readEntries(cniDir, `${network}-`)).filter((e) => e.networkName === network);
+}
+
+/**
+ * Every readable cniCacheV1 entry of every network, with the network config it was added with
+ * (`config`, the JSON text): what GC needs to DEL an attachment nothing else remembers.
+ */
+export function listAllCachedAttachments(cniDir: string): Promise<Array<CachedAttachment & { config: string }>> {
+  return readEntries(cniDir, '');
 }
 
 /**
@@ -115,7 +131,7 @@ export async function cachedNetns(cniDir: string, containerId: string): Promise<
   }
   for (const name of names.filter((n) => n.includes(`-${containerId}-`))) {
     try {
-      const entry = parseEntry(await readFile(join(resultsDir(cniDir), name), 'utf8'), '1.1.0');
+      const entry = parseEntry(JSON.parse(await readFile(join(resultsDir(cniDir), name), 'utf8')), '1.1.0');
       if (entry?.containerId === containerId && entry.netns !== '') return entry.netns;
     } catch {
       // unreadable entries are skipped, as libcni does

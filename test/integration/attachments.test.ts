@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestCluster, type TestCluster } from '../helpers/cluster.js';
@@ -279,6 +279,25 @@ describe('CNI 1.1 GC and STATUS across attachments', () => {
     expect(status.code, status.stdout).toBe(0);
     expect((await cni('DEL', kept)).code).toBe(0);
     expect(reservations(ipamA)).toEqual([]);
+  });
+
+  it('GC releases attachments only the result cache remembers (delegate cache lost, or dropped after a failed DEL)', async () => {
+    const ipamB = bridgeNad('default', 'gc-orphan-net', 46);
+    const p = newPod('default', 'gc-orphan', { [NETWORKS]: 'gc-orphan-net' }, { cniVersion: '1.1.0' });
+    expect((await cni('ADD', p)).code).toBe(0);
+    // What a DEL that failed for one delegate leaves (upstream's retryDeleteOnError off): no
+    // delegate cache, so the runtime's retried DEL has nothing to do, and the IPs stay reserved.
+    rmSync(join(cluster.daemon.cniDir, p.containerId));
+    expect((await cni('DEL', p)).code).toBe(0);
+    expect(reservations(ipamB)).toHaveLength(1);
+    const results = (): string[] => readdirSync(join(cluster.daemon.cniDir, 'results')).filter((f) => f.includes(p.containerId));
+    expect(results()).toHaveLength(2);
+    const gc = await runShim({ command: 'GC', stdin: { ...p.stdin, 'cni.dev/valid-attachments': [] } });
+    expect(gc.code, gc.stdout).toBe(0);
+    expect(reservations(ipamB)).toEqual([]);
+    expect(results()).toEqual([]);
+    // The recorded netns still existed, so the interface went too.
+    expect(() => host.inNetns(p.netns.name, 'link', 'show', 'net1')).toThrow();
   });
 });
 
