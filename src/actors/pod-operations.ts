@@ -1,17 +1,14 @@
 import type { Logger } from 'pino';
 import { delegateIfname, requestedCapabilities, type Delegate } from '../cni/delegate.js';
-import { loadDelegates, listCachedContainers, removeDelegates, saveDelegates } from '../cni/delegate-cache.js';
+import { loadDelegates, removeDelegates, saveDelegates } from '../cni/delegate-cache.js';
 import type { CniResult } from '../cni/result.js';
-import { cachedNetns } from '../cni/result-cache.js';
-import type { Attachment, Runner, ValidAttachment } from '../cni/runner.js';
+import type { Attachment, Runner } from '../cni/runner.js';
 import { CNI_ERR, CniError, asCniError } from '../errors.js';
 import type { KubeAccess, PodInfo } from '../k8s/protocol.js';
 import type { CniRequest, PodRef } from '../server/request.js';
 import { applyDefaultRoutes } from './default-route.js';
-import { pathExists } from '../util/path-exists.js';
 import { removeFile } from '../util/atomic-write.js';
-import { releaseOrphanedAttachments } from './orphaned-attachments.js';
-import { clusterNetwork, planDelegates } from './planner.js';
+import { planDelegates } from './planner.js';
 import { assignDeviceIds, type DeviceSources } from './device-ids.js';
 import { copyDevicePluginInfo, deviceInfoFileOf, deviceInfoPath, readDeviceInfo } from './device-info.js';
 import { waitForReadinessIndicator } from './readiness.js';
@@ -50,7 +47,7 @@ export interface OperationContext {
 }
 
 /** MN-39: ADD, STATUS and GC wait for the default network when the config names its indicator file. */
-function defaultNetworkReady(req: CniRequest, ctx: OperationContext): Promise<void> {
+export function defaultNetworkReady(req: CniRequest, ctx: OperationContext): Promise<void> {
   return req.conf.readinessIndicatorFile === '' ? Promise.resolve() : waitForReadinessIndicator(req.conf.readinessIndicatorFile, ctx.readinessTimeoutMs);
 }
 
@@ -143,7 +140,7 @@ function podLabel(req: CniRequest, delegate: Delegate): string {
  * DEL delegates in reverse order, attempting every one (DEL is best effort) and returning the
  * failures. Used by DEL, by ADD's rollback and by GC.
  */
-async function deleteAll(req: CniRequest, delegates: readonly Delegate[], ctx: OperationContext): Promise<CniError[]> {
+export async function deleteAll(req: CniRequest, delegates: readonly Delegate[], ctx: OperationContext): Promise<CniError[]> {
   const errors: CniError[] = [];
   for (let i = delegates.length - 1; i >= 0; i--) {
     const d = delegates[i] as Delegate;
@@ -303,79 +300,4 @@ export async function checkPod(req: CniRequest, ctx: OperationContext): Promise<
     await ctx.runner.check(d.net, attachmentOf(req, d, i, ctx.deviceInfoDir));
   }
   return { networks: lookup.delegates.map((d) => d.name) };
-}
-
-/** STATUS: the cluster network's readiness (its plugins' STATUS when they speak CNI 1.1.0). */
-export async function statusNode(req: CniRequest, ctx: OperationContext): Promise<OperationOutcome> {
-  await defaultNetworkReady(req, ctx);
-  const [master] = await clusterNetwork({ conf: req.conf, pod: undefined, kube: ctx.kube });
-  if (master !== undefined) await ctx.runner.status(master.net);
-  return { networks: master === undefined ? [] : [master.name] };
-}
-
-function validAttachments(req: CniRequest): ValidAttachment[] {
-  const raw = req.conf.raw['cni.dev/valid-attachments'] ?? req.conf.raw['cni.dev/attachments'];
-  if (raw === undefined) return [];
-  if (!Array.isArray(raw)) throw new CniError(CNI_ERR.INVALID_CONFIG, 'GC: "cni.dev/valid-attachments" must be a list');
-  return raw.map((a: unknown, i) => {
-    const { containerID, ifname } = (a ?? {}) as { containerID?: unknown; ifname?: unknown };
-    if (typeof containerID !== 'string' || typeof ifname !== 'string') {
-      throw new CniError(CNI_ERR.INVALID_CONFIG, `GC: valid-attachments[${i}] needs string "containerID" and "ifname"`);
-    }
-    return { containerID, ifname };
-  });
-}
-
-/**
- * GC: every container with a delegate cache that the runtime no longer lists is deleted in full
- * (all its attachments, not only the cluster network as upstream does), then attachments only
- * the result cache remembers, then the cluster network's plugins get GC. Errors are collected
- * and reported together.
- */
-export async function gcNode(req: CniRequest, ctx: OperationContext): Promise<OperationOutcome> {
-  await defaultNetworkReady(req, ctx);
-  const valid = validAttachments(req);
-  const live = new Set(valid.map((v) => v.containerID));
-  const errors: Error[] = [];
-  // Containers this pass deletes are not retried by the next one: one error per failure.
-  const done = new Set(live);
-  for (const containerId of await listCachedContainers(req.conf.cniDir)) {
-    if (live.has(containerId)) continue;
-    done.add(containerId);
-    const lookup = await loadDelegates(req.conf.cniDir, containerId);
-    if (lookup.kind !== 'found') continue;
-    // The recorded netns, if it still exists, so the stale interfaces are removed too.
-    const recorded = await cachedNetns(req.conf.cniDir, containerId);
-    const netns = recorded !== '' && (await pathExists(recorded)) ? recorded : '';
-    const stale: CniRequest = { ...req, command: 'DEL', containerId, netns, ifname: req.ifname === '' ? 'eth0' : req.ifname };
-    const delErrors = await deleteAll(stale, lookup.delegates, ctx);
-    if (delErrors.length === 0) await removeDelegates(req.conf.cniDir, containerId);
-    errors.push(...delErrors);
-  }
-  errors.push(...(await releaseOrphanedAttachments(req.conf.cniDir, done, ctx.runner)));
-  const [master] = await clusterNetwork({ conf: req.conf, pod: undefined, kube: ctx.kube });
-  if (master !== undefined) {
-    const masterValid = valid.filter((v) => v.ifname !== '');
-    errors.push(...(await ctx.runner.gc(master.net, masterValid)));
-  }
-  if (errors.length > 0) {
-    throw new CniError(CNI_ERR.INTERNAL, `GC finished with ${errors.length} error(s): ${errors.map((e) => e.message).join(' / ')}`);
-  }
-  return { networks: master === undefined ? [] : [master.name] };
-}
-
-/** The operation a CNI command runs. */
-export function runOperation(req: CniRequest, ctx: OperationContext): Promise<OperationOutcome> {
-  switch (req.command) {
-    case 'ADD':
-      return addPod(req, ctx);
-    case 'DEL':
-      return delPod(req, ctx);
-    case 'CHECK':
-      return checkPod(req, ctx);
-    case 'STATUS':
-      return statusNode(req, ctx);
-    case 'GC':
-      return gcNode(req, ctx);
-  }
 }

@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import { ActorRegistry } from '../actors/registry.js';
 import { hotplug } from '../actors/hotplug.js';
-import { runOperation, type OperationContext, type OperationOutcome } from '../actors/pod-operations.js';
+import { runOperation } from '../actors/operations.js';
+import type { OperationContext, OperationOutcome } from '../actors/pod-operations.js';
 import type { CniResult } from '../cni/result.js';
 import type { DelegateRequest } from '../server/delegate-request.js';
 import { CNI_ERR, CniError, asCniError, isUnexpected } from '../errors.js';

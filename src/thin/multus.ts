@@ -7,7 +7,8 @@
  * `kubeconfig` named in its config. No daemon, no socket; every call pays Node's start-up.
  */
 import type { Logger } from 'pino';
-import { runOperation, type OperationContext } from '../actors/pod-operations.js';
+import { runOperation } from '../actors/operations.js';
+import type { OperationContext } from '../actors/pod-operations.js';
 import { createRunner } from '../cni/runner.js';
 import { execNetnsIp, execPlugin } from '../cni/exec.js';
 import { SUPPORTED_VERSIONS, convertResult } from '../cni/result.js';

@@ -1,0 +1,73 @@
+import { listCachedContainers, loadDelegates, removeDelegates } from '../cni/delegate-cache.js';
+import { cachedNetns } from '../cni/result-cache.js';
+import type { ValidAttachment } from '../cni/runner.js';
+import { CNI_ERR, CniError } from '../errors.js';
+import type { CniRequest } from '../server/request.js';
+import { pathExists } from '../util/path-exists.js';
+import { releaseOrphanedAttachments } from './orphaned-attachments.js';
+import { clusterNetwork } from './planner.js';
+import { defaultNetworkReady, deleteAll, type OperationContext, type OperationOutcome } from './pod-operations.js';
+
+/**
+ * The node-wide CNI 1.1 operations: STATUS and GC. They run in the supervisor's node mailbox,
+ * not a pod's, and concern every container the node has cached.
+ */
+
+/** STATUS: the cluster network's readiness (its plugins' STATUS when they speak CNI 1.1.0). */
+export async function statusNode(req: CniRequest, ctx: OperationContext): Promise<OperationOutcome> {
+  await defaultNetworkReady(req, ctx);
+  const [master] = await clusterNetwork({ conf: req.conf, pod: undefined, kube: ctx.kube });
+  if (master !== undefined) await ctx.runner.status(master.net);
+  return { networks: master === undefined ? [] : [master.name] };
+}
+
+function validAttachments(req: CniRequest): ValidAttachment[] {
+  const raw = req.conf.raw['cni.dev/valid-attachments'] ?? req.conf.raw['cni.dev/attachments'];
+  if (raw === undefined) return [];
+  if (!Array.isArray(raw)) throw new CniError(CNI_ERR.INVALID_CONFIG, 'GC: "cni.dev/valid-attachments" must be a list');
+  return raw.map((a: unknown, i) => {
+    const { containerID, ifname } = (a ?? {}) as { containerID?: unknown; ifname?: unknown };
+    if (typeof containerID !== 'string' || typeof ifname !== 'string') {
+      throw new CniError(CNI_ERR.INVALID_CONFIG, `GC: valid-attachments[${i}] needs string "containerID" and "ifname"`);
+    }
+    return { containerID, ifname };
+  });
+}
+
+/**
+ * GC: every container with a delegate cache that the runtime no longer lists is deleted in full
+ * (all its attachments, not only the cluster network as upstream does), then attachments only
+ * the result cache remembers, then the cluster network's plugins get GC. Errors are collected
+ * and reported together.
+ */
+export async function gcNode(req: CniRequest, ctx: OperationContext): Promise<OperationOutcome> {
+  await defaultNetworkReady(req, ctx);
+  const valid = validAttachments(req);
+  const live = new Set(valid.map((v) => v.containerID));
+  const errors: Error[] = [];
+  // Containers this pass deletes are not retried by the next one: one error per failure.
+  const done = new Set(live);
+  for (const containerId of await listCachedContainers(req.conf.cniDir)) {
+    if (live.has(containerId)) continue;
+    done.add(containerId);
+    const lookup = await loadDelegates(req.conf.cniDir, containerId);
+    if (lookup.kind !== 'found') continue;
+    // The recorded netns, if it still exists, so the stale interfaces are removed too.
+    const recorded = await cachedNetns(req.conf.cniDir, containerId);
+    const netns = recorded !== '' && (await pathExists(recorded)) ? recorded : '';
+    const stale: CniRequest = { ...req, command: 'DEL', containerId, netns, ifname: req.ifname === '' ? 'eth0' : req.ifname };
+    const delErrors = await deleteAll(stale, lookup.delegates, ctx);
+    if (delErrors.length === 0) await removeDelegates(req.conf.cniDir, containerId);
+    errors.push(...delErrors);
+  }
+  errors.push(...(await releaseOrphanedAttachments(req.conf.cniDir, done, ctx.runner)));
+  const [master] = await clusterNetwork({ conf: req.conf, pod: undefined, kube: ctx.kube });
+  if (master !== undefined) {
+    const masterValid = valid.filter((v) => v.ifname !== '');
+    errors.push(...(await ctx.runner.gc(master.net, masterValid)));
+  }
+  if (errors.length > 0) {
+    throw new CniError(CNI_ERR.INTERNAL, `GC finished with ${errors.length} error(s): ${errors.map((e) => e.message).join(' / ')}`);
+  }
+  return { networks: master === undefined ? [] : [master.name] };
+}
