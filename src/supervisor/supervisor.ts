@@ -70,7 +70,12 @@ export function createSupervisor(opts: SupervisorOptions) {
           // The runtime gets its answer now; the follow-up (the network-status write) still
           // holds the pod's mailbox, so per-pod order holds and shutdown's drain waits for it.
           resolve(outcome);
-          await outcome.after?.();
+          if (outcome.after !== undefined) {
+            // Let the reply reach the socket first: after() starts with synchronous work
+            // (building network-status, messaging the kube thread) that would delay it.
+            await new Promise((r) => setImmediate(r));
+            await outcome.after();
+          }
         }).catch(reject);
       });
     },
