@@ -82,7 +82,9 @@ async function main(): Promise<void> {
   }
   const config = await loadDaemonConfig(cli.configPath);
   const tunables = parseTunables();
-  const log = createLogger({ level: config.logLevel, file: config.logFile, toStderr: config.logToStderr });
+  // In the thin DaemonSet, logFile/logLevel are the plugin's (they pass into 00-multus.conf, and
+  // the plugin runs on the host); the container itself logs to stderr, for kubectl logs.
+  const log = createLogger(thin ? { level: config.logLevel, file: '', toStderr: true } : { level: config.logLevel, file: config.logFile, toStderr: config.logToStderr });
   const managerOptions = {
     log: log.child({ component: 'config-manager' }),
     masterWaitMs: tunables.masterWaitMs,
