@@ -11,7 +11,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
-RUN npm run build:ts && npm run build:thin && npm prune --omit=dev
+RUN npm run build:ts && npm run build:bundles && npm prune --omit=dev
 
 FROM --platform=$BUILDPLATFORM debian:bookworm AS shim
 ARG TARGETARCH

@@ -16,7 +16,9 @@ export interface KubeHandle {
 export async function startKubeWorker(opts: KubeOptions, log: (line: KubeLog) => void, observe: ApiRequestObserver, filename?: URL): Promise<KubeHandle> {
   // A small young generation: each thread's isolate otherwise reserves tens of MiB that this
   // thread, mostly idle between watch events, never needs (measured: 160 -> 146 MiB daemon RSS).
-  const worker = new Worker(filename ?? new URL('./kube.worker.js', import.meta.url), { resourceLimits: { maxYoungGenerationSizeMb: 4 } });
+  // The bundled worker (src/bundle.sh): client-node as one module instead of ~900 takes
+  // 20 MiB less memory (idle daemon RSS 135 -> 115 MiB, measured).
+  const worker = new Worker(filename ?? new URL('../kube-bundle/kube.worker.mjs', import.meta.url), { resourceLimits: { maxYoungGenerationSizeMb: 4 } });
   const api = Comlink.wrap<KubeApi>(nodeEndpoint(worker));
   worker.on('error', (err) => log({ level: 'error', msg: 'kube worker failed', fields: { err: err.message } }));
   try {

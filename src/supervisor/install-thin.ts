@@ -23,7 +23,7 @@ exec "\${0%/*}/${THIN_RUNTIME_DIR}/node" "\${0%/*}/${THIN_RUNTIME_DIR}/multus.mj
 
 /**
  * The thin plugin runs on the host, outside any container, so it brings its own runtime: this
- * Node.js binary and the plugin's bundle (`dist/thin-bundle`, built by src/thin/bundle.sh: no
+ * Node.js binary and the plugin's bundle (`dist/thin-bundle`, built by src/bundle.sh: no
  * node_modules needed), copied into `<destDir>/multus-ts/`. The copy is staged beside the
  * target and swapped in by rename, so a runtime calling `multus` meanwhile finds either the old
  * tree or the new one, never half of one.
