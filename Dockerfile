@@ -43,6 +43,20 @@ COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
 COPY --from=shim /out/multus-shim ./dist/bin/multus-shim
 COPY --from=shim /out/passthru ./dist/bin/passthru
+# Upstream's image layout, so upstream's manifests run with this image unchanged: the thick
+# DaemonSet's /usr/src/multus-cni/bin/multus-daemon and install_multus (or a plain `cp` of
+# multus-shim), the thin one's /thin_entrypoint and /install_multus.
+RUN set -eu; \
+    mkdir -p /usr/src/multus-cni/bin; \
+    for tool in multus-daemon:'' install_multus:install thin_entrypoint:thin; do \
+      name=${tool%%:*}; sub=${tool#*:}; \
+      printf '#!/bin/sh\nexec node /usr/src/multus-ts/dist/supervisor/main.js %s "$@"\n' "$sub" > "/usr/src/multus-cni/bin/$name"; \
+      chmod 0755 "/usr/src/multus-cni/bin/$name"; \
+    done; \
+    ln -s /usr/src/multus-cni/bin/install_multus /install_multus; \
+    ln -s /usr/src/multus-cni/bin/thin_entrypoint /thin_entrypoint; \
+    ln -s /usr/src/multus-ts/dist/bin/multus-shim /usr/src/multus-cni/bin/multus-shim; \
+    ln -s /usr/src/multus-ts/dist/bin/passthru /usr/src/multus-cni/bin/passthru
 ENV NODE_ENV=production
 ENTRYPOINT ["node", "/usr/src/multus-ts/dist/supervisor/main.js"]
 CMD ["-config", "/etc/cni/net.d/multus.d/daemon-config.json"]

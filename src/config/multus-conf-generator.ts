@@ -14,6 +14,9 @@ export const MULTUS_CONF_NAME = '00-multus.conf';
 /** The thin plugin's CNI type (the `multus` executable). */
 export const THIN_PLUGIN_TYPE = 'multus';
 
+/** Keys the thin plugin reads from 00-multus.conf besides the pass-through ones (upstream's thin entrypoint writes them). */
+const THIN_KEYS = ['kubeconfig', 'confDir', 'readinessindicatorfile'] as const;
+
 /** Daemon config keys copied into 00-multus.conf when set (upstream's list, plus the shim's own). */
 const PASS_THROUGH_KEYS = [
   'binDir', 'cniDir', 'logFile', 'logLevel', 'logToStderr', 'logOptions', 'namespaceIsolation', 'globalNamespaces',
@@ -50,7 +53,10 @@ export function generateMultusConf(daemon: JsonObject, master: NetworkConfig, ma
     // The thin plugin runs on the host, where the entrypoint's path of the master (under
     // /host/…) does not exist: like upstream's thin entrypoint, embed the master itself.
     conf.delegates = [JSON.parse(master.bytes) as JsonObject];
-    if (typeof daemon.kubeconfig === 'string' && daemon.kubeconfig !== '') conf.kubeconfig = daemon.kubeconfig;
+    // No daemon merges its config into requests: what the plugin needs goes into the file.
+    for (const key of THIN_KEYS) {
+      if (typeof daemon[key] === 'string' && daemon[key] !== '') conf[key] = daemon[key];
+    }
   } else {
     conf.clusterNetwork = masterPath;
   }

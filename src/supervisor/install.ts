@@ -36,7 +36,8 @@ export async function installBinary(source: string, destDir: string): Promise<st
 }
 
 /**
- * `multus-daemon install -d <dir> [-t thick|thin] [-s <binary>]`: the init container's command.
+ * `multus-daemon install [-d <dir>] [-t thick|thin] [-s <binary>]`: the init container's command
+ * (upstream's install_multus flags; `-d` defaults to /host/opt/cni/bin as there).
  * thick (default): the shim and passthru. thin: the `multus` plugin with its runtime, and passthru.
  */
 export async function runInstall(argv: readonly string[]): Promise<void> {
@@ -53,11 +54,12 @@ export async function runInstall(argv: readonly string[]): Promise<void> {
     } else if ((flag === '-t' || flag === '--type') && (value === 'thick' || value === 'thin')) {
       type = value;
     } else {
-      throw new Error(`unknown install argument ${JSON.stringify(flag)}; usage: multus-daemon install -d <cni bin dir> [-t thick|thin] [-s <binary>]`);
+      throw new Error(`unknown install argument ${JSON.stringify(flag)}; usage: multus-daemon install [-d <cni bin dir, default /host/opt/cni/bin>] [-t thick|thin] [-s <binary>]`);
     }
     i++;
   }
-  if (destDir === '') throw new Error('install needs -d <cni bin dir> (e.g. /host/opt/cni/bin)');
+  // Upstream's install_multus default: the host's bin dir as the DaemonSet mounts it.
+  if (destDir === '') destDir = '/host/opt/cni/bin';
   const [shim, passthru] = BUILT_BINARIES as [string, string];
   for (const source of sources ?? (type === 'thin' ? [passthru] : [shim, passthru])) {
     const target = await installBinary(source, destDir);

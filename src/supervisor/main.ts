@@ -6,21 +6,25 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
-import { DEFAULT_DAEMON_CONFIG_PATH, loadDaemonConfig } from '../config/daemon-config.js';
+import { DEFAULT_DAEMON_CONFIG_PATH, loadDaemonConfig, parseDaemonConfig, type DaemonConfig } from '../config/daemon-config.js';
 import { parseTunables } from '../config/env.js';
 import { createLogger } from '../logging/logger.js';
 import { startConfigManager, type ConfigManager } from './config-manager.js';
 import { startDaemon } from './daemon.js';
 import { runInstall } from './install.js';
 import { startThinEntrypoint } from './thin-entrypoint.js';
+import { THIN_FLAG_DEFAULTS, parseThinFlags } from './thin-flags.js';
 
 interface Cli {
-  configPath: string;
+  /** Undefined when not given. */
+  configPath: string | undefined;
   version: boolean;
+  /** `thin` only: upstream's thin_entrypoint flags, in order (see thin-flags.ts). */
+  thinFlags: string[];
 }
 
-function parseCli(argv: readonly string[]): Cli {
-  const cli: Cli = { configPath: DEFAULT_DAEMON_CONFIG_PATH, version: false };
+function parseCli(argv: readonly string[], thin: boolean): Cli {
+  const cli: Cli = { configPath: undefined, version: false, thinFlags: [] };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
     const [flag, inline] = arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
@@ -30,11 +34,22 @@ function parseCli(argv: readonly string[]): Cli {
       cli.configPath = value;
     } else if (flag === '-version' || flag === '--version' || flag === '-v') {
       cli.version = true;
+    } else if (thin) {
+      cli.thinFlags.push(arg);
     } else {
-      throw new Error(`unknown argument ${JSON.stringify(arg)}; usage: multus-daemon [thin] [-config <daemon-config.json>] [-version] | multus-daemon install -d <cni bin dir> [-t thick|thin]`);
+      throw new Error(`unknown argument ${JSON.stringify(arg)}; usage: multus-daemon [-config <daemon-config.json>] [-version] | multus-daemon thin [-config <daemon-config.json>] [--<thin_entrypoint flag>...] | multus-daemon install [-d <cni bin dir>] [-t thick|thin]`);
     }
   }
   return cli;
+}
+
+/**
+ * The thin container's config: upstream's thin_entrypoint defaults, then the `-config` file if
+ * given (our manifest's ConfigMap), then upstream's flags (upstream's manifest).
+ */
+async function thinConfig(cli: Cli): Promise<DaemonConfig> {
+  const file = cli.configPath === undefined ? {} : (await loadDaemonConfig(cli.configPath)).raw;
+  return parseDaemonConfig({ ...THIN_FLAG_DEFAULTS, ...file, ...parseThinFlags(cli.thinFlags) }, 'thin entrypoint flags');
 }
 
 function version(): string {
@@ -75,12 +90,12 @@ async function main(): Promise<void> {
   }
   // `thin`: the thin DaemonSet's container (kubeconfig + 00-multus.conf for the `multus` plugin).
   const thin = process.argv[2] === 'thin';
-  const cli = parseCli(process.argv.slice(thin ? 3 : 2));
+  const cli = parseCli(process.argv.slice(thin ? 3 : 2), thin);
   if (cli.version) {
     process.stdout.write(`multus-daemon: version:${version()}\n`);
     return;
   }
-  const config = await loadDaemonConfig(cli.configPath);
+  const config = thin ? await thinConfig(cli) : await loadDaemonConfig(cli.configPath ?? DEFAULT_DAEMON_CONFIG_PATH);
   const tunables = parseTunables();
   // In the thin DaemonSet, logFile/logLevel are the plugin's (they pass into 00-multus.conf, and
   // the plugin runs on the host); the container itself logs to stderr, for kubectl logs.

@@ -29,7 +29,7 @@ describe('multus-daemon install', () => {
     running.kill();
   });
 
-  it('names a missing destination in its error', async () => {
-    await expect(promisify(execFile)(process.execPath, [DAEMON, 'install'])).rejects.toMatchObject({ stderr: expect.stringContaining('-d <cni bin dir>') });
+  it('refuses an unknown flag with its usage (upstream install_multus flags; -d defaults to /host/opt/cni/bin)', async () => {
+    await expect(promisify(execFile)(process.execPath, [DAEMON, 'install', '--bogus'])).rejects.toMatchObject({ stderr: expect.stringContaining('[-d <cni bin dir, default /host/opt/cni/bin>] [-t thick|thin]') });
   });
 });
