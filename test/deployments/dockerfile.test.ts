@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../helpers/paths.js';
 
 /** No container engine runs here: check the Dockerfile against what the manifest executes. */
@@ -39,15 +39,17 @@ describe('upstream image layout', () => {
   const dockerfile = readFileSync(`${ROOT}Dockerfile`, 'utf8');
   const step = /^RUN set -eu; \\\n(\s+mkdir -p \/usr\/src\/multus-cni\/bin;[\s\S]*?)\nENV NODE_ENV/m.exec(dockerfile)?.[1] ?? '';
   const scratch = mkdtempSync(join(tmpdir(), 'image-layout-'));
-  afterAll(() => rmSync(scratch, { recursive: true, force: true }));
-  const script = step
-    .replaceAll('/usr/src/multus-ts/', ROOT)
-    .replaceAll('/usr/src/multus-cni', `${scratch}/usr/src/multus-cni`)
-    .replaceAll(' /install_multus', ` ${scratch}/install_multus`)
-    .replaceAll(' /thin_entrypoint', ` ${scratch}/thin_entrypoint`)
-    .replaceAll('node ', `${process.execPath} `);
-  execFileSync('sh', ['-c', `set -eu; ${script.replaceAll('\\\n', '\n')}`]);
   const bin = `${scratch}/usr/src/multus-cni/bin`;
+  afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+  beforeAll(() => {
+    const script = step
+      .replaceAll('/usr/src/multus-ts/', ROOT)
+      .replaceAll('/usr/src/multus-cni', `${scratch}/usr/src/multus-cni`)
+      .replaceAll(' /install_multus', ` ${scratch}/install_multus`)
+      .replaceAll(' /thin_entrypoint', ` ${scratch}/thin_entrypoint`)
+      .replaceAll('node ', `${process.execPath} `);
+    execFileSync('sh', ['-c', `set -eu; ${script.replaceAll('\\\n', '\n')}`]);
+  });
 
   it('runs the daemon, the installer and the thin entrypoint from upstream\'s paths', () => {
     expect(execFileSync(`${bin}/multus-daemon`, ['-version'], { encoding: 'utf8' })).toMatch(/^multus-daemon: version:/);
