@@ -77,7 +77,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   if (swept > 0) log.info({ cniDir, files: swept }, 'removed temp files of cache writes interrupted by a crash');
   const kubeOpts = kubeOptions(opts);
   const pool = createDelegatePool(
-    { threads: tunables.workerThreads, tasksPerWorker: tunables.tasksPerWorker, maxQueue: tunables.poolMaxQueue },
+    { threads: tunables.workerThreads, minThreads: tunables.poolMinThreads, tasksPerWorker: tunables.tasksPerWorker, maxQueue: tunables.poolMaxQueue },
     (err) => log.error({ err }, 'delegate pool worker failed'),
   );
   if (kubeOpts === undefined) log.warn('no Kubernetes credentials (kubeconfig key, KUBECONFIG or in-cluster): pods get the cluster network only');

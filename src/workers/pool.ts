@@ -4,8 +4,10 @@ import type { DelegateOutcome, DelegateTask, NetnsIpTask } from './protocol.js';
 
 /** Pool sizing, validated by config/env.ts. */
 export interface PoolOptions {
-  /** Worker threads. */
+  /** Worker threads, at most. */
   threads: number;
+  /** Threads kept while idle; the others start on demand and stop after a minute without work. */
+  minThreads: number;
   /** Tasks one thread runs at once: a task mostly waits on its child process. */
   tasksPerWorker: number;
   /** Tasks allowed to wait for a free slot; beyond it a run is refused with CNI error 11. */
@@ -38,7 +40,7 @@ export interface PoolStats {
 export function createDelegatePool(opts: PoolOptions, onError: (err: Error) => void): DelegatePool {
   const pool = new Piscina<DelegateTask | NetnsIpTask, DelegateOutcome>({
     filename: opts.filename ?? new URL('./delegate.worker.js', import.meta.url).href,
-    minThreads: opts.threads,
+    minThreads: opts.minThreads,
     maxThreads: opts.threads,
     concurrentTasksPerWorker: opts.tasksPerWorker,
     maxQueue: opts.maxQueue,

@@ -5,7 +5,9 @@ import { mergeDaemonConfig, readMultusConf } from '../../src/config/multus-conf.
 
 describe('tunables from the environment', () => {
   it('has defaults', () => {
-    expect(parseTunables({})).toMatchObject({ tasksPerWorker: 16, poolMaxQueue: 1024, delegateTimeoutMs: 60_000, maxInflight: 1024 });
+    expect(parseTunables({})).toMatchObject({ tasksPerWorker: 16, poolMaxQueue: 1024, delegateTimeoutMs: 60_000, maxInflight: 1024, poolMinThreads: 0 });
+    // Threads kept warm may not exceed the threads there are.
+    expect(parseTunables({ MULTUS_WORKER_THREADS: '4', MULTUS_POOL_MIN_THREADS: '4' }).poolMinThreads).toBe(4);
     // Upstream's fixed paths for device IDs and device-info.
     expect(parseTunables({})).toMatchObject({
       podResourcesSocket: '/var/lib/kubelet/pod-resources/kubelet.sock',
@@ -16,6 +18,7 @@ describe('tunables from the environment', () => {
   it.each([
     ['MULTUS_WORKER_THREADS', 'two'],
     ['MULTUS_WORKER_THREADS', '0'],
+    ['MULTUS_POOL_MIN_THREADS', '3'],
     ['MULTUS_DELEGATE_TIMEOUT_MS', '-5'],
     ['MULTUS_MAX_INFLIGHT', '1.5'],
     ['MULTUS_POD_RESOURCES_SOCKET', 'kubelet.sock'],
