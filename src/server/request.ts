@@ -55,16 +55,21 @@ export function decodeBody(body: Buffer): { env: Record<string, string>; stdin: 
   if (typeof config !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(config)) {
     throw new CniError(CNI_ERR.DECODE, 'request "config" must be the base64 of the CNI config');
   }
+  return { env: envStrings, stdin: parseStdinConfig(Buffer.from(config, 'base64').toString('utf8')), interfaceAttributes };
+}
+
+/** The runtime's stdin: a JSON object, else CNI error 6 (decode). */
+export function parseStdinConfig(text: string): JsonObject {
   let stdin: unknown;
   try {
-    stdin = JSON.parse(Buffer.from(config, 'base64').toString('utf8'));
+    stdin = JSON.parse(text);
   } catch (err) {
     throw new CniError(CNI_ERR.DECODE, `the CNI config on stdin is not valid JSON: ${(err as Error).message}`);
   }
   if (typeof stdin !== 'object' || stdin === null || Array.isArray(stdin)) {
     throw new CniError(CNI_ERR.DECODE, 'the CNI config on stdin must be a JSON object');
   }
-  return { env: envStrings, stdin: stdin as JsonObject, interfaceAttributes };
+  return stdin as JsonObject;
 }
 
 /** The pod named by CNI_ARGS; both K8S_POD_NAMESPACE and K8S_POD_NAME are required. */

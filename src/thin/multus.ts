@@ -18,23 +18,12 @@ import { pluginDirs } from '../config/multus-conf.js';
 import { CNI_ERR, CniError, toCniErrorBody } from '../errors.js';
 import type { KubeService } from '../k8s/kube-service.js';
 import { createLogger } from '../logging/logger.js';
-import { cniRequestFrom, type CniRequest } from '../server/request.js';
+import { cniRequestFrom, parseStdinConfig, type CniRequest } from '../server/request.js';
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks).toString('utf8');
-}
-
-function parseStdin(text: string): JsonObject {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (err) {
-    throw new CniError(CNI_ERR.DECODE, `the CNI config on stdin is not valid JSON: ${(err as Error).message}`);
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new CniError(CNI_ERR.DECODE, 'the CNI config on stdin must be a JSON object');
-  return parsed as JsonObject;
 }
 
 /** The config's logging keys; upstream's thin plugin logs nothing below `panic` unless asked. */
@@ -77,7 +66,7 @@ async function handle(stdinText: string): Promise<{ stdout: string; code: number
   let kube: KubeService | undefined;
   let req: CniRequest | undefined;
   try {
-    const stdin = parseStdin(stdinText);
+    const stdin = parseStdinConfig(stdinText);
     if (typeof stdin.cniVersion === 'string') version = stdin.cniVersion;
     req = cniRequestFrom(process.env, stdin, {});
     log = loggerFor(stdin);
