@@ -60,6 +60,15 @@ function perNodeCertificate(raw: JsonObject, source: string): PerNodeCertificate
   return { bootstrapKubeconfig: obj.bootstrapKubeconfig as string, certDir: obj.certDir as string, certDurationSeconds: seconds };
 }
 
+/**
+ * A key's string value, or `fallback` when it is absent, empty or not a string: for the keys
+ * 00-multus.conf management and the thin plugin read leniently, as upstream does.
+ */
+export function stringOr(raw: JsonObject, key: string, fallback: string): string {
+  const v = raw[key];
+  return typeof v === 'string' && v !== '' ? v : fallback;
+}
+
 function optionalString(raw: JsonObject, key: string, fallback: string, source: string): string {
   const value = raw[key];
   if (value === undefined || value === null) return fallback;

@@ -1,6 +1,7 @@
 import { basename } from 'node:path';
 import { compareVersions } from '../cni/result.js';
 import type { JsonObject, NetworkConfig } from '../cni/types.js';
+import { stringOr } from './daemon-config.js';
 
 /**
  * The content of `00-multus.conf` (upstream §2.4): what the runtime sends the shim on stdin.
@@ -43,11 +44,11 @@ export function masterCapabilities(master: NetworkConfig): Record<string, boolea
  * (upstream CheckVersionCompatibility: a ≥ 0.4.0 multus config needs a ≥ 0.4.0 master).
  */
 export function generateMultusConf(daemon: JsonObject, master: NetworkConfig, masterPath: string): JsonObject {
-  const cniVersion = typeof daemon.cniVersion === 'string' && daemon.cniVersion !== '' ? daemon.cniVersion : master.cniVersion;
+  const cniVersion = stringOr(daemon, 'cniVersion', master.cniVersion);
   if (compareVersions(cniVersion, '0.4.0') >= 0 && compareVersions(master.cniVersion, '0.4.0') < 0) {
     throw new Error(`cniVersion ${cniVersion} of the multus config is incompatible with cniVersion ${master.cniVersion} of the master config ${basename(masterPath)}: use a cniVersion below 0.4.0, or forceCNIVersion`);
   }
-  const type = typeof daemon.type === 'string' && daemon.type !== '' ? daemon.type : 'multus-shim';
+  const type = stringOr(daemon, 'type', 'multus-shim');
   const conf: JsonObject = { cniVersion, name: daemon.overrideNetworkName === true ? master.name : 'multus-cni-network', type };
   if (type === THIN_PLUGIN_TYPE) {
     // The thin plugin runs on the host, where the entrypoint's path of the master (under
@@ -55,7 +56,8 @@ export function generateMultusConf(daemon: JsonObject, master: NetworkConfig, ma
     conf.delegates = [JSON.parse(master.bytes) as JsonObject];
     // No daemon merges its config into requests: what the plugin needs goes into the file.
     for (const key of THIN_KEYS) {
-      if (typeof daemon[key] === 'string' && daemon[key] !== '') conf[key] = daemon[key];
+      const value = stringOr(daemon, key, '');
+      if (value !== '') conf[key] = value;
     }
   } else {
     conf.clusterNetwork = masterPath;

@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { loadNetworkConfigFile } from '../cni/network-config.js';
 import type { JsonObject } from '../cni/types.js';
+import { stringOr } from '../config/daemon-config.js';
 import { MULTUS_CONF_NAME, generateMultusConf, masterCandidates } from '../config/multus-conf-generator.js';
 import { waitForReadinessIndicator } from '../actors/readiness.js';
 import { removeFile, writeFileAtomic } from '../util/atomic-write.js';
@@ -40,11 +41,6 @@ export interface ConfigManager {
 const POLL_MS = 1000;
 const DEBOUNCE_MS = 100;
 
-function str(daemon: JsonObject, key: string, fallback: string): string {
-  const v = daemon[key];
-  return typeof v === 'string' && v !== '' ? v : fallback;
-}
-
 async function waitFor(what: string, deadlineMs: number, probe: () => Promise<string | undefined>): Promise<string> {
   const deadline = Date.now() + deadlineMs;
   for (;;) {
@@ -58,10 +54,10 @@ async function waitFor(what: string, deadlineMs: number, probe: () => Promise<st
 /** Start managing 00-multus.conf; resolves once the first file is written. */
 export async function startConfigManager(opts: ConfigManagerOptions): Promise<ConfigManager> {
   const { daemon, log } = opts;
-  const cniConfigDir = str(daemon, 'cniConfigDir', '/etc/cni/net.d');
+  const cniConfigDir = stringOr(daemon, 'cniConfigDir', '/etc/cni/net.d');
   const confPath = join(cniConfigDir, MULTUS_CONF_NAME);
-  const mode = str(daemon, 'multusConfigFile', 'auto');
-  const readiness = str(daemon, 'readinessindicatorfile', '');
+  const mode = stringOr(daemon, 'multusConfigFile', 'auto');
+  const readiness = stringOr(daemon, 'readinessindicatorfile', '');
   const watchers: FSWatcher[] = [];
   let lastWritten = '';
 
@@ -82,9 +78,9 @@ export async function startConfigManager(opts: ConfigManagerOptions): Promise<Co
     return { confPath: target, stop: () => Promise.resolve() };
   }
 
-  const autoDir = str(daemon, 'multusAutoconfigDir', '');
+  const autoDir = stringOr(daemon, 'multusAutoconfigDir', '');
   if (autoDir === '') throw new Error('multusConfigFile is "auto" but multusAutoconfigDir is not set');
-  const fixedMaster = str(daemon, 'multusMasterCNI', '');
+  const fixedMaster = stringOr(daemon, 'multusMasterCNI', '');
 
   async function findMaster(): Promise<string | undefined> {
     if (fixedMaster !== '') return (await pathExists(join(autoDir, fixedMaster))) ? join(autoDir, fixedMaster) : undefined;
@@ -94,7 +90,7 @@ export async function startConfigManager(opts: ConfigManagerOptions): Promise<Co
 
   async function regenerate(masterPath: string): Promise<void> {
     let master = await loadNetworkConfigFile(masterPath);
-    const wanted = str(daemon, 'cniVersion', '');
+    const wanted = stringOr(daemon, 'cniVersion', '');
     if (daemon.forceCNIVersion === true && wanted !== '' && master.cniVersion !== wanted) {
       // upstream rewrites the master in place so that both speak the same version.
       const raw = JSON.parse(master.bytes) as JsonObject;

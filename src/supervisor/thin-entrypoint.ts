@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { JsonObject } from '../cni/types.js';
+import { stringOr } from '../config/daemon-config.js';
 import { THIN_PLUGIN_TYPE } from '../config/multus-conf-generator.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { startConfigManager, type ConfigManager } from './config-manager.js';
@@ -41,11 +42,6 @@ export interface ThinEntrypoint {
   stop(): Promise<void>;
 }
 
-function str(daemon: JsonObject, key: string, fallback: string): string {
-  const v = daemon[key];
-  return typeof v === 'string' && v !== '' ? v : fallback;
-}
-
 function apiServerFromEnv(): string {
   const host = process.env.KUBERNETES_SERVICE_HOST ?? '';
   const port = process.env.KUBERNETES_SERVICE_PORT ?? '443';
@@ -72,12 +68,12 @@ async function serviceAccountKubeconfig(saDir: string, server: string): Promise<
  */
 export async function startThinEntrypoint(opts: ThinEntrypointOptions): Promise<ThinEntrypoint> {
   const { daemon, log } = opts;
-  const given = str(daemon, 'kubeconfig', '');
-  const kubeconfigHostPath = given !== '' ? given : str(daemon, 'multusKubeconfigFileHost', '/etc/cni/net.d/multus.d/multus.kubeconfig');
+  const given = stringOr(daemon, 'kubeconfig', '');
+  const kubeconfigHostPath = given !== '' ? given : stringOr(daemon, 'multusKubeconfigFileHost', '/etc/cni/net.d/multus.d/multus.kubeconfig');
   let refresh: NodeJS.Timeout | undefined;
   if (given === '') {
     // Written into the runtime's CNI config dir as this container sees it (/host/etc/cni/net.d).
-    const target = join(str(daemon, 'cniConfigDir', '/etc/cni/net.d'), 'multus.d', 'multus.kubeconfig');
+    const target = join(stringOr(daemon, 'cniConfigDir', '/etc/cni/net.d'), 'multus.d', 'multus.kubeconfig');
     const saDir = opts.serviceAccountDir ?? SERVICE_ACCOUNT_DIR;
     const server = opts.apiServer ?? apiServerFromEnv();
     let written = '';

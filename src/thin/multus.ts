@@ -13,6 +13,7 @@ import { createRunner } from '../cni/runner.js';
 import { execNetnsIp, execPlugin } from '../cni/exec.js';
 import { SUPPORTED_VERSIONS, convertResult } from '../cni/result.js';
 import type { JsonObject } from '../cni/types.js';
+import { stringOr } from '../config/daemon-config.js';
 import { parseTunables } from '../config/env.js';
 import { pluginDirs } from '../config/multus-conf.js';
 import { CNI_ERR, CniError, toCniErrorBody } from '../errors.js';
@@ -28,8 +29,7 @@ async function readStdin(): Promise<string> {
 
 /** The config's logging keys; upstream's thin plugin logs nothing below `panic` unless asked. */
 function loggerFor(conf: JsonObject): Logger {
-  const text = (key: string, fallback: string): string => (typeof conf[key] === 'string' && conf[key] !== '' ? (conf[key]) : fallback);
-  return createLogger({ level: text('logLevel', 'panic'), file: text('logFile', ''), toStderr: conf.logToStderr === true });
+  return createLogger({ level: stringOr(conf, 'logLevel', 'panic'), file: stringOr(conf, 'logFile', ''), toStderr: conf.logToStderr === true });
 }
 
 /**
