@@ -1,6 +1,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Attachment } from '../cni/runner.js';
+import { isJsonObject } from '../cni/types.js';
 
 /**
  * Device-info files (upstream §4.7, the NPWG Device Information Spec): a device plugin describes
@@ -23,10 +24,6 @@ export function deviceInfoFileOf(a: Attachment): string | undefined {
 
 function devicePluginPath(dir: string, resourceName: string, deviceID: string): string {
   return join(dir, 'dp', `${resourceName}-${deviceID}-device.json`.replaceAll('/', '-'));
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /**
@@ -57,6 +54,6 @@ export async function readDeviceInfo(path: string): Promise<Record<string, unkno
   } catch (err) {
     throw new Error(`${path} is not valid JSON: ${(err as Error).message}`);
   }
-  if (!isObject(info)) throw new Error(`${path} is not a JSON object`);
+  if (!isJsonObject(info)) throw new Error(`${path} is not a JSON object`);
   return info;
 }

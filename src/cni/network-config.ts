@@ -2,17 +2,13 @@ import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CNI_ERR, CniError } from '../errors.js';
 import { compareVersions, isSupportedVersion } from './result.js';
-import type { JsonObject, NetworkConfig, PluginConf } from './types.js';
+import { isJsonObject, type JsonObject, type NetworkConfig, type PluginConf } from './types.js';
 
 /** CNI-1: a network name must be usable as a file name component. */
 const NETWORK_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
 function invalid(source: string, what: string): CniError {
   return new CniError(CNI_ERR.INVALID_CONFIG, `invalid network config ${source}: ${what}`);
-}
-
-function isObject(v: unknown): v is JsonObject {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /** libcni accepts booleans and the strings "true"/"false" in any case. */
@@ -24,11 +20,11 @@ function parseFlag(value: unknown, key: string, source: string): boolean {
 }
 
 function checkPlugin(plugin: unknown, source: string, where: string): PluginConf {
-  if (!isObject(plugin)) throw invalid(source, `${where} is not a JSON object`);
+  if (!isJsonObject(plugin)) throw invalid(source, `${where} is not a JSON object`);
   if (typeof plugin.type !== 'string' || plugin.type === '') {
     throw invalid(source, `${where} has no "type"`);
   }
-  if (plugin.capabilities !== undefined && !isObject(plugin.capabilities)) {
+  if (plugin.capabilities !== undefined && !isJsonObject(plugin.capabilities)) {
     throw invalid(source, `${where} "capabilities" must be an object`);
   }
   return plugin as PluginConf;
@@ -67,7 +63,7 @@ export function parseNetworkConfig(bytes: string, source: string): NetworkConfig
   } catch (err) {
     throw invalid(source, `not valid JSON (${(err as Error).message})`);
   }
-  if (!isObject(obj)) throw invalid(source, 'not a JSON object');
+  if (!isJsonObject(obj)) throw invalid(source, 'not a JSON object');
   if (typeof obj.name !== 'string' || !NETWORK_NAME.test(obj.name)) {
     throw invalid(source, `"name" ${JSON.stringify(obj.name)} must match ${NETWORK_NAME.source}`);
   }

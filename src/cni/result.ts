@@ -6,6 +6,7 @@
 
 import { isIP, isIPv4, isIPv6 } from 'node:net';
 import { CNI_ERR, CniError } from '../errors.js';
+import { isJsonObject } from './types.js';
 
 /** Every CNI spec version we speak, oldest first. */
 export const SUPPORTED_VERSIONS = ['0.1.0', '0.2.0', '0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'] as const;
@@ -105,7 +106,7 @@ export function compareVersions(a: string, b: string): number {
  */
 export function toCanonicalResult(raw: unknown, fallbackVersion: string): CniResult {
   const obj: unknown = raw ?? {};
-  if (!isObject(obj)) fail(`result: expected a JSON object, got ${describe(obj)}`);
+  if (!isJsonObject(obj)) fail(`result: expected a JSON object, got ${describe(obj)}`);
   const declared = obj['cniVersion'];
   if (declared !== undefined && declared !== null && typeof declared !== 'string') {
     fail(`result.cniVersion: expected a string, got ${describe(declared)}`);
@@ -150,10 +151,6 @@ type VersionFamily = 'legacy' | 'v03' | 'v1';
 
 function fail(message: string): never {
   throw new ResultFormatError(message);
-}
-
-function isObject(v: unknown): v is JsonObj {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function describe(v: unknown): string {
@@ -246,7 +243,7 @@ function readArray(obj: JsonObj, key: string, path: string): unknown[] | undefin
 }
 
 function readObject(v: unknown, path: string): JsonObj {
-  if (!isObject(v)) fail(`${path}: expected an object, got ${describe(v)}`);
+  if (!isJsonObject(v)) fail(`${path}: expected an object, got ${describe(v)}`);
   return v;
 }
 

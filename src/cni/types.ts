@@ -6,6 +6,11 @@
 /** A JSON object whose unknown keys we keep. */
 export type JsonObject = Record<string, unknown>;
 
+/** A parsed JSON value that is an object (not null, not an array). */
+export function isJsonObject(v: unknown): v is JsonObject {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
 /** One plugin config of a list (or a whole single `.conf`). */
 export interface PluginConf extends JsonObject {
   type: string;

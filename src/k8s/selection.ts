@@ -9,6 +9,7 @@
 
 import { BlockList, isIP, isIPv4, isIPv6 } from 'node:net';
 import { CNI_ERR, CniError } from '../errors.js';
+import { isJsonObject } from '../cni/types.js';
 
 /** The secondary-networks annotation on a pod. */
 export const NETWORKS_ANNOTATION = 'k8s.v1.cni.cncf.io/networks';
@@ -213,7 +214,7 @@ function parseJsonForm(value: string, defaultNamespace: string, annotation: stri
 }
 
 function parseJsonElement(el: unknown, index: number, defaultNamespace: string, annotation: string): NetworkSelection {
-  const obj = isObject(el) ? el : undefined;
+  const obj = isJsonObject(el) ? el : undefined;
   const rawName = obj === undefined ? undefined : field(obj, 'name');
   const label = typeof rawName === 'string' && rawName !== '' ? JSON.stringify(rawName) : elementText(el);
   const ctx: ElementContext = new ElementContext(annotation, index, label);
@@ -262,7 +263,7 @@ function parseJsonElement(el: unknown, index: number, defaultNamespace: string, 
 
   const cniArgs = field(obj, 'cni-args');
   if (cniArgs !== undefined) {
-    if (!isObject(cniArgs)) ctx.fail(`"cni-args" must be an object, got ${describe(cniArgs)}`);
+    if (!isJsonObject(cniArgs)) ctx.fail(`"cni-args" must be an object, got ${describe(cniArgs)}`);
     out.cniArgs = cniArgs;
   }
 
@@ -301,7 +302,7 @@ function readPortMappings(ctx: ElementContext, v: unknown): PortMapping[] {
   if (v.length === 0) ctx.fail('"portMappings" must have at least one element');
   return (v as unknown[]).map((m, i) => {
     const path = `"portMappings"[${i}]`;
-    if (!isObject(m)) ctx.fail(`${path} must be an object, got ${describe(m)}`);
+    if (!isJsonObject(m)) ctx.fail(`${path} must be an object, got ${describe(m)}`);
     const out: PortMapping = {
       hostPort: readPort(ctx, `${path}.hostPort`, field(m, 'hostPort')),
       containerPort: readPort(ctx, `${path}.containerPort`, field(m, 'containerPort')),
@@ -331,7 +332,7 @@ function readPort(ctx: ElementContext, path: string, v: unknown): number {
 }
 
 function readBandwidth(ctx: ElementContext, v: unknown): Bandwidth {
-  if (!isObject(v)) ctx.fail(`"bandwidth" must be an object, got ${describe(v)}`);
+  if (!isJsonObject(v)) ctx.fail(`"bandwidth" must be an object, got ${describe(v)}`);
   const out: Bandwidth = {};
   for (const key of ['ingressRate', 'ingressBurst', 'egressRate', 'egressBurst'] as const) {
     const n = field(v, key);
@@ -399,10 +400,6 @@ function isGoMac(s: string): boolean {
   if (colon.test(s) || dash.test(s)) return [6, 8, 20].includes((s.length + 1) / 3);
   if (dot.test(s)) return [3, 4, 10].includes((s.length + 1) / 5);
   return false;
-}
-
-function isObject(v: unknown): v is JsonObj {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function describe(v: unknown): string {
