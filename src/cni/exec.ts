@@ -86,6 +86,17 @@ export function execNetnsIp(task: NetnsIpTask): Promise<DelegateOutcome> {
 }
 
 /**
+ * The operations' `netnsIp`: `ip <args>` in a netns through `run` (the daemon's pool, or
+ * execNetnsIp in-process for the thin plugin), rejecting with the error text and its stderr.
+ */
+export function netnsIpVia(run: (task: NetnsIpTask) => Promise<DelegateOutcome>, timeoutMs: number, chrootDir = ''): (netns: string, args: string[]) => Promise<void> {
+  return async (netns, args) => {
+    const outcome = await run({ netns, args, timeoutMs, chrootDir });
+    if (!outcome.ok) throw new Error(`${outcome.error.msg}${outcome.stderr === '' ? '' : `: ${outcome.stderr.trim()}`}`);
+  };
+}
+
+/**
  * With a chroot dir, the program runs through `chroot <dir> <program>` (Node's spawn has no
  * chroot option): it then sees the host's files, as upstream's chrooted delegates do.
  */

@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { netnsIpVia } from '../cni/exec.js';
 import { createRunner, type PluginRunObserver } from '../cni/runner.js';
 import type { DaemonConfig } from '../config/daemon-config.js';
 import type { Tunables } from '../config/env.js';
@@ -103,10 +104,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       readinessTimeoutMs: tunables.readinessTimeoutMs,
       devices: { podResourcesSocket: tunables.podResourcesSocket, checkpointFile: tunables.deviceCheckpointFile },
       deviceInfoDir: tunables.deviceInfoDir,
-      netnsIp: async (netns, args) => {
-        const outcome = await pool.runNetnsIp({ netns, args, timeoutMs: tunables.delegateTimeoutMs, chrootDir: opts.config.chrootDir });
-        if (!outcome.ok) throw new Error(`${outcome.error.msg}${outcome.stderr === '' ? '' : `: ${outcome.stderr.trim()}`}`);
-      },
+      netnsIp: netnsIpVia((task) => pool.runNetnsIp(task), tunables.delegateTimeoutMs, opts.config.chrootDir),
       log: log.child({ component: 'pod-actor', pod: req.pod === undefined ? undefined : `${req.pod.namespace}/${req.pod.name}` }),
       runner: createRunner({
         run: (task) => pool.run(task),

@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import { runOperation } from '../actors/operations.js';
 import type { OperationContext } from '../actors/pod-operations.js';
 import { createRunner } from '../cni/runner.js';
-import { execNetnsIp, execPlugin } from '../cni/exec.js';
+import { execNetnsIp, execPlugin, netnsIpVia } from '../cni/exec.js';
 import { SUPPORTED_VERSIONS, convertResult } from '../cni/result.js';
 import type { JsonObject } from '../cni/types.js';
 import { stringOr } from '../config/daemon-config.js';
@@ -78,10 +78,7 @@ async function handle(stdinText: string): Promise<{ stdout: string; code: number
       readinessTimeoutMs: tunables.readinessTimeoutMs,
       devices: { podResourcesSocket: tunables.podResourcesSocket, checkpointFile: tunables.deviceCheckpointFile },
       deviceInfoDir: tunables.deviceInfoDir,
-      netnsIp: async (netns, args) => {
-        const outcome = await execNetnsIp({ netns, args, timeoutMs: tunables.delegateTimeoutMs });
-        if (!outcome.ok) throw new Error(`${outcome.error.msg}${outcome.stderr === '' ? '' : `: ${outcome.stderr.trim()}`}`);
-      },
+      netnsIp: netnsIpVia(execNetnsIp, tunables.delegateTimeoutMs),
       runner: createRunner({ run: execPlugin, cniDir: req.conf.cniDir, binDirs: pluginDirs(req.conf, process.env.CNI_PATH ?? ''), timeoutMs: tunables.delegateTimeoutMs, chrootDir: '' }),
     };
     const outcome = await runOperation(req, ctx);
