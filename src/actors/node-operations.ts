@@ -1,10 +1,9 @@
 import { listCachedContainers, loadDelegates, removeDelegates } from '../cni/delegate-cache.js';
-import { cachedNetns } from '../cni/result-cache.js';
+import { listAllCachedAttachments } from '../cni/result-cache.js';
 import type { ValidAttachment } from '../cni/runner.js';
 import { CNI_ERR, CniError } from '../errors.js';
 import type { CniRequest } from '../server/request.js';
-import { pathExists } from '../util/path-exists.js';
-import { releaseOrphanedAttachments } from './orphaned-attachments.js';
+import { existingNetns, releaseOrphanedAttachments } from './orphaned-attachments.js';
 import { clusterNetwork } from './planner.js';
 import { defaultNetworkReady, deleteAll, type OperationContext, type OperationOutcome } from './pod-operations.js';
 
@@ -45,6 +44,10 @@ export async function gcNode(req: CniRequest, ctx: OperationContext): Promise<Op
   const valid = validAttachments(req);
   const live = new Set(valid.map((v) => v.containerID));
   const errors: Error[] = [];
+  // The result cache, read once: it records each container's netns (libcni keeps it in every
+  // entry) and holds the attachments the second pass releases.
+  const cached = await listAllCachedAttachments(req.conf.cniDir);
+  const recordedNetns = new Map(cached.filter((e) => e.netns !== '').map((e) => [e.containerId, e.netns]));
   // Containers this pass deletes are not retried by the next one: one error per failure.
   const done = new Set(live);
   for (const containerId of await listCachedContainers(req.conf.cniDir)) {
@@ -52,15 +55,13 @@ export async function gcNode(req: CniRequest, ctx: OperationContext): Promise<Op
     done.add(containerId);
     const lookup = await loadDelegates(req.conf.cniDir, containerId);
     if (lookup.kind !== 'found') continue;
-    // The recorded netns, if it still exists, so the stale interfaces are removed too.
-    const recorded = await cachedNetns(req.conf.cniDir, containerId);
-    const netns = recorded !== '' && (await pathExists(recorded)) ? recorded : '';
+    const netns = await existingNetns(recordedNetns.get(containerId) ?? '');
     const stale: CniRequest = { ...req, command: 'DEL', containerId, netns, ifname: req.ifname === '' ? 'eth0' : req.ifname };
     const delErrors = await deleteAll(stale, lookup.delegates, ctx);
     if (delErrors.length === 0) await removeDelegates(req.conf.cniDir, containerId);
     errors.push(...delErrors);
   }
-  errors.push(...(await releaseOrphanedAttachments(req.conf.cniDir, done, ctx.runner)));
+  errors.push(...(await releaseOrphanedAttachments(cached, done, ctx.runner)));
   const [master] = await clusterNetwork({ conf: req.conf, pod: undefined, kube: ctx.kube });
   if (master !== undefined) {
     const masterValid = valid.filter((v) => v.ifname !== '');

@@ -1,7 +1,15 @@
 import { parseNetworkConfig } from '../cni/network-config.js';
-import { listAllCachedAttachments } from '../cni/result-cache.js';
+import type { StoredAttachment } from '../cni/result-cache.js';
 import type { Runner } from '../cni/runner.js';
 import { pathExists } from '../util/path-exists.js';
+
+/**
+ * A stale container's recorded netns when it still exists, so GC removes its interfaces too;
+ * '' otherwise (the plugins then release IPs only).
+ */
+export async function existingNetns(recorded: string): Promise<string> {
+  return recorded !== '' && (await pathExists(recorded)) ? recorded : '';
+}
 
 /**
  * GC's second pass: attachments that only libcni's result cache still remembers. A DEL that
@@ -9,18 +17,16 @@ import { pathExists } from '../util/path-exists.js';
  * off), and a crash can lose the delegate cache; the result entry then holds the last record of
  * an IP. Each entry carries the network config it was added with, so every network's stale
  * entries can be DELeted, not only the cluster network's (libcni GCs one network at a time).
- * `skip`: the containers the runtime still lists, and those already handled. Returns the
- * failures; a failed entry stays for the next GC.
+ * `entries`: the result cache as GC read it; `skip`: the containers the runtime still lists, and
+ * those already handled. Returns the failures; a failed entry stays for the next GC.
  */
-export async function releaseOrphanedAttachments(cniDir: string, skip: ReadonlySet<string>, runner: Runner): Promise<Error[]> {
+export async function releaseOrphanedAttachments(entries: readonly StoredAttachment[], skip: ReadonlySet<string>, runner: Runner): Promise<Error[]> {
   const errors: Error[] = [];
-  for (const entry of await listAllCachedAttachments(cniDir)) {
+  for (const entry of entries) {
     if (skip.has(entry.containerId)) continue;
     try {
       const net = parseNetworkConfig(entry.config, `the cached config of network "${entry.networkName}" (container ${entry.containerId})`);
-      // In the recorded netns when it still exists, so a stale interface goes too.
-      const netns = entry.netns !== '' && (await pathExists(entry.netns)) ? entry.netns : '';
-      await runner.del(net, { containerId: entry.containerId, netns, ifname: entry.ifName, cniArgs: entry.cniArgs, capabilityArgs: entry.capabilityArgs });
+      await runner.del(net, { containerId: entry.containerId, netns: await existingNetns(entry.netns), ifname: entry.ifName, cniArgs: entry.cniArgs, capabilityArgs: entry.capabilityArgs });
     } catch (err) {
       errors.push(err as Error);
     }

@@ -22,6 +22,9 @@ export interface CachedAttachment {
   result: CniResult | undefined;
 }
 
+/** An entry as GC reads it: with the network config it was added with (`config`, JSON text). */
+export type StoredAttachment = CachedAttachment & { config: string };
+
 function resultsDir(cniDir: string): string {
   return join(cniDir, 'results');
 }
@@ -84,14 +87,14 @@ export function removeCachedResult(cniDir: string, network: string, containerId:
 }
 
 /** Every readable cniCacheV1 entry whose file name starts with `prefix`, in file-name order. */
-async function readEntries(cniDir: string, prefix: string): Promise<Array<CachedAttachment & { config: string }>> {
+async function readEntries(cniDir: string, prefix: string): Promise<StoredAttachment[]> {
   let names: string[];
   try {
     names = await readdir(resultsDir(cniDir));
   } catch {
     return [];
   }
-  const found: Array<CachedAttachment & { config: string }> = [];
+  const found: StoredAttachment[] = [];
   for (const name of names.filter((n) => n.startsWith(prefix)).sort()) {
     try {
       const stored = JSON.parse(await readFile(join(resultsDir(cniDir), name), 'utf8')) as { config?: unknown };
@@ -114,28 +117,6 @@ export async function listCachedAttachments(cniDir: string, network: string): Pr
  * Every readable cniCacheV1 entry of every network, with the network config it was added with
  * (`config`, the JSON text): what GC needs to DEL an attachment nothing else remembers.
  */
-export function listAllCachedAttachments(cniDir: string): Promise<Array<CachedAttachment & { config: string }>> {
+export function listAllCachedAttachments(cniDir: string): Promise<StoredAttachment[]> {
   return readEntries(cniDir, '');
-}
-
-/**
- * The network namespace a container's attachments were added in (libcni records it in every
- * entry), or '' when none is recorded. GC uses it so stale interfaces go too, not only IPs.
- */
-export async function cachedNetns(cniDir: string, containerId: string): Promise<string> {
-  let names: string[];
-  try {
-    names = await readdir(resultsDir(cniDir));
-  } catch {
-    return '';
-  }
-  for (const name of names.filter((n) => n.includes(`-${containerId}-`))) {
-    try {
-      const entry = parseEntry(JSON.parse(await readFile(join(resultsDir(cniDir), name), 'utf8')), '1.1.0');
-      if (entry?.containerId === containerId && entry.netns !== '') return entry.netns;
-    } catch {
-      // unreadable entries are skipped, as libcni does
-    }
-  }
-  return '';
 }
