@@ -13,7 +13,8 @@ import type { ScopeOutput } from './scope.js';
 import { fixed, summarize, type Summary } from './stats.js';
 import type { Table } from './table.js';
 
-const NAMESPACE = 'bench';
+/** The namespace of the bench's pods and NADs. */
+export const NAMESPACE = 'bench';
 /** Extra networks per pod, one variant each. */
 const EXTRAS = [0, 1, 2] as const;
 
@@ -44,6 +45,24 @@ export interface Delegate {
 }
 
 const READ_VERBS = new Set(['get', 'list']);
+
+/**
+ * The networks a single-pod bench attaches: the cluster network (bridge + host-local in
+ * 198.18.<clusterOctet>.0/24, a conf file in the daemon's confDir) and one bridge NAD per extra
+ * octet, named `<prefix><n>` in the bench namespace; each with the interface it gets.
+ */
+export function benchNetworks(host: TestHost, cluster: TestCluster, clusterOctet: number, extraOctets: readonly number[], prefix: string): { clusterNet: Delegate; confPath: string; extras: Delegate[] } {
+  const clusterNet: Delegate = { conf: { cniVersion: '1.0.0', name: 'bench-net', ...bridgePlugin(host, clusterOctet).plugin }, ifname: 'eth0' };
+  const confPath = join(cluster.daemon.confDir, 'bench-net.conf');
+  writeFileSync(confPath, JSON.stringify(clusterNet.conf));
+  const extras = extraOctets.map((octet, k): Delegate => {
+    const name = `${prefix}${k + 1}`;
+    const conf = { cniVersion: '1.0.0', name, ...bridgePlugin(host, octet).plugin };
+    cluster.api.createNad(NAMESPACE, name, JSON.stringify(conf));
+    return { conf, ifname: `net${k + 1}` };
+  });
+  return { clusterNet, confPath, extras };
+}
 
 /** The floor: the delegates run directly, one after the other (reverse for DEL); returns ms. */
 export async function runDirect(delegates: readonly Delegate[], command: 'ADD' | 'DEL', containerId: string, netns: string, args: string): Promise<number> {
@@ -92,15 +111,7 @@ export async function benchPodAdd(host: TestHost): Promise<ScopeOutput> {
     cluster = await startTestCluster(host, { binDir: DEBIAN_PLUGINS, logLevel: 'error' });
     track(cluster.daemon.process);
     const { api, daemon } = cluster;
-    const clusterNet: Delegate = { conf: { cniVersion: '1.0.0', name: 'bench-net', ...bridgePlugin(host, 240).plugin }, ifname: 'eth0' };
-    const confPath = join(daemon.confDir, 'bench-net.conf');
-    writeFileSync(confPath, JSON.stringify(clusterNet.conf));
-    const extras: Delegate[] = [242, 243].map((octet, k) => {
-      const name = `bench-extra${k + 1}`;
-      const conf = { cniVersion: '1.0.0', name, ...bridgePlugin(host, octet).plugin };
-      api.createNad(NAMESPACE, name, JSON.stringify(conf));
-      return { conf, ifname: `net${k + 1}` };
-    });
+    const { clusterNet, confPath, extras } = benchNetworks(host, cluster, 240, [242, 243], 'bench-extra');
     const stdin = multusStdin(daemon.socketDir, confPath);
     // API requests are charged to the variant whose Multus ADD preceded them (events may be
     // posted after the CNI answer), counted up to the next Multus ADD.

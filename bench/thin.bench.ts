@@ -1,19 +1,17 @@
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { startTestCluster, type TestCluster } from '../test/helpers/cluster.js';
 import type { TestHost } from '../test/helpers/host.js';
-import { bridgePlugin, multusStdin } from '../test/helpers/networks.js';
+import { multusStdin } from '../test/helpers/networks.js';
 import { DAEMON, DEBIAN_PLUGINS } from '../test/helpers/paths.js';
 import { podArgs, runShim, type CniCall } from '../test/helpers/shim.js';
 import { track } from './children.js';
 import { envCount } from './env.js';
-import { runDirect, type Delegate } from './pod-add.bench.js';
+import { NAMESPACE, benchNetworks, runDirect } from './pod-add.bench.js';
 import type { ScopeOutput } from './scope.js';
 import { fixed, summarize, type Summary } from './stats.js';
 
-const NAMESPACE = 'bench';
 const EXTRAS = [0, 2] as const;
 
 /** One variant: the floor, the thick path (shim + daemon) and the thin plugin, per call, ms. */
@@ -48,16 +46,8 @@ export async function benchThin(host: TestHost): Promise<ScopeOutput> {
   try {
     cluster = await startTestCluster(host, { binDir: DEBIAN_PLUGINS, logLevel: 'error' });
     track(cluster.daemon.process);
-    const { api, daemon } = cluster;
-    const clusterNet: Delegate = { conf: { cniVersion: '1.0.0', name: 'bench-net', ...bridgePlugin(host, 244).plugin }, ifname: 'eth0' };
-    const confPath = join(daemon.confDir, 'bench-net.conf');
-    writeFileSync(confPath, JSON.stringify(clusterNet.conf));
-    const extras: Delegate[] = [245, 246].map((octet, k) => {
-      const name = `thin-extra${k + 1}`;
-      const conf = { cniVersion: '1.0.0', name, ...bridgePlugin(host, octet).plugin };
-      api.createNad(NAMESPACE, name, JSON.stringify(conf));
-      return { conf, ifname: `net${k + 1}` };
-    });
+    const { daemon } = cluster;
+    const { clusterNet, confPath, extras } = benchNetworks(host, cluster, 244, [245, 246], 'thin-extra');
     const thickStdin = multusStdin(daemon.socketDir, confPath);
     const thinStdin = { cniVersion: '1.0.0', name: 'multus-cni-network', type: 'multus', kubeconfig: cluster.kubeconfig, clusterNetwork: confPath, binDir: DEBIAN_PLUGINS, cniDir: join(host.dir, 'thin-cache') };
     const pods = EXTRAS.map((n) =>
