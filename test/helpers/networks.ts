@@ -1,3 +1,4 @@
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestHost } from './host.js';
 
@@ -15,4 +16,9 @@ export function bridgePlugin(host: TestHost, octet: number): { plugin: Record<st
     ipamDir,
     plugin: { type: 'bridge', bridge, isGateway: true, ipam: { type: 'host-local', subnet: `198.18.${octet}.0/24`, dataDir: ipamDir } },
   };
+}
+
+/** The IPs host-local has reserved in an IPAM data dir (one file per address); [] when it has none. */
+export function reservations(ipamDir: string): string[] {
+  return existsSync(ipamDir) ? readdirSync(ipamDir, { recursive: true }).map(String).filter((f) => /\d+\.\d+\.\d+\.\d+$/.test(f)) : [];
 }

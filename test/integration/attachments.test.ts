@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestCluster, type TestCluster } from '../helpers/cluster.js';
 import { TestHost } from '../helpers/host.js';
-import { bridgePlugin, multusStdin } from '../helpers/networks.js';
+import { bridgePlugin, multusStdin, reservations } from '../helpers/networks.js';
 import { FIXTURE_PLUGINS } from '../helpers/paths.js';
 import { podArgs, runShim, type ShimOutcome } from '../helpers/shim.js';
 import { sleep, until } from '../helpers/wait.js';
@@ -39,11 +39,6 @@ function bridgeNad(namespace: string, name: string, octet: number, extra: Record
   const br = bridgePlugin(host, octet);
   cluster.api.createNad(namespace, name, JSON.stringify({ cniVersion: '1.0.0', ...br.plugin, ...extra }));
   return br.ipamDir;
-}
-
-function reservations(ipamDir: string): string[] {
-  if (!existsSync(ipamDir)) return [];
-  return readdirSync(ipamDir, { recursive: true }).map(String).filter((f) => /\d+\.\d+\.\d+\.\d+$/.test(f));
 }
 
 function addresses(netns: string, ifname: string): string {

@@ -1,9 +1,9 @@
-import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { TestHost } from '../helpers/host.js';
-import { bridgePlugin, multusStdin } from '../helpers/networks.js';
+import { bridgePlugin, multusStdin, reservations } from '../helpers/networks.js';
 import { podArgs, runShim } from '../helpers/shim.js';
 
 /**
@@ -17,10 +17,6 @@ afterAll(async () => {
   await daemon?.stop();
   host.cleanup();
 });
-
-function reservations(dir: string): string[] {
-  return existsSync(dir) ? readdirSync(dir, { recursive: true }).map(String).filter((f) => /\d+\.\d+\.\d+\.\d+$/.test(f)) : [];
-}
 
 describe('crash recovery', () => {
   it('a DEL after SIGKILL mid-ADD and a restart removes the interface, the IP and the caches', async () => {

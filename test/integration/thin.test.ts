@@ -1,12 +1,12 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeApiServer } from '../apiserver/server.js';
 import { writeKubeconfig } from '../apiserver/kubeconfig.js';
 import { NODE } from '../helpers/cluster.js';
 import { TestHost } from '../helpers/host.js';
-import { bridgePlugin } from '../helpers/networks.js';
+import { bridgePlugin, reservations } from '../helpers/networks.js';
 import { DAEMON, DEBIAN_PLUGINS } from '../helpers/paths.js';
 import { podArgs, runShim, type CniCall } from '../helpers/shim.js';
 
@@ -51,10 +51,6 @@ function thinConf(extra: Record<string, unknown> = {}): Record<string, unknown> 
 
 function call(c: CniCall): ReturnType<typeof runShim> {
   return runShim({ ...c, env: { CNI_PATH: `${binDir}:${DEBIAN_PLUGINS}`, ...c.env } }, multus);
-}
-
-function reservations(ipamDir: string): string[] {
-  return existsSync(ipamDir) ? readdirSync(ipamDir, { recursive: true }).map(String).filter((f) => /\d+\.\d+\.\d+\.\d+$/.test(f)) : [];
 }
 
 describe('thin plugin', () => {
