@@ -16,8 +16,8 @@ export const THIN_FLAG_DEFAULTS: JsonObject = {
 
 type Kind = 'string' | 'bool';
 
-/** flag → [daemon-config key, value kind]. */
-const FLAGS: Record<string, [string, Kind]> = {
+/** flag → [daemon-config key (none: accepted without effect), value kind]. */
+const FLAGS: Record<string, [string | undefined, Kind]> = {
   'cni-conf-dir': ['cniConfigDir', 'string'],
   'cni-version': ['cniVersion', 'string'],
   'multus-conf-file': ['multusConfigFile', 'string'],
@@ -35,13 +35,12 @@ const FLAGS: Record<string, [string, Kind]> = {
   'readiness-indicator-file': ['readinessindicatorfile', 'string'],
   'additional-bin-dir': ['binDir', 'string'],
   'force-cni-version': ['forceCNIVersion', 'bool'],
+  // Accepted for compatibility and without effect here: the binary copy is the init container's
+  // job (`install_multus --type thin`), done once with the plugin's whole runtime.
+  'cni-bin-dir': [undefined, 'string'],
+  'multus-bin-file': [undefined, 'string'],
+  'skip-multus-binary-copy': [undefined, 'bool'],
 };
-
-/**
- * Accepted for compatibility and without effect here: the binary copy is the init container's
- * job (`install_multus --type thin`), done once with the plugin's whole runtime.
- */
-const IGNORED = new Set(['cni-bin-dir', 'multus-bin-file', 'skip-multus-binary-copy']);
 
 function boolValue(flag: string, value: string | undefined): boolean {
   if (value === undefined || value === 'true') return true;
@@ -62,17 +61,15 @@ export function parseThinFlags(args: readonly string[]): JsonObject {
     const eq = arg.indexOf('=');
     const flag = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
     let value = eq < 0 ? undefined : arg.slice(eq + 1);
-    const known = FLAGS[flag];
-    if (known === undefined && !IGNORED.has(flag)) {
-      throw new Error(`unknown thin entrypoint flag --${flag}; known: ${[...Object.keys(FLAGS), ...IGNORED].map((f) => `--${f}`).join(', ')}`);
-    }
-    const kind = known?.[1] ?? (flag === 'skip-multus-binary-copy' ? 'bool' : 'string');
+    const spec = FLAGS[flag];
+    if (spec === undefined) throw new Error(`unknown thin entrypoint flag --${flag}; known: ${Object.keys(FLAGS).map((f) => `--${f}`).join(', ')}`);
+    const [key, kind] = spec;
     if (value === undefined && kind === 'string') {
       value = args[++i];
       if (value === undefined) throw new Error(`--${flag} needs a value`);
     }
-    if (known === undefined) continue;
-    out[known[0]] = kind === 'bool' ? boolValue(flag, value) : (value);
+    if (key === undefined) continue;
+    out[key] = kind === 'bool' ? boolValue(flag, value) : value;
   }
   return out;
 }
