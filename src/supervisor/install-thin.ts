@@ -5,18 +5,18 @@ import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { pathExists } from '../util/path-exists.js';
 
-/** The application root (dist/) this daemon runs from. */
-const APP_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/** The thin plugin's bundle, built beside this module by src/bundle.sh (dist/thin-bundle). */
+const BUNDLE_DIR = fileURLToPath(new URL('../thin-bundle/', import.meta.url));
 
 /** Directory under the CNI bin dir that holds the thin plugin's runtime. */
-export const THIN_RUNTIME_DIR = 'multus-ts';
+const THIN_RUNTIME_DIR = 'multus-ts';
 
 /**
  * The `multus` executable: a shell launcher. `${0%/*}` (no `dirname` fork) finds the runtime
  * beside it, so the same file works under /host/opt/cni/bin in the init container and under
  * /opt/cni/bin on the host.
  */
-export const THIN_LAUNCHER = `#!/bin/sh
+const THIN_LAUNCHER = `#!/bin/sh
 # multus-ts thin plugin, installed by \`multus-daemon install -t thin\`.
 exec "\${0%/*}/${THIN_RUNTIME_DIR}/node" "\${0%/*}/${THIN_RUNTIME_DIR}/multus.mjs" "$@"
 `;
@@ -28,9 +28,9 @@ exec "\${0%/*}/${THIN_RUNTIME_DIR}/node" "\${0%/*}/${THIN_RUNTIME_DIR}/multus.mj
  * target and swapped in by rename, so a runtime calling `multus` meanwhile finds either the old
  * tree or the new one, never half of one.
  */
-export async function installThinRuntime(destDir: string, appRoot = APP_ROOT): Promise<string> {
+export async function installThinRuntime(destDir: string): Promise<string> {
   const target = join(destDir, THIN_RUNTIME_DIR);
-  if (!(await pathExists(join(appRoot, 'dist', 'thin-bundle', 'multus.mjs')))) throw new Error(`no thin plugin bundle in ${appRoot}dist/thin-bundle: run npm run build`);
+  if (!(await pathExists(join(BUNDLE_DIR, 'multus.mjs')))) throw new Error(`no thin plugin bundle in ${BUNDLE_DIR}: run npm run build`);
   const suffix = randomBytes(6).toString('hex');
   const staging = join(destDir, `.${THIN_RUNTIME_DIR}.tmp-${suffix}`);
   const retired = join(destDir, `.${THIN_RUNTIME_DIR}.old-${suffix}`);
@@ -38,7 +38,7 @@ export async function installThinRuntime(destDir: string, appRoot = APP_ROOT): P
   try {
     await mkdir(staging);
     await copyFile(process.execPath, join(staging, 'node'));
-    await cp(join(appRoot, 'dist', 'thin-bundle'), staging, { recursive: true });
+    await cp(BUNDLE_DIR, staging, { recursive: true });
     const replacing = await pathExists(target);
     if (replacing) await rename(target, retired);
     await rename(staging, target);
