@@ -15,7 +15,7 @@ import { startConfigManager, type ConfigManager } from './config-manager.js';
  */
 
 /** Where the service account's credentials are mounted in every pod. */
-export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 
 /** How often the token is re-read: kubelet rotates projected tokens well before they expire (1 h). */
 const TOKEN_REFRESH_MS = 60_000;

@@ -262,6 +262,12 @@ export class E2eBed {
     return execFileSync('nsenter', [`--net=${netnsPath}`, 'ip', ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   }
 
+  /** The IPv4 address(es) of `ifname` inside a sandbox, `a.b.c.d/nn` form. */
+  addresses(netnsPath: string, ifname: string): string[] {
+    const line = this.inSandbox(netnsPath, '-4', '-o', 'addr', 'show', 'dev', ifname);
+    return [...line.matchAll(/inet (\S+)/g)].map((m) => m[1] ?? '');
+  }
+
   /** The pod's network-status annotation, parsed ([] when absent). */
   networkStatus(namespace: string, name: string): NetworkStatusEntry[] {
     const pod = this.api.getPod(namespace, name) as { metadata: { annotations?: Record<string, string> } } | undefined;

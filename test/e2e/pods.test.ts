@@ -19,11 +19,6 @@ function bed(): E2eBed {
 
 const CLUSTER_IP = new RegExp(`^198\\.18\\.${CLUSTER_OCTET}\\.\\d+$`);
 
-/** The IPv4 address(es) of `ifname` inside the sandbox, `a.b.c.d/nn` form. */
-function addresses(netns: string, ifname: string): string[] {
-  const line = bed().inSandbox(netns, '-4', '-o', 'addr', 'show', 'dev', ifname);
-  return [...line.matchAll(/inet (\S+)/g)].map((m) => m[1] ?? '');
-}
 
 /** What containerd does for a pod that ran: our ADD, then only successful DELs (it sends two). */
 function expectAddThenDels(namespace: string, name: string): void {
@@ -60,7 +55,7 @@ describe.skipIf(setup.skip !== undefined)(`pods through containerd + CRI${setup.
     const networkStatus = await bed().awaitNetworkStatus('default', 'solo', 1);
     expect(networkStatus).toEqual([expect.objectContaining({ name: 'e2e-cluster', interface: 'eth0', ips: [ip], default: true })]);
     const { path } = await bed().sandboxNetns(pod);
-    expect(addresses(path, 'eth0')).toEqual([`${ip}/24`]);
+    expect(bed().addresses(path, 'eth0')).toEqual([`${ip}/24`]);
     expect(bed().inSandbox(path, '-o', 'link', 'show', 'lo')).toContain('UP'); // containerd's own loopback ADD
 
     await bed().removePod(pod);
@@ -78,9 +73,9 @@ describe.skipIf(setup.skip !== undefined)(`pods through containerd + CRI${setup.
     const { path, pid } = await bed().sandboxNetns(pod);
     // The netns containerd reports is the one the pause process lives in.
     expect(readlinkSync(`/proc/${pid}/ns/net`)).toBe(`net:[${statSync(path).ino}]`);
-    expect(addresses(path, 'eth0')).toEqual([`${status.network?.ip ?? ''}/24`]);
-    expect(addresses(path, 'net1')).toEqual([expect.stringMatching(/^198\.18\.201\.\d+\/24$/)]);
-    expect(addresses(path, 'net2')).toEqual([expect.stringMatching(/^198\.18\.202\.\d+\/24$/)]);
+    expect(bed().addresses(path, 'eth0')).toEqual([`${status.network?.ip ?? ''}/24`]);
+    expect(bed().addresses(path, 'net1')).toEqual([expect.stringMatching(/^198\.18\.201\.\d+\/24$/)]);
+    expect(bed().addresses(path, 'net2')).toEqual([expect.stringMatching(/^198\.18\.202\.\d+\/24$/)]);
 
     const networkStatus = await bed().awaitNetworkStatus('default', 'multi', 3);
     expect(networkStatus.map((s) => [s.name, s.interface, s.default ?? false])).toEqual([
@@ -88,7 +83,7 @@ describe.skipIf(setup.skip !== undefined)(`pods through containerd + CRI${setup.
       ['default/e2e-a', 'net1', false],
       ['default/e2e-b', 'net2', false],
     ]);
-    expect(networkStatus[1]?.ips).toEqual([addresses(path, 'net1')[0]?.split('/')[0]]);
+    expect(networkStatus[1]?.ips).toEqual([bed().addresses(path, 'net1')[0]?.split('/')[0]]);
 
     await bed().removePod(pod);
     expectAddThenDels('default', 'multi');
@@ -143,12 +138,12 @@ describe.skipIf(setup.skip !== undefined)(`pods through containerd + CRI${setup.
 
     const after = await bed().runPod('default', 'after-restart', { [NETWORKS]: 'e2e-r' });
     const { path } = await bed().sandboxNetns(after);
-    expect(addresses(path, 'net1')).toEqual([expect.stringMatching(/^198\.18\.203\.\d+\/24$/)]);
+    expect(bed().addresses(path, 'net1')).toEqual([expect.stringMatching(/^198\.18\.203\.\d+\/24$/)]);
     // The old pods' interfaces are untouched by the restart.
     for (const p of before) {
       const ns = await bed().sandboxNetns(p);
-      expect(addresses(ns.path, 'eth0')).toEqual([expect.stringMatching(/^198\.18\.200\.\d+\/24$/)]);
-      expect(addresses(ns.path, 'net1')).toEqual([expect.stringMatching(/^198\.18\.203\.\d+\/24$/)]);
+      expect(bed().addresses(ns.path, 'eth0')).toEqual([expect.stringMatching(/^198\.18\.200\.\d+\/24$/)]);
+      expect(bed().addresses(ns.path, 'net1')).toEqual([expect.stringMatching(/^198\.18\.203\.\d+\/24$/)]);
     }
 
     await Promise.all([...before, after].map((p) => bed().removePod(p)));

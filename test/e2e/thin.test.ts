@@ -17,10 +17,6 @@ function bed(): E2eBed {
   return setup.bed;
 }
 
-function addresses(netns: string, ifname: string): string[] {
-  const line = bed().inSandbox(netns, '-4', '-o', 'addr', 'show', 'dev', ifname);
-  return [...line.matchAll(/inet (\S+)/g)].map((m) => m[1] ?? '');
-}
 
 describe.skipIf(setup.skip !== undefined)(`thin plugin through containerd + CRI${setup.skip === undefined ? '' : ` (skipped: ${setup.skip})`}`, () => {
   afterEach(async (ctx) => {
@@ -51,8 +47,8 @@ describe.skipIf(setup.skip !== undefined)(`thin plugin through containerd + CRI$
     expect(status.state).toBe('SANDBOX_READY');
     expect(status.network?.ip).toMatch(new RegExp(`^198\\.18\\.${CLUSTER_OCTET}\\.\\d+$`));
     const { path } = await bed().sandboxNetns(pod);
-    expect(addresses(path, 'net1')).toEqual([expect.stringMatching(/^198\.18\.211\.\d+\/24$/)]);
-    expect(addresses(path, 'net2')).toEqual([expect.stringMatching(/^198\.18\.212\.\d+\/24$/)]);
+    expect(bed().addresses(path, 'net1')).toEqual([expect.stringMatching(/^198\.18\.211\.\d+\/24$/)]);
+    expect(bed().addresses(path, 'net2')).toEqual([expect.stringMatching(/^198\.18\.212\.\d+\/24$/)]);
 
     await bed().removePod(pod);
     const calls = bed().cniCalls('default', 'thin-multi');
