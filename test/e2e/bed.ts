@@ -4,7 +4,7 @@ import { delimiter, join } from 'node:path';
 import { FakeApiServer } from '../apiserver/server.js';
 import { writeKubeconfig } from '../apiserver/kubeconfig.js';
 import { NODE, createNodePod } from '../helpers/cluster.js';
-import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { readJsonLines, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { TestHost } from '../helpers/host.js';
 import { bridgePlugin } from '../helpers/networks.js';
 import { DAEMON, DEBIAN_PLUGINS, SHIM } from '../helpers/paths.js';
@@ -161,9 +161,7 @@ export class E2eBed {
 
   /** The log lines of whoever runs the CNI calls: the daemon, or the thin plugin. */
   #logs(): Array<Record<string, unknown>> {
-    if (this.#mode === 'thick') return this.daemon.logs();
-    if (!existsSync(this.#thinLog)) return [];
-    return readFileSync(this.#thinLog, 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>);
+    return this.#mode === 'thick' ? this.daemon.logs() : readJsonLines(this.#thinLog);
   }
 
   /** Wait until the daemon's 00-multus.conf satisfies `ready`, and return it. */

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -20,6 +20,12 @@ export interface TestDaemon {
   logs(): Array<Record<string, unknown>>;
   /** Work still held inside the daemon (live actors, requests in flight, queued operations): `[]` when idle. */
   stuckWork(): Promise<string[]>;
+}
+
+/** A JSON-lines file (pino logs, cni-record's calls) parsed line by line; [] when it does not exist. */
+export function readJsonLines<T = Record<string, unknown>>(file: string): T[] {
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as T);
 }
 
 /** GET a path on the daemon socket; resolves with the status, or rejects when unreachable. */
@@ -95,11 +101,7 @@ export async function startTestDaemon(dir: string, config: Record<string, unknow
         child.once('exit', () => resolve());
         child.kill('SIGTERM');
       }),
-    logs: () =>
-      readFileSync(logFile, 'utf8')
-        .split('\n')
-        .filter((l) => l !== '')
-        .map((l) => JSON.parse(l) as Record<string, unknown>),
+    logs: () => readJsonLines(logFile),
     async stuckWork() {
       const text = await (await fetch(`http://127.0.0.1:${String(full.metricsPort)}/metrics`)).text();
       return ['multus_actors', 'multus_inflight_requests', 'multus_mailbox_depth'].flatMap((gauge) => {

@@ -4,6 +4,7 @@ import { status as grpcStatus } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_ACCESS } from '../../src/k8s/api-access.js';
 import { NODE, startTestCluster, type TestCluster } from '../helpers/cluster.js';
+import { readJsonLines } from '../helpers/daemon.js';
 import { TestHost } from '../helpers/host.js';
 import { multusStdin } from '../helpers/networks.js';
 import { startPodResourcesServer, type KubeletPod, type PodResourcesServer } from '../helpers/pod-resources.js';
@@ -73,8 +74,7 @@ interface Call {
 
 /** The plugin calls recorded for one container. */
 function callsOf(p: PodCall): Call[] {
-  if (!existsSync(recordFile)) return [];
-  return readFileSync(recordFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Call).filter((c) => c.env.CNI_CONTAINERID === p.containerId);
+  return readJsonLines<Call>(recordFile).filter((c) => c.env.CNI_CONTAINERID === p.containerId);
 }
 
 function networkStatus(p: PodCall): Array<Record<string, unknown>> {
