@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
-# Installs what the project needs on a fresh Debian 12 machine with Node.js 20, as root:
-# Debian's CNI plugins, iproute2 and a C toolchain (the shim is static C), containerd + runc (the
-# end-to-end suite, test/e2e, runs pods through a private containerd with the CRI plugin), the
-# openssl CLI (a test checks the per-node CSR with `openssl req -verify`), then npm packages.
-# Idempotent: a second run installs nothing.
+# Installs what the project needs on a fresh Debian 12 machine (whatever its own Node.js), as
+# root: the project's Node.js line at .toolchain/bin (scripts/install-node.sh), Debian's CNI
+# plugins, iproute2 and a C toolchain (the shim is static C), containerd + runc (the end-to-end
+# suite, test/e2e, runs pods through a private containerd with the CRI plugin), the openssl CLI
+# (a test checks the per-node CSR with `openssl req -verify`), then npm packages.
+# Idempotent: a second run installs nothing. Callers put .toolchain/bin first on PATH
+# (scripts/toolchain-path.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+bash scripts/install-node.sh
+source scripts/toolchain-path.sh
 
 missing=()
 for pkg in containernetworking-plugins iproute2 gcc libc6-dev clang libclang-rt-14-dev containerd runc openssl; do
@@ -17,7 +22,11 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
+# node_modules is reinstalled when the lock file changed or another Node.js installed it.
+installed_by=node_modules/.installed-by-node
+if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ||
+      $(cat "$installed_by" 2>/dev/null) != "$(node --version)" ]]; then
   echo "setup: npm ci"
   npm ci --no-audit --no-fund
+  node --version > "$installed_by"
 fi

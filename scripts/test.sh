@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+source scripts/toolchain-path.sh
 report=$(mktemp)
 trap 'rm -f "$report"' EXIT
 status=0
