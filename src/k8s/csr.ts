@@ -46,7 +46,7 @@ export function createCsr(nodeName: string): CsrKeyPair {
   // node:crypto's ECDSA signature is already the DER SEQUENCE{r, s} that X.509 expects.
   const signature = sign('sha256', info, privateKey);
   const csr = sequence(info, sequence(oid(OID.ecdsaWithSha256)), bitString(signature));
-  return { keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, csrPem: toPem('CERTIFICATE REQUEST', csr) };
+  return { keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }), csrPem: toPem('CERTIFICATE REQUEST', csr) };
 }
 
 /**

@@ -118,7 +118,7 @@ export class TestCa {
     const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const now = Date.now();
     const certPem = this.#issue(commonNameDn('fake-apiserver'), publicKey.export({ type: 'spki', format: 'der' }), new Date(now - 60_000), new Date(now + 86_400_000), EXTENSIONS.server);
-    return { certPem, keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string };
+    return { certPem, keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }) };
   }
 
   /** A client certificate for a CSR's subject and key, valid from now (to the second) for `seconds`. */
