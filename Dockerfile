@@ -3,9 +3,9 @@
 #   docker buildx build --platform linux/amd64,linux/arm64 -t <registry>/multus-ts:0.1.0 --push .
 # The TypeScript build is architecture-independent and runs once on the build platform; the
 # static C shim is cross-compiled for each target architecture; the runtime stage is the target's
-# own node:20 image.
+# own node:26 image (the project's one Node.js line: package.json `engines`).
 
-FROM --platform=$BUILDPLATFORM node:20-bookworm AS build
+FROM --platform=$BUILDPLATFORM node:26-bookworm AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -31,7 +31,7 @@ COPY src/shim ./src/shim
 RUN CC=target-gcc sh src/shim/build.sh /out/multus-shim \
     && CC=target-gcc sh src/shim/build.sh /out/passthru src/shim/passthru.c
 
-FROM node:20-bookworm-slim
+FROM node:26-bookworm-slim
 # iproute2 and util-linux (nsenter) for default-route changes when chrootDir is not used;
 # coreutils' chroot for delegates run in the host's root (chrootDir).
 RUN apt-get update \
@@ -58,5 +58,8 @@ RUN set -eu; \
     ln -s /usr/src/multus-ts/dist/bin/multus-shim /usr/src/multus-cni/bin/multus-shim; \
     ln -s /usr/src/multus-ts/dist/bin/passthru /usr/src/multus-cni/bin/passthru
 ENV NODE_ENV=production
+# The daemon's module compile cache (src/util/compile-cache.ts: /usr/src/multus-ts/compile-cache,
+# root's, mode 0700), filled here for the modules every start of the image loads.
+RUN node /usr/src/multus-ts/dist/supervisor/main.js -version
 ENTRYPOINT ["node", "/usr/src/multus-ts/dist/supervisor/main.js"]
 CMD ["-config", "/etc/cni/net.d/multus.d/daemon-config.json"]

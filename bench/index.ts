@@ -1,6 +1,7 @@
 /**
- * Benchmark runner: `npm run bench [-- --scope shim|pod-add|churn|runtime|thin|pool|all]` (all =
- * shim, pod-add, churn, runtime, thin; pool is an experiment run on its own). Sizes from the environment (see
+ * Benchmark runner: `npm run bench [-- --scope shim|pod-add|churn|runtime|thin|pool|startup|all]` (all =
+ * shim, pod-add, churn, runtime, thin; pool is an experiment and startup a comparison of Node.js
+ * lines, each run on its own). Sizes from the environment (see
  * README "Benchmarks"), loops bounded by count and by time, traffic only on this machine (unix
  * sockets, loopback, network namespaces the bench makes). Prints tables and writes
  * bench/results/<scope>.json (and churn.svg). Needs root. Each scope gets its own TestHost,
@@ -17,6 +18,7 @@ import { benchPool } from './pool.bench.js';
 import { benchRuntime } from './runtime.bench.js';
 import type { Scope } from './scope.js';
 import { benchShim } from './shim.bench.js';
+import { benchStartup } from './startup.bench.js';
 import { benchThin } from './thin.bench.js';
 import { formatTable } from './table.js';
 
@@ -27,6 +29,7 @@ const SCOPES: Record<string, Scope> = {
   pool: benchPool,
   runtime: benchRuntime,
   thin: benchThin,
+  startup: benchStartup,
 };
 /** What `--scope all` runs. */
 const ALL = ['shim', 'pod-add', 'churn', 'runtime', 'thin'];

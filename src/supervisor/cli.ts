@@ -1,6 +1,6 @@
-#!/usr/bin/env node
 /**
- * `multus-daemon` entry point: flags, config, logger, start, signals. Upstream's flags:
+ * `multus-daemon`'s command line, loaded by main.ts once the runtime is known to fit: flags,
+ * config, logger, start, signals. Upstream's flags:
  * `-config <file>` (also `--config`, `-config=<file>`) and `-version`. Subcommands: `install`
  * (the init container) and `thin` (the thin DaemonSet's container).
  */
@@ -11,6 +11,7 @@ import { parseTunables } from '../config/env.js';
 import { createLogger } from '../logging/logger.js';
 import { startConfigManager, type ConfigManager } from './config-manager.js';
 import { startDaemon } from './daemon.js';
+import { compileCacheStatus } from '../util/compile-cache.js';
 import { runInstall } from './install.js';
 import { startThinEntrypoint } from './thin-entrypoint.js';
 import { THIN_FLAG_DEFAULTS, parseThinFlags } from './thin-flags.js';
@@ -100,6 +101,7 @@ async function main(): Promise<void> {
   // In the thin DaemonSet, logFile/logLevel are the plugin's (they pass into 00-multus.conf, and
   // the plugin runs on the host); the container itself logs to stderr, for kubectl logs.
   const log = createLogger(thin ? { level: config.logLevel, file: '', toStderr: true } : { level: config.logLevel, file: config.logFile, toStderr: config.logToStderr });
+  log.info({ node: process.versions.node, compileCache: compileCacheStatus() }, 'runtime');
   const managerOptions = {
     log: log.child({ component: 'config-manager' }),
     masterWaitMs: tunables.masterWaitMs,

@@ -11,14 +11,20 @@ const BUNDLE_DIR = fileURLToPath(new URL('../thin-bundle/', import.meta.url));
 /** Directory under the CNI bin dir that holds the thin plugin's runtime. */
 const THIN_RUNTIME_DIR = 'multus-ts';
 
+/** The plugin's module compile cache, inside the runtime dir: root's, mode 0700, made at install. */
+const COMPILE_CACHE_DIR = 'compile-cache';
+
 /**
  * The `multus` executable: a shell launcher. `${0%/*}` (no `dirname` fork) finds the runtime
  * beside it, so the same file works under /host/opt/cni/bin in the init container and under
- * /opt/cni/bin on the host.
+ * /opt/cni/bin on the host. NODE_COMPILE_CACHE points Node at the install's own cache (never the
+ * default under the world-writable /tmp: this runs as root), and is set here rather than in the
+ * plugin so that the bundle's first modules load from it too. DEP0169: client-node 1.x calls
+ * url.parse(), and Node says so on stderr, which runtimes log for every pod.
  */
 const THIN_LAUNCHER = `#!/bin/sh
 # multus-ts thin plugin, installed by \`multus-daemon install -t thin\`.
-exec "\${0%/*}/${THIN_RUNTIME_DIR}/node" "\${0%/*}/${THIN_RUNTIME_DIR}/multus.mjs" "$@"
+NODE_COMPILE_CACHE="\${0%/*}/${THIN_RUNTIME_DIR}/${COMPILE_CACHE_DIR}" exec "\${0%/*}/${THIN_RUNTIME_DIR}/node" --disable-warning=DEP0169 "\${0%/*}/${THIN_RUNTIME_DIR}/multus.mjs" "$@"
 `;
 
 /**
@@ -39,6 +45,7 @@ export async function installThinRuntime(destDir: string): Promise<string> {
     await mkdir(staging);
     await copyFile(process.execPath, join(staging, 'node'));
     await cp(BUNDLE_DIR, staging, { recursive: true });
+    await mkdir(join(staging, COMPILE_CACHE_DIR), { mode: 0o700 });
     const replacing = await pathExists(target);
     if (replacing) await rename(target, retired);
     await rename(staging, target);

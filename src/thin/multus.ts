@@ -58,6 +58,8 @@ function logFields(req: CniRequest | undefined): Record<string, unknown> {
 
 /** One CNI call, start to end; returns what goes to stdout. */
 async function handle(stdinText: string): Promise<{ stdout: string; code: number }> {
+  // The launcher's compile cache is this plugin's; the delegates it spawns get process.env.
+  delete process.env.NODE_COMPILE_CACHE;
   if (process.env.CNI_COMMAND === 'VERSION') {
     return { stdout: JSON.stringify({ cniVersion: '1.1.0', supportedVersions: SUPPORTED_VERSIONS }), code: 0 };
   }

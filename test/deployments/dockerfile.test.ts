@@ -15,7 +15,6 @@ describe('Dockerfile', () => {
     expect(dockerfile).toMatch(/amd64\)/);
     expect(dockerfile).toMatch(/arm64\)/);
     expect(dockerfile).toContain('COPY --from=shim /out/multus-shim ./dist/bin/multus-shim');
-    expect(dockerfile).toMatch(/^FROM node:20-bookworm-slim$/m);
   });
 
   it('puts the daemon entry at the path the DaemonSet runs', () => {

@@ -7,6 +7,8 @@ export interface ShimOutcome {
   stdout: string;
   /** stdout parsed as JSON, when it is. */
   json: Record<string, unknown> | undefined;
+  /** What it wrote to stderr (runtimes log it for every call). */
+  stderr: string;
   wallMs: number;
 }
 
@@ -48,9 +50,11 @@ export function runShim(call: CniCall, executable = SHIM): Promise<ShimOutcome> 
   const stdin = typeof call.stdin === 'string' ? call.stdin : JSON.stringify(call.stdin);
   const started = performance.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(executable, [], { env, stdio: ['pipe', 'pipe', 'inherit'] });
+    const child = spawn(executable, [], { env, stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
+    const err: Buffer[] = [];
     child.stdout.on('data', (c: Buffer) => out.push(c));
+    child.stderr.on('data', (c: Buffer) => err.push(c));
     child.on('error', reject);
     child.on('close', (code) => {
       const stdout = Buffer.concat(out).toString('utf8');
@@ -60,7 +64,7 @@ export function runShim(call: CniCall, executable = SHIM): Promise<ShimOutcome> 
       } catch {
         json = undefined;
       }
-      resolve({ code: code ?? -1, stdout, json, wallMs: performance.now() - started });
+      resolve({ code: code ?? -1, stdout, json, stderr: Buffer.concat(err).toString('utf8'), wallMs: performance.now() - started });
     });
     child.stdin.end(stdin);
   });

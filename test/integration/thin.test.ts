@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeApiServer } from '../apiserver/server.js';
@@ -63,6 +63,12 @@ describe('thin plugin', () => {
     expect(existsSync(join(binDir, 'passthru'))).toBe(true);
   });
 
+  it('runs on the project\'s Node.js line, with a compile cache only root can write', () => {
+    const node = join(binDir, 'multus-ts', 'node');
+    expect(execFileSync(node, ['-p', 'process.versions.node'], { encoding: 'utf8' }).trim()).toBe(process.versions.node);
+    expect(statSync(join(binDir, 'multus-ts', 'compile-cache')).mode & 0o777).toBe(0o700);
+  });
+
   it('answers VERSION without reading a config', async () => {
     const out = await call({ command: 'VERSION', stdin: '{"cniVersion":"1.0.0"}' });
     expect(out.code).toBe(0);
@@ -79,6 +85,10 @@ describe('thin plugin', () => {
     const add = await call({ ...base, command: 'ADD' });
     expect(add.code, add.stdout).toBe(0);
     expect(add.json).toMatchObject({ cniVersion: '1.0.0', ips: [{ address: expect.stringMatching(/^198\.18\.120\./) as unknown }] });
+    // Nothing for the runtime's log (no deprecation warnings from the Kubernetes client), and the
+    // modules it loaded are in the install's compile cache for the next call.
+    expect(add.stderr).toBe('');
+    expect(readdirSync(join(binDir, 'multus-ts', 'compile-cache'))).not.toEqual([]);
     expect(host.inNetns(ns.name, '-br', 'addr', 'show', 'dev', 'net1')).toMatch(/198\.18\.121\./);
     // No daemon: the annotation is there the moment the plugin exits.
     const status = JSON.parse((api.getPod('default', 'thin-pod') as { metadata: { annotations: Record<string, string> } }).metadata.annotations[NETWORK_STATUS] ?? '[]') as Array<{ name: string; interface: string }>;

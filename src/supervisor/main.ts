@@ -1,0 +1,21 @@
+#!/usr/bin/env node
+/**
+ * `multus-daemon` entry point. It first checks the Node.js line against package.json's
+ * `engines`, with nothing else loaded, so that a daemon started on an older runtime exits with
+ * a message naming the one it needs instead of failing somewhere inside a dependency. Then it
+ * turns on the module compile cache and loads the command line (cli.ts).
+ */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { enableCompileCacheIn } from '../util/compile-cache.js';
+import { unsupportedNode } from './node-line.js';
+
+const APP_ROOT = new URL('../../', import.meta.url);
+const pkg = JSON.parse(readFileSync(new URL('package.json', APP_ROOT), 'utf8')) as { engines: { node: string } };
+const refusal = unsupportedNode(pkg.engines.node, process.versions.node);
+if (refusal !== undefined) {
+  process.stderr.write(`multus-daemon: ${refusal}\n`);
+  process.exit(1);
+}
+enableCompileCacheIn(fileURLToPath(new URL('compile-cache/', APP_ROOT)));
+await import('./cli.js');
