@@ -9,6 +9,11 @@
 #     Debian's `npm` package installed for the purpose.
 # Idempotent: a toolchain that already answers the pinned version is left alone.
 # Called by scripts/setup.sh; runs as root on a fresh Debian 12 machine.
+#   usage: bash scripts/install-node.sh
+#          bash scripts/install-node.sh --prefix <dir> --arch x64|arm64
+# The second form always unpacks the pinned official build for that architecture into <dir>
+# (bin/node, bin/npm, lib/node_modules/npm: /usr/local's layout), never the machine's Node: for
+# the image's stand-in bases (scripts/build-image.sh) and the arm64 checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,6 +29,15 @@ NPM_SHA512=cedb312b1b7f92421a02cfb68b4194e88f8346651dacd6acc5364a25ef5309d4a32b1
 
 toolchain=$PWD/.toolchain
 major=${NODE_VERSION%%.*}
+prefix=
+arch=
+while (($#)); do
+  case $1 in
+    --prefix) prefix=${2:?--prefix needs a directory}; shift 2 ;;
+    --arch) arch=${2:?--arch needs x64 or arm64}; shift 2 ;;
+    *) echo "usage: bash scripts/install-node.sh [--prefix <dir> --arch x64|arm64]" >&2; exit 2 ;;
+  esac
+done
 
 # True when $1 is a Node binary of the pinned major, at least the pinned version.
 fits() {
@@ -33,26 +47,28 @@ fits() {
   ' "$NODE_VERSION" 2>/dev/null
 }
 
-if [[ -x $toolchain/bin/node ]] && fits "$toolchain/bin/node" && [[ -x $toolchain/bin/npm ]]; then
-  exit 0
+if [[ -z $prefix ]]; then
+  if [[ -x $toolchain/bin/node ]] && fits "$toolchain/bin/node" && [[ -x $toolchain/bin/npm ]]; then
+    exit 0
+  fi
+  rm -rf "$toolchain"
+  mkdir -p "$toolchain/bin"
+  system_node=$(command -v node || true)
+  if [[ -n $system_node ]] && fits "$system_node" && command -v npm >/dev/null; then
+    echo "setup: using this machine's Node.js $("$system_node" --version) ($system_node)"
+    ln -s "$system_node" "$toolchain/bin/node"
+    ln -s "$(command -v npm)" "$toolchain/bin/npm"
+    ln -s "$(command -v npx)" "$toolchain/bin/npx"
+    exit 0
+  fi
+  prefix=$toolchain
+  case $(uname -m) in
+    x86_64) arch=x64 ;;
+    aarch64 | arm64) arch=arm64 ;;
+    *) echo "setup: no official Node.js $major build for $(uname -m)" >&2; exit 1 ;;
+  esac
 fi
-rm -rf "$toolchain"
-mkdir -p "$toolchain/bin"
-
-system_node=$(command -v node || true)
-if [[ -n $system_node ]] && fits "$system_node" && command -v npm >/dev/null; then
-  echo "setup: using this machine's Node.js $("$system_node" --version) ($system_node)"
-  ln -s "$system_node" "$toolchain/bin/node"
-  ln -s "$(command -v npm)" "$toolchain/bin/npm"
-  ln -s "$(command -v npx)" "$toolchain/bin/npx"
-  exit 0
-fi
-
-case $(uname -m) in
-  x86_64) arch=x64 ;;
-  aarch64 | arm64) arch=arm64 ;;
-  *) echo "setup: no official Node.js $major build for $(uname -m)" >&2; exit 1 ;;
-esac
+[[ -n ${NODE_SHA512[$arch]:-} ]] || { echo "setup: no pinned Node.js build for architecture ${arch:-(none)}; use --arch x64 or arm64" >&2; exit 2; }
 if ! command -v npm >/dev/null; then
   echo "setup: installing Debian's npm, only to fetch Node.js $NODE_VERSION"
   apt-get update -qq
@@ -72,13 +88,16 @@ fetch() {
   mkdir -p "$scratch/${1%@*}"
   tar -xzf "$scratch/$tarball" -C "$scratch/${1%@*}" --strip-components=1
 }
-echo "setup: installing Node.js $NODE_VERSION ($arch) and npm $NPM_VERSION into .toolchain/"
+echo "setup: installing Node.js $NODE_VERSION ($arch) and npm $NPM_VERSION into $prefix"
 fetch "node-linux-$arch@$NODE_VERSION" "${NODE_SHA512[$arch]}"
 fetch "npm@$NPM_VERSION" "$NPM_SHA512"
-install -m 0755 "$scratch/node-linux-$arch/bin/node" "$toolchain/bin/node"
-mkdir -p "$toolchain/lib/node_modules"
-mv "$scratch/npm" "$toolchain/lib/node_modules/npm"
-ln -s ../lib/node_modules/npm/bin/npm-cli.js "$toolchain/bin/npm"
-ln -s ../lib/node_modules/npm/bin/npx-cli.js "$toolchain/bin/npx"
-fits "$toolchain/bin/node" || { echo "setup: the installed Node.js does not run" >&2; exit 1; }
-echo "setup: $("$toolchain/bin/node" --version) at .toolchain/bin/node"
+mkdir -p "$prefix/bin" "$prefix/lib/node_modules"
+install -m 0755 "$scratch/node-linux-$arch/bin/node" "$prefix/bin/node"
+rm -rf "$prefix/lib/node_modules/npm"
+mv "$scratch/npm" "$prefix/lib/node_modules/npm"
+ln -sfn ../lib/node_modules/npm/bin/npm-cli.js "$prefix/bin/npm"
+ln -sfn ../lib/node_modules/npm/bin/npx-cli.js "$prefix/bin/npx"
+if [[ $prefix == "$toolchain" ]]; then
+  fits "$toolchain/bin/node" || { echo "setup: the installed Node.js does not run" >&2; exit 1; }
+  echo "setup: $("$toolchain/bin/node" --version) at .toolchain/bin/node"
+fi
