@@ -11,7 +11,9 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
-RUN npm run build:ts && npm run build:bundles && npm prune --omit=dev
+# What the image ships (src/image-app.sh): package.json, the daemon and its threads bundled
+# (dependencies inside), the kube worker's and the thin plugin's bundles, and piscina.
+RUN npm run build:ts && npm run build:bundles && sh src/image-app.sh /app
 
 FROM --platform=$BUILDPLATFORM debian:bookworm AS shim
 ARG TARGETARCH
@@ -34,13 +36,12 @@ RUN CC=target-gcc sh src/shim/build.sh /out/multus-shim \
 FROM node:26-bookworm-slim
 # iproute2 and util-linux (nsenter) for default-route changes when chrootDir is not used;
 # coreutils' chroot for delegates run in the host's root (chrootDir).
+# apt's package caches go too (the official base is set not to keep them; a stand-in base may not be).
 RUN apt-get update \
     && apt-get install -y --no-install-recommends iproute2 \
-    && rm -rf /var/lib/apt/lists/*
+    && rm -rf /var/lib/apt/lists/* /var/cache/apt/*
 WORKDIR /usr/src/multus-ts
-COPY --from=build /src/package.json ./
-COPY --from=build /src/node_modules ./node_modules
-COPY --from=build /src/dist ./dist
+COPY --from=build /app ./
 COPY --from=shim /out/multus-shim ./dist/bin/multus-shim
 COPY --from=shim /out/passthru ./dist/bin/passthru
 # Upstream's image layout, so upstream's manifests run with this image unchanged: the thick

@@ -2,13 +2,27 @@ import { defineConfig } from 'vitest/config';
 
 // Tests drive the built artefacts (dist/ and the native shim), so `npm test` builds first.
 // forks, not threads: the tests spawn worker threads and child processes of their own.
+// Two projects: `dist` runs everything against the repository's build; `image-app` runs the
+// suites that start the daemon, the installer or the thin plugin again against dist/app, the
+// layout the image ships (src/image-app.sh: bundles, no node_modules but piscina's), so a
+// dependency that breaks when bundled fails here and not first in a cluster.
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     pool: 'forks',
     maxWorkers: 2,
     testTimeout: 30_000,
     hookTimeout: 30_000,
     clearMocks: true,
+    projects: [
+      { extends: true, test: { name: 'dist', include: ['test/**/*.test.ts'] } },
+      {
+        extends: true,
+        test: {
+          name: 'image-app',
+          include: ['test/integration/**/*.test.ts', 'test/e2e/**/*.test.ts', 'test/supervisor/{install,node-line,thin-flags}.test.ts', 'test/deployments/dockerfile.test.ts'],
+          env: { MULTUS_TEST_APP: 'dist/app' },
+        },
+      },
+    ],
   },
 });

@@ -88,6 +88,11 @@ fetch() {
   mkdir -p "$scratch/${1%@*}"
   tar -xzf "$scratch/$tarball" -C "$scratch/${1%@*}" --strip-components=1
 }
+# Node.js >= 24 links libatomic.so.1, which a minimal Debian lacks.
+if [[ $prefix == "$toolchain" ]] && ! dpkg-query -W -f='${Status}' libatomic1 2>/dev/null | grep -q 'install ok installed'; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libatomic1 >/dev/null
+fi
 echo "setup: installing Node.js $NODE_VERSION ($arch) and npm $NPM_VERSION into $prefix"
 fetch "node-linux-$arch@$NODE_VERSION" "${NODE_SHA512[$arch]}"
 fetch "npm@$NPM_VERSION" "$NPM_SHA512"

@@ -102,7 +102,9 @@ export function podDevicesOf(response: Buffer, namespace: string, name: string):
  * Rejects with a message naming the socket when kubelet cannot be reached or answers an error.
  */
 export async function listPodDevices(socketPath: string, namespace: string, name: string): Promise<ResourceDevices> {
-  const grpc = await import('@grpc/grpc-js');
+  // The default export (module.exports), not the namespace: grpc-js is CommonJS, and bundled by
+  // esbuild (src/bundle.sh) its named exports are not on the namespace of a dynamic import.
+  const { default: grpc } = await import('@grpc/grpc-js');
   const client = new grpc.Client(`unix://${socketPath}`, grpc.credentials.createInsecure(), { 'grpc.max_receive_message_length': MAX_MESSAGE_BYTES });
   try {
     // One deadline for connecting and answering. The call fails fast when nothing listens on the

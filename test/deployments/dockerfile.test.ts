@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT } from '../helpers/paths.js';
+import { APP_ROOT, ROOT } from '../helpers/paths.js';
 
 /** No container engine runs here: check the Dockerfile against what the manifest executes. */
 describe('Dockerfile', () => {
@@ -23,7 +23,7 @@ describe('Dockerfile', () => {
     const entries = [...(pod?.containers ?? []), ...(pod?.initContainers ?? [])].map((c) => c.command[1]);
     expect(entries.length).toBe(2);
     expect(dockerfile).toContain('WORKDIR /usr/src/multus-ts');
-    expect(dockerfile).toContain('COPY --from=build /src/dist ./dist');
+    expect(dockerfile).toContain('COPY --from=build /app ./');
     for (const entry of entries) expect(entry).toBe('/usr/src/multus-ts/dist/supervisor/main.js');
   });
 });
@@ -42,7 +42,7 @@ describe('upstream image layout', () => {
   afterAll(() => rmSync(scratch, { recursive: true, force: true }));
   beforeAll(() => {
     const script = step
-      .replaceAll('/usr/src/multus-ts/', ROOT)
+      .replaceAll('/usr/src/multus-ts/', APP_ROOT)
       .replaceAll('/usr/src/multus-cni', `${scratch}/usr/src/multus-cni`)
       .replaceAll(' /install_multus', ` ${scratch}/install_multus`)
       .replaceAll(' /thin_entrypoint', ` ${scratch}/thin_entrypoint`)
