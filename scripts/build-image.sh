@@ -18,6 +18,8 @@
 # build on an x86_64 machine needs qemu-user-static: a binfmt handler is registered for the build
 # only and always removed afterwards.
 # Env: MULTUS_IMAGE_APT_SOURCES (apt sources for the rootfs; default this machine's Debian ones).
+# Exit status 3: this machine cannot build images at all (buildah or mmdebstrap not installable,
+# no usable container storage, no qemu for a foreign architecture); any other failure is 1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -51,10 +53,14 @@ missing=()
 for pkg in "${needed[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
 done
+cannot() {
+  say "cannot build images on this machine: $*"
+  exit 3
+}
 if ((${#missing[@]})); then
   say "installing ${missing[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; } ||
+    cannot "installing ${missing[*]} failed"
 fi
 
 # buildah with private storage: nothing of the machine's own container state is touched. overlay
@@ -65,6 +71,7 @@ bh() { buildah --root "$state/storage-$driver" --runroot "$state/run-$driver" --
 if ! bh images >/dev/null 2>&1; then
   driver=vfs
   say "overlay storage unavailable here; using vfs (slower)"
+  bh images >/dev/null 2>&1 || cannot "buildah has no usable storage (overlay or vfs) under $state"
 fi
 
 # --- emulation for a foreign architecture -------------------------------------------------------
@@ -79,7 +86,7 @@ if [[ $arch == arm64 && $(uname -m) != aarch64 ]]; then
   if [[ ! -e $binfmt/qemu-aarch64 ]]; then
     # The handler Debian ships (flags F: the interpreter is opened now, so it works in chroots).
     conf=/usr/lib/binfmt.d/qemu-aarch64.conf
-    [[ -f $conf ]] || { say "no $conf from qemu-user-static"; exit 1; }
+    [[ -f $conf ]] || cannot "no $conf from qemu-user-static"
     cat "$conf" > "$binfmt/register"
     handler=qemu-aarch64
     say "registered the qemu-aarch64 binfmt handler for this build (removed at exit)"

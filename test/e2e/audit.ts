@@ -32,6 +32,8 @@ export interface AuditScope {
   cniDir: string;
   /** `ip netns list` names before the bed started (other suites' namespaces are not ours). */
   netnsBefore: ReadonlySet<string>;
+  /** What is meant to be running (the DaemonSet's own pod): entries naming any of these are not leaks. */
+  alive?: readonly string[];
 }
 
 function files(dir: string): string[] {
@@ -71,8 +73,10 @@ export async function auditHost(scope: AuditScope): Promise<LeakAudit> {
   const { containerd } = scope;
   const state = containerd.layout.state;
   const netnsDir = join(state, 'io.containerd.grpc.v1.cri', 'netns');
+  const alive = scope.alive ?? [];
+  const leak = (entry: string): boolean => !alive.some((a) => entry.includes(a));
   return {
-    sandboxes: (await containerd.cri.listPodSandbox()).map((s) => `${s.id.slice(0, 12)} ${s.metadata?.namespace ?? ''}/${s.metadata?.name ?? ''} ${s.state}`),
+    sandboxes: (await containerd.cri.listPodSandbox()).filter((s) => leak(s.id)).map((s) => `${s.id.slice(0, 12)} ${s.metadata?.namespace ?? ''}/${s.metadata?.name ?? ''} ${s.state}`),
     veths: scope.bridges.flatMap((b) => bridgePorts(b).map((port) => `${b}: ${port}`)),
     ipamReservations: scope.ipamDirs.flatMap((d) => files(d).filter((f) => /\d+\.\d+\.\d+\.\d+$/.test(f)).map((f) => join(d, f))),
     daemonCaches: files(scope.cniDir),
@@ -85,7 +89,7 @@ export async function auditHost(scope: AuditScope): Promise<LeakAudit> {
       ...containerd.leftoverCgroups().map((c) => `cgroup ${c}`),
       ...mountsUnder(state).map((m) => `mount ${m}`),
       ...mountsUnder(containerd.layout.root).map((m) => `mount ${m}`),
-    ],
+    ].filter(leak),
   };
 }
 

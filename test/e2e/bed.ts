@@ -1,16 +1,18 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { FakeApiServer } from '../apiserver/server.js';
-import { writeKubeconfig } from '../apiserver/kubeconfig.js';
+import { TEST_TOKEN, writeKubeconfig } from '../apiserver/kubeconfig.js';
+import { TestCa } from '../apiserver/test-ca.js';
 import { NODE, createNodePod } from '../helpers/cluster.js';
-import { readJsonLines, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { freePort, readJsonLines, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { TestHost } from '../helpers/host.js';
 import { bridgePlugin } from '../helpers/networks.js';
-import { DAEMON, DEBIAN_PLUGINS, SHIM } from '../helpers/paths.js';
+import { DAEMON, DEBIAN_PLUGINS, ROOT, SHIM } from '../helpers/paths.js';
 import { auditHost, hostNetns, type LeakAudit } from './audit.js';
 import { Containerd } from './containerd.js';
 import { CriError, sandboxNetns, type CriClient } from './cri-client.js';
+import { DaemonSetPod, readDaemonSetManifest } from './daemonset-pod.js';
 
 /** The pod annotation naming extra networks, and the one the daemon writes back. */
 export const NETWORKS = 'k8s.v1.cni.cncf.io/networks';
@@ -25,8 +27,17 @@ export const SHIM_READY_TIMEOUT_MS = 2000;
 /** The cluster network's subnet (198.18.200.0/24; NADs of the suite use 201+). */
 export const CLUSTER_OCTET = 200;
 
-/** Which Multus the runtime calls: the shim and the daemon, or the thin plugin on its own. */
-export type PluginMode = 'thick' | 'thin';
+/**
+ * Which Multus the runtime calls: the shim and the daemon, the thin plugin on its own, or the
+ * shim and the daemon from the image (MULTUS_IMAGE_ARCHIVE), run as the thick DaemonSet's pod.
+ */
+export type PluginMode = 'thick' | 'thin' | 'image';
+
+/** What of the machine's root the `image` mode's host root holds besides the run's dir. */
+const HOST_ROOT_MOUNTS = ['usr', 'proc', 'sys', 'dev'];
+
+/** The thick manifest, whose pod the `image` mode runs. */
+export const THICK_MANIFEST = `${ROOT}deployments/multus-daemonset-thick.yml`;
 
 /** A pod the suite ran through the runtime. */
 export interface RunningPod {
@@ -82,6 +93,10 @@ export class E2eBed {
   #daemon: TestDaemon | undefined;
   #thinEntrypoint: ChildProcess | undefined;
   #containerd: Containerd | undefined;
+  /** `image` mode: the DaemonSet's pod, its image, and the daemon's metrics port. */
+  #daemonSetPod: DaemonSetPod | undefined;
+  #image: string | undefined;
+  #metricsPort = 0;
 
   /** `clusterOctet`: the cluster network's 198.18.<octet>.0/24, distinct per test file running in parallel. */
   private constructor(mode: PluginMode, clusterOctet: number) {
@@ -119,7 +134,14 @@ export class E2eBed {
     // The bin dir a node would have in /opt/cni/bin: our shim (copied, as the daemonset's init
     // container does) and Debian's plugins, loopback included.
     mkdirSync(this.cniBinDir, { recursive: true });
-    for (const plugin of readdirSync(DEBIAN_PLUGINS)) symlinkSync(join(DEBIAN_PLUGINS, plugin), join(this.cniBinDir, plugin));
+    // Copies, not symlinks, in `image` mode: the containerised daemon looks for plugins inside
+    // the host root it is given, where /usr/lib/cni is not.
+    const place = this.#mode === 'image' ? copyFileSync : symlinkSync;
+    for (const plugin of readdirSync(DEBIAN_PLUGINS)) place(join(DEBIAN_PLUGINS, plugin), join(this.cniBinDir, plugin));
+    if (this.#mode === 'image') {
+      await this.#startImage();
+      return;
+    }
     this.#api = await FakeApiServer.start();
     writeKubeconfig(this.#kubeconfig, this.#api.url);
     if (this.#mode === 'thick') {
@@ -131,16 +153,150 @@ export class E2eBed {
       this.#startThinEntrypoint();
     }
     await this.multusConf(() => true);
-    this.#containerd = await Containerd.start({
+    this.#containerd = await Containerd.start(this.#containerdOptions());
+  }
+
+  /**
+   * The shim waits MULTUS_SHIM_READY_TIMEOUT_MS for the daemon's /readyz (default 30 s). Shorter
+   * here so the daemon-down scenario fails in seconds; libcni passes containerd's environment on
+   * to the shim.
+   */
+  #containerdOptions(): Parameters<typeof Containerd.start>[0] {
+    return {
       dir: join(this.host.dir, 'containerd'),
       cniConfDir: this.cniConfDir,
       cniBinDir: this.cniBinDir,
       runId: this.host.id,
-      // The shim waits this long for the daemon's /readyz (default 30 s). Shorter
-      // here so the daemon-down scenario fails in seconds; libcni passes containerd's environment
-      // on to the shim.
       env: { MULTUS_SHIM_READY_TIMEOUT_MS: String(SHIM_READY_TIMEOUT_MS) },
+    };
+  }
+
+  /** `image` mode: the host-side socket dir, unique to the run (the manifest's is /run/multus). */
+  get #imageSocketDir(): string {
+    return `/run/multus-${this.host.id}`;
+  }
+
+  /**
+   * `image` mode: the API server over HTTPS (the daemon finds it as a pod does: the service
+   * account and KUBERNETES_SERVICE_*), containerd, the image imported, then the thick manifest's
+   * pod through CRI: its init container installs the shim into our bin dir, its daemon container
+   * writes 00-multus.conf into our conf dir. The ConfigMap is the manifest's, with only what
+   * differs on this node changed: the socket dir (unique per run), the metrics port (free), binDir
+   * (our bin dir, inside the host root the manifest mounts for chrootDir).
+   */
+  async #startImage(): Promise<void> {
+    const archive = process.env.MULTUS_IMAGE_ARCHIVE ?? '';
+    if (!existsSync(archive)) throw new Error(`MULTUS_IMAGE_ARCHIVE (${archive}) is not an image archive: run scripts/build-image.sh`);
+    this.#shareMounts();
+    const ca = new TestCa();
+    this.#api = await FakeApiServer.start({ tls: { ...ca.serverCertificate(), clientCaPem: ca.certPem } });
+    this.#containerd = await Containerd.start(this.#containerdOptions());
+    this.#image = await this.#containerd.importImage(archive);
+    this.#metricsPort = await freePort();
+    await this.startDaemonSetPod(`kube-multus-ds-${this.host.id}`, ca.certPem);
+    await this.multusConf(() => true);
+  }
+
+  /** `image` mode: the host root the DaemonSet's pod gets as /hostroot (see #shareMounts). */
+  get #hostRoot(): string {
+    return `${this.host.dir}-hostroot`;
+  }
+
+  /**
+   * `image` mode: mounts as a Kubernetes node has them, for this run's dirs only. The manifest's
+   * HostToContainer and Bidirectional volumes need their host path on a shared mount (containerd
+   * refuses otherwise; on a node, systemd makes / shared), and the pod must see network
+   * namespaces containerd mounts after it started. So the run's dir becomes a shared mount, and the
+   * host root handed to the pod (`/` in the manifest, chrootDir for its delegates) is a small
+   * shared tree holding a peer of it at the same path: new netns mounts reach the delegates.
+   * The machine's own / is not touched. Undone by #unshareMounts.
+   */
+  #shareMounts(): void {
+    const mount = (...args: string[]): void => void execFileSync('mount', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    mount('--bind', this.host.dir, this.host.dir);
+    mount('--make-shared', this.host.dir);
+    const inRoot = join(this.#hostRoot, this.host.dir);
+    mkdirSync(inRoot, { recursive: true });
+    mount('--bind', this.#hostRoot, this.#hostRoot);
+    mount('--make-shared', this.#hostRoot);
+    mount('--bind', this.host.dir, inRoot);
+    // The host's /usr (read-only) and its merged-/usr links: Debian's plugins are dynamically
+    // linked. /proc, /sys and /dev: plugins open their own and the pod's namespaces through them.
+    for (const dir of HOST_ROOT_MOUNTS) {
+      mkdirSync(join(this.#hostRoot, dir));
+      mount('--rbind', ...(dir === 'usr' ? ['-o', 'ro'] : []), `/${dir}`, join(this.#hostRoot, dir));
+    }
+    for (const link of ['bin', 'sbin', 'lib', 'lib64']) {
+      try {
+        symlinkSync(readlinkSync(`/${link}`), join(this.#hostRoot, link));
+      } catch {
+        // not a link on this host (no merged /usr): the plugins' loader is then under /usr anyway
+      }
+    }
+  }
+
+  #unshareMounts(): void {
+    for (const target of [...HOST_ROOT_MOUNTS.map((d) => join(this.#hostRoot, d)), join(this.#hostRoot, this.host.dir), this.#hostRoot, this.host.dir]) {
+      try {
+        execFileSync('umount', ['-R', target], { stdio: 'ignore' });
+      } catch {
+        try {
+          execFileSync('umount', ['-l', target], { stdio: 'ignore' });
+        } catch {
+          // not mounted (start failed before)
+        }
+      }
+    }
+    rmSync(this.#hostRoot, { recursive: true, force: true });
+  }
+
+  /** Where each of the thick manifest's hostPath volumes lives on this test node. */
+  #hostPath(path: string): string {
+    const mapped: Record<string, string> = {
+      '/': this.#hostRoot,
+      '/run': '/run',
+      '/etc/cni/net.d': this.cniConfDir,
+      '/opt/cni/bin': this.cniBinDir,
+      '/var/lib/cni/multus': this.#thinCniDir,
+    };
+    const dir = mapped[path.replace(/(.)\/$/, '$1')] ?? join(this.host.dir, 'hostpath', path.replaceAll('/', '_'));
+    mkdirSync(dir, { recursive: true });
+    return dir;
+  }
+
+  /** `image` mode: run (another) pod of the thick DaemonSet, as kubelet does on a rollout. */
+  async startDaemonSetPod(name: string, caPem: string): Promise<DaemonSetPod> {
+    const manifest = readDaemonSetManifest(THICK_MANIFEST);
+    const config = JSON.parse(manifest.configMaps['multus-daemon-config']?.['daemon-config.json'] ?? '{}') as Record<string, unknown>;
+    const nodeConfig = { ...config, socketDir: `/host${this.#imageSocketDir}/`, daemonSocketDir: `${this.#imageSocketDir}/`, metricsPort: this.#metricsPort, binDir: this.cniBinDir };
+    const url = new URL(this.api.url);
+    this.#daemonSetPod = await DaemonSetPod.start({
+      cri: this.cri,
+      image: this.#image ?? '',
+      manifest,
+      name,
+      namespace: 'kube-system',
+      uid: `${name}-uid`,
+      dir: join(this.host.dir, name),
+      hostPath: (p) => this.#hostPath(p),
+      configMaps: { 'multus-daemon-config': { 'daemon-config.json': JSON.stringify(nodeConfig) } },
+      nodeName: NODE,
+      serviceEnv: { KUBERNETES_SERVICE_HOST: url.hostname, KUBERNETES_SERVICE_PORT: url.port },
+      serviceAccount: { token: TEST_TOKEN, caPem },
+      cgroupParent: this.containerd.cgroupParent(`${name}-uid`),
     });
+    return this.#daemonSetPod;
+  }
+
+  /** `image` mode: the DaemonSet's current pod. */
+  get daemonSetPod(): DaemonSetPod {
+    if (this.#daemonSetPod === undefined) throw new Error('no DaemonSet pod (image mode only)');
+    return this.#daemonSetPod;
+  }
+
+  /** `image` mode: the containerised daemon's metrics/health port on the host network. */
+  get metricsPort(): number {
+    return this.#metricsPort;
   }
 
   /** The daemon manages 00-multus.conf itself, as with upstream's ConfigMap (multusConfigFile auto). */
@@ -161,6 +317,7 @@ export class E2eBed {
 
   /** The log lines of whoever runs the CNI calls: the daemon, or the thin plugin. */
   #logs(): Array<Record<string, unknown>> {
+    if (this.#mode === 'image') return this.#daemonSetPod?.jsonLog('kube-multus') ?? [];
     return this.#mode === 'thick' ? this.daemon.logs() : readJsonLines(this.#thinLog);
   }
 
@@ -239,7 +396,7 @@ export class E2eBed {
    * failed test, so the next one starts from a clean host; returns the ids it had to remove.
    */
   async reapSandboxes(): Promise<string[]> {
-    const ids = (await this.cri.listPodSandbox()).map((s) => s.id);
+    const ids = (await this.cri.listPodSandbox()).map((s) => s.id).filter((id) => this.#daemonSetPod?.ownsSandbox(id) !== true);
     for (const id of ids) {
       await this.cri.stopPodSandbox(id).catch(() => undefined);
       await this.cri.removePodSandbox(id).catch(() => undefined);
@@ -302,7 +459,9 @@ export class E2eBed {
 
   /** The leak audit of the whole run (see audit.ts). */
   audit(): Promise<LeakAudit> {
-    return auditHost({ containerd: this.containerd, bridges: this.#bridges, ipamDirs: this.#ipamDirs, cniDir: this.#mode === 'thick' ? this.daemon.cniDir : this.#thinCniDir, netnsBefore: this.#netnsBefore });
+    const pod = this.#daemonSetPod;
+    const alive = pod === undefined ? [] : [...pod.runtimeIds(), ...pod.runtimeIds().map((id) => this.containerd.shimSocket(id))];
+    return auditHost({ containerd: this.containerd, bridges: this.#bridges, ipamDirs: this.#ipamDirs, cniDir: this.#mode === 'thick' ? this.daemon.cniDir : this.#thinCniDir, netnsBefore: this.#netnsBefore, alive });
   }
 
   /** containerd's and the daemon's last log lines, for failure messages. */
@@ -325,7 +484,20 @@ export class E2eBed {
    * server, then the host's links, netns and the temp dir. Returns what had to be forced.
    */
   async stop(): Promise<string[]> {
+    // `image` mode: the pods first, while the containerised daemon can still answer their DELs.
+    if (this.#daemonSetPod !== undefined && this.#containerd !== undefined) {
+      for (const s of await this.cri.listPodSandbox().catch(() => [])) {
+        if (this.#daemonSetPod.ownsSandbox(s.id)) continue;
+        await this.cri.stopPodSandbox(s.id).catch(() => undefined);
+        await this.cri.removePodSandbox(s.id).catch(() => undefined);
+      }
+      await this.#daemonSetPod.stop().catch(() => undefined);
+    }
     const problems = (await this.#containerd?.stop()) ?? [];
+    if (this.#mode === 'image') {
+      rmSync(this.#imageSocketDir, { recursive: true, force: true });
+      this.#unshareMounts();
+    }
     await this.#daemon?.stop();
     const entrypoint = this.#thinEntrypoint;
     if (entrypoint !== undefined && entrypoint.exitCode === null && entrypoint.signalCode === null) {

@@ -180,6 +180,18 @@ export class Containerd {
     }
   }
 
+  /**
+   * Import an image archive (OCI or docker) into the CRI namespace and wait until the CRI plugin
+   * knows it; resolves with the image's name, as `ctr` reports it.
+   */
+  async importImage(archive: string): Promise<string> {
+    const out = execFileSync('ctr', ['--address', this.layout.socket, '--namespace', 'k8s.io', 'images', 'import', '--snapshotter', this.layout.snapshotter, archive], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const name = /^unpacking (\S+) \(sha256:/m.exec(out)?.[1];
+    if (name === undefined) throw new Error(`ctr import of ${archive} named no image: ${out}`);
+    await this.#waitForImage(name);
+    return name;
+  }
+
   /** The CRI plugin learns of imported images from containerd's events, asynchronously. */
   async #waitForImage(ref: string): Promise<void> {
     const deadline = Date.now() + 10_000;
@@ -261,9 +273,12 @@ export class Containerd {
 
   /** Shim sockets of this run's sandboxes still in /run/containerd/s (a killed shim leaves its own). */
   shimSockets(): string[] {
-    return [...this.sandboxIdsSeen()]
-      .map((id) => join(SHIM_SOCKETS, createHash('sha256').update(join(this.layout.socket, 'k8s.io', id)).digest('hex')))
-      .filter((path) => existsSync(path));
+    return [...this.sandboxIdsSeen()].map((id) => this.shimSocket(id)).filter((path) => existsSync(path));
+  }
+
+  /** The socket of the shim containerd runs for sandbox `id`. */
+  shimSocket(id: string): string {
+    return join(SHIM_SOCKETS, createHash('sha256').update(join(this.layout.socket, 'k8s.io', id)).digest('hex'));
   }
 
   /** cgroup dirs left under this run's cgroup parent (sandbox cgroups runc did not remove). */

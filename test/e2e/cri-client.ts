@@ -22,6 +22,10 @@ export interface SandboxConfig {
   annotations?: Record<string, string>;
   /** Network namespace mode: POD (CNI runs) or NODE (hostNetwork, no CNI). Default POD. */
   network?: 'POD' | 'NODE';
+  /** PID namespace: CONTAINER (kubelet's default) or NODE (hostPID). */
+  pid?: 'CONTAINER' | 'NODE';
+  /** A sandbox for privileged containers (containerd refuses them in any other). */
+  privileged?: boolean;
   /** Parent cgroup, cgroupfs syntax (kubelet: `/kubepods/besteffort/pod<uid>`). */
   cgroupParent?: string;
 }
@@ -44,6 +48,37 @@ export interface SandboxSummary {
   state: 'SANDBOX_READY' | 'SANDBOX_NOTREADY';
   labels: Record<string, string>;
   annotations: Record<string, string>;
+}
+
+/** A bind mount into a container, as kubelet sends a hostPath volume. */
+export interface ContainerMount {
+  containerPath: string;
+  hostPath: string;
+  readonly?: boolean;
+  propagation?: 'PROPAGATION_PRIVATE' | 'PROPAGATION_HOST_TO_CONTAINER' | 'PROPAGATION_BIDIRECTIONAL';
+}
+
+/** The part of ContainerConfig the suite sets: what kubelet makes of a pod spec's container. */
+export interface ContainerConfig {
+  name: string;
+  image: string;
+  /** The pod spec's `command` (replaces the image's entrypoint) and `args` (its cmd). */
+  command?: string[];
+  args?: string[];
+  env?: Record<string, string>;
+  mounts?: ContainerMount[];
+  privileged?: boolean;
+  /** The container's stdout and stderr, relative to the sandbox's log directory. */
+  logPath?: string;
+}
+
+/** ContainerStatus as decoded. */
+export interface ContainerStatus {
+  id: string;
+  state: 'CONTAINER_CREATED' | 'CONTAINER_RUNNING' | 'CONTAINER_EXITED' | 'CONTAINER_UNKNOWN';
+  exitCode: number;
+  reason: string;
+  message: string;
 }
 
 /** containerd's verbose PodSandboxStatus `info` JSON, the fields the suite reads. */
@@ -122,11 +157,52 @@ export class CriClient {
         logDirectory: config.logDirectory ?? '',
         labels: { 'io.kubernetes.pod.name': metadata.name, 'io.kubernetes.pod.namespace': metadata.namespace, 'io.kubernetes.pod.uid': metadata.uid, ...config.labels },
         annotations: config.annotations ?? {},
-        linux: { cgroupParent: config.cgroupParent ?? '', securityContext: { namespaceOptions: { network: config.network ?? 'POD', pid: 'CONTAINER', ipc: 'POD' } } },
+        linux: { cgroupParent: config.cgroupParent ?? '', securityContext: { privileged: config.privileged ?? false, namespaceOptions: { network: config.network ?? 'POD', pid: config.pid ?? 'CONTAINER', ipc: 'POD' } } },
       },
       runtimeHandler: '',
     });
     return res.podSandboxId;
+  }
+
+  /**
+   * CreateContainer in a sandbox made by runPodSandbox with `sandbox` (kubelet sends the sandbox's
+   * config again); the container shares the sandbox's network and PID modes.
+   */
+  async createContainer(sandboxId: string, sandbox: SandboxConfig, config: ContainerConfig): Promise<string> {
+    const res = await this.#call<{ containerId: string }>('CreateContainer', {
+      podSandboxId: sandboxId,
+      config: {
+        metadata: { name: config.name, attempt: 0 },
+        image: { image: config.image },
+        command: config.command ?? [],
+        args: config.args ?? [],
+        envs: Object.entries(config.env ?? {}).map(([key, value]) => ({ key, value })),
+        mounts: (config.mounts ?? []).map((m) => ({ containerPath: m.containerPath, hostPath: m.hostPath, readonly: m.readonly ?? false, propagation: m.propagation ?? 'PROPAGATION_PRIVATE' })),
+        labels: { 'io.kubernetes.container.name': config.name },
+        logPath: config.logPath ?? '',
+        linux: { securityContext: { privileged: config.privileged ?? false, namespaceOptions: { network: sandbox.network ?? 'POD', pid: sandbox.pid ?? 'CONTAINER', ipc: 'POD' } } },
+      },
+      sandboxConfig: { metadata: sandbox.metadata, logDirectory: sandbox.logDirectory ?? '', linux: { securityContext: { privileged: sandbox.privileged ?? false } } },
+    });
+    return res.containerId;
+  }
+
+  async startContainer(id: string): Promise<void> {
+    await this.#call('StartContainer', { containerId: id });
+  }
+
+  /** StopContainer: SIGTERM, then SIGKILL after `timeoutSeconds` (the pod's grace period). */
+  async stopContainer(id: string, timeoutSeconds: number): Promise<void> {
+    await this.#call('StopContainer', { containerId: id, timeout: String(timeoutSeconds) }, (timeoutSeconds + 30) * 1000);
+  }
+
+  async removeContainer(id: string): Promise<void> {
+    await this.#call('RemoveContainer', { containerId: id });
+  }
+
+  async containerStatus(id: string): Promise<ContainerStatus> {
+    const res = await this.#call<{ status: ContainerStatus }>('ContainerStatus', { containerId: id, verbose: false });
+    return res.status;
   }
 
   /** StopPodSandbox: tears the pod network down (CNI DEL), stops the pause process. */

@@ -1,0 +1,72 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { CLEAN } from './audit.js';
+import { NETWORKS, startBedOrSkip, type E2eBed } from './bed.js';
+
+/**
+ * The image users deploy, as kubelet runs it: the archive scripts/build-image.sh built from the
+ * Dockerfile (MULTUS_IMAGE_ARCHIVE; scripts/test.sh builds it and sets it) imported into a
+ * private containerd, and deployments/multus-daemonset-thick.yml's pod run through CRI with the
+ * manifest's command, env, ConfigMap, hostPath volumes (mapped to this test's dirs), service
+ * account, privileged/hostNetwork/hostPID. Pods then go through the same containerd and reach the
+ * containerised daemon through the shim its init container installed.
+ */
+const CLUSTER_OCTET = 220;
+const archive = process.env.MULTUS_IMAGE_ARCHIVE ?? '';
+const setup = archive === '' ? { skip: 'MULTUS_IMAGE_ARCHIVE is not set (scripts/test.sh builds the image and sets it)' } : await startBedOrSkip('image', CLUSTER_OCTET);
+if (archive === '') process.stderr.write(`test/e2e/image: SKIPPING: ${setup.skip}\n`);
+
+function bed(): E2eBed {
+  if (setup.bed === undefined) throw new Error('no test bed');
+  return setup.bed;
+}
+
+async function get(path: string): Promise<number> {
+  return (await fetch(`http://127.0.0.1:${bed().metricsPort}${path}`)).status;
+}
+
+describe.skipIf(setup.skip !== undefined)(`the image as the thick DaemonSet's pod${setup.skip === undefined ? '' : ` (skipped: ${setup.skip})`}`, () => {
+  afterEach(async (ctx) => {
+    // A failed test may leave pods; remove them (not the DaemonSet's) while the daemon runs.
+    if (ctx.task.result?.state === 'fail') await bed().reapSandboxes();
+  }, 60_000);
+
+  afterAll(async () => {
+    const forced = (await setup.bed?.stop()) ?? [];
+    expect(forced).toEqual([]);
+  }, 120_000);
+
+  it('the init container installed the shim and passthru; the daemon container wrote 00-multus.conf; the probes answer', async () => {
+    for (const binary of ['multus-shim', 'passthru']) expect(existsSync(join(bed().cniBinDir, binary)), binary).toBe(true);
+    const conf = JSON.parse(readFileSync(join(bed().cniConfDir, '00-multus.conf'), 'utf8')) as Record<string, unknown>;
+    expect(conf).toMatchObject({ name: 'multus-cni-network', type: 'multus-shim' });
+    expect(await get('/healthz')).toBe(200);
+    expect(await get('/readyz')).toBe(200);
+    expect(bed().daemonSetPod.jsonLog('kube-multus').some((l) => l.msg === 'runtime' && l.node === process.versions.node)).toBe(true);
+  });
+
+  it('a pod with two NADs gets eth0 + net1 + net2 and its network-status through the containerised daemon; nothing left after removal', async () => {
+    bed().nad('default', 'img-a', CLUSTER_OCTET + 1);
+    bed().nad('default', 'img-b', CLUSTER_OCTET + 2);
+    const pod = await bed().runPod('default', 'img-multi', { [NETWORKS]: 'img-a, img-b' });
+    const { path } = await bed().sandboxNetns(pod);
+    expect(bed().addresses(path, 'net1')[0]).toMatch(new RegExp(`^198\\.18\\.${CLUSTER_OCTET + 1}\\.`));
+    expect(bed().addresses(path, 'net2')[0]).toMatch(new RegExp(`^198\\.18\\.${CLUSTER_OCTET + 2}\\.`));
+    const status = await bed().awaitNetworkStatus('default', 'img-multi', 3);
+    expect(status.map((s) => [s.name, s.interface])).toEqual([
+      ['e2e-cluster', 'eth0'],
+      ['default/img-a', 'net1'],
+      ['default/img-b', 'net2'],
+    ]);
+    await bed().removePod(pod);
+    expect(bed().cniCalls('default', 'img-multi')[0]).toBe('ADD ok');
+    expect(await bed().audit(), bed().diagnostics()).toEqual(CLEAN);
+  });
+
+  it('SIGTERM (kubelet stopping the pod) drains and exits 0', async () => {
+    const stopped = await bed().daemonSetPod.stop();
+    expect(stopped.get('kube-multus')).toMatchObject({ state: 'CONTAINER_EXITED', exitCode: 0 });
+    expect(bed().daemonSetPod.jsonLog('kube-multus').some((l) => l.msg === 'multus-daemon stopped')).toBe(true);
+  });
+});
