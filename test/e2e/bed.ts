@@ -24,6 +24,9 @@ export const MULTUS_NETWORK = 'multus-cni-network';
 /** The shim's bound on waiting for the daemon, for this bed (see start()). */
 export const SHIM_READY_TIMEOUT_MS = 2000;
 
+/** The same in `image` mode, where a rollout's gap (old pod gone, new one starting) is waited out. */
+export const IMAGE_SHIM_READY_TIMEOUT_MS = 30_000;
+
 /** The cluster network's subnet (198.18.200.0/24; NADs of the suite use 201+). */
 export const CLUSTER_OCTET = 200;
 
@@ -36,7 +39,7 @@ export type PluginMode = 'thick' | 'thin' | 'image';
 /** What of the machine's root the `image` mode's host root holds besides the run's dir. */
 const HOST_ROOT_MOUNTS = ['usr', 'proc', 'sys', 'dev'];
 
-/** The thick manifest, whose pod the `image` mode runs. */
+/** The thick manifest, whose pod the `image` mode runs unless told another. */
 export const THICK_MANIFEST = `${ROOT}deployments/multus-daemonset-thick.yml`;
 
 /** A pod the suite ran through the runtime. */
@@ -97,10 +100,16 @@ export class E2eBed {
   #daemonSetPod: DaemonSetPod | undefined;
   #image: string | undefined;
   #metricsPort = 0;
+  /** `image` mode: the API server's CA, which the pod's service account carries. */
+  #caPem = '';
+
+  /** `image` mode: the manifest whose DaemonSet pod runs the image. */
+  readonly #manifest: string;
 
   /** `clusterOctet`: the cluster network's 198.18.<octet>.0/24, distinct per test file running in parallel. */
-  private constructor(mode: PluginMode, clusterOctet: number) {
+  private constructor(mode: PluginMode, clusterOctet: number, manifest: string) {
     this.#mode = mode;
+    this.#manifest = manifest;
     this.#kubeconfig = join(this.host.dir, 'kubeconfig');
     this.#thinCniDir = join(this.host.dir, 'cni');
     this.#thinLog = join(this.host.dir, 'thin.log');
@@ -118,8 +127,8 @@ export class E2eBed {
   }
 
   /** Start everything; on failure stops what started and rethrows. */
-  static async start(mode: PluginMode = 'thick', clusterOctet = CLUSTER_OCTET): Promise<E2eBed> {
-    const bed = new E2eBed(mode, clusterOctet);
+  static async start(mode: PluginMode = 'thick', clusterOctet = CLUSTER_OCTET, manifest = THICK_MANIFEST): Promise<E2eBed> {
+    const bed = new E2eBed(mode, clusterOctet, manifest);
     try {
       await bed.#start();
       return bed;
@@ -167,7 +176,8 @@ export class E2eBed {
       cniConfDir: this.cniConfDir,
       cniBinDir: this.cniBinDir,
       runId: this.host.id,
-      env: { MULTUS_SHIM_READY_TIMEOUT_MS: String(SHIM_READY_TIMEOUT_MS) },
+      // `image` mode waits longer: pods started during a rollout wait out the daemon's gap.
+      env: { MULTUS_SHIM_READY_TIMEOUT_MS: String(this.#mode === 'image' ? IMAGE_SHIM_READY_TIMEOUT_MS : SHIM_READY_TIMEOUT_MS) },
     };
   }
 
@@ -189,11 +199,12 @@ export class E2eBed {
     if (!existsSync(archive)) throw new Error(`MULTUS_IMAGE_ARCHIVE (${archive}) is not an image archive: run scripts/build-image.sh`);
     this.#shareMounts();
     const ca = new TestCa();
+    this.#caPem = ca.certPem;
     this.#api = await FakeApiServer.start({ tls: { ...ca.serverCertificate(), clientCaPem: ca.certPem } });
     this.#containerd = await Containerd.start(this.#containerdOptions());
     this.#image = await this.#containerd.importImage(archive);
     this.#metricsPort = await freePort();
-    await this.startDaemonSetPod(`kube-multus-ds-${this.host.id}`, ca.certPem);
+    await this.startDaemonSetPod(`kube-multus-ds-${this.host.id}`);
     await this.multusConf(() => true);
   }
 
@@ -265,8 +276,8 @@ export class E2eBed {
   }
 
   /** `image` mode: run (another) pod of the thick DaemonSet, as kubelet does on a rollout. */
-  async startDaemonSetPod(name: string, caPem: string): Promise<DaemonSetPod> {
-    const manifest = readDaemonSetManifest(THICK_MANIFEST);
+  async startDaemonSetPod(name: string): Promise<DaemonSetPod> {
+    const manifest = readDaemonSetManifest(this.#manifest);
     const config = JSON.parse(manifest.configMaps['multus-daemon-config']?.['daemon-config.json'] ?? '{}') as Record<string, unknown>;
     const nodeConfig = { ...config, socketDir: `/host${this.#imageSocketDir}/`, daemonSocketDir: `${this.#imageSocketDir}/`, metricsPort: this.#metricsPort, binDir: this.cniBinDir };
     const url = new URL(this.api.url);
@@ -282,7 +293,7 @@ export class E2eBed {
       configMaps: { 'multus-daemon-config': { 'daemon-config.json': JSON.stringify(nodeConfig) } },
       nodeName: NODE,
       serviceEnv: { KUBERNETES_SERVICE_HOST: url.hostname, KUBERNETES_SERVICE_PORT: url.port },
-      serviceAccount: { token: TEST_TOKEN, caPem },
+      serviceAccount: { token: TEST_TOKEN, caPem: this.#caPem },
       cgroupParent: this.containerd.cgroupParent(`${name}-uid`),
     });
     return this.#daemonSetPod;
@@ -519,7 +530,7 @@ export class E2eBed {
  * in runc. Anything else (our daemon, shim, config or test code) fails the suite instead.
  * MULTUS_E2E_REQUIRED=1 turns the skip into a failure (CI can insist the suite ran).
  */
-export async function startBedOrSkip(mode: PluginMode = 'thick', clusterOctet = CLUSTER_OCTET): Promise<{ bed: E2eBed; skip?: undefined } | { bed?: undefined; skip: string }> {
+export async function startBedOrSkip(mode: PluginMode = 'thick', clusterOctet = CLUSTER_OCTET, manifest = THICK_MANIFEST): Promise<{ bed: E2eBed; skip?: undefined } | { bed?: undefined; skip: string }> {
   const skip = (reason: string): { skip: string } => {
     if (process.env.MULTUS_E2E_REQUIRED === '1') throw new Error(`e2e suite required but cannot run: ${reason}`);
     process.stderr.write(`test/e2e: SKIPPING the containerd end-to-end suite: ${reason}\n`);
@@ -529,7 +540,7 @@ export async function startBedOrSkip(mode: PluginMode = 'thick', clusterOctet = 
   const missing = ['containerd', 'containerd-shim-runc-v2', 'runc', 'ctr', 'cc', 'nsenter', 'findmnt'].filter((b) => onPath(b) === undefined);
   if (missing.length > 0) return skip(`not installed: ${missing.join(', ')} (run scripts/setup.sh)`);
 
-  const bed = await E2eBed.start(mode, clusterOctet);
+  const bed = await E2eBed.start(mode, clusterOctet, manifest);
   try {
     const probe = await bed.cri.runPodSandbox({ metadata: { name: 'runtime-probe', namespace: 'kube-system', uid: `probe-${bed.host.id}` }, network: 'NODE', cgroupParent: bed.containerd.cgroupParent(`probe-${bed.host.id}`) });
     await bed.cri.stopPodSandbox(probe);

@@ -53,7 +53,7 @@ export interface DaemonSetPodOptions {
   /** A dir of the test's own: ConfigMap files, the service account, the containers' logs. */
   dir: string;
   /** A manifest hostPath (`/etc/cni/net.d`) to the directory that stands for it here. */
-  hostPath(path: string): string;
+  hostPath: (path: string) => string;
   /** ConfigMap data as this test's node has it (default: the manifest's own). */
   configMaps?: Record<string, Record<string, string>>;
   /** `spec.nodeName` for fieldRef env vars. */

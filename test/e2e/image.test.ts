@@ -64,6 +64,27 @@ describe.skipIf(setup.skip !== undefined)(`the image as the thick DaemonSet's po
     expect(await bed().audit(), bed().diagnostics()).toEqual(CLEAN);
   });
 
+  it('a rolling update (old pod deleted, new pod created, its init container re-installing the shim) loses no pod started meanwhile', async () => {
+    const old = bed().daemonSetPod;
+    // Pods keep starting while the DaemonSet rolls: the shim waits out the gap on /readyz.
+    const starting = (async () => {
+      const pods = [];
+      for (let i = 0; i < 3; i++) pods.push(await bed().runPod('default', `img-roll-${i}`));
+      return pods;
+    })();
+    const stopped = await old.stop();
+    expect(stopped.get('kube-multus')?.exitCode).toBe(0);
+    await bed().startDaemonSetPod(`kube-multus-ds-${bed().host.id}-2`);
+    const pods = await starting;
+    for (const pod of pods) {
+      const { status } = await bed().cri.podSandboxStatus(pod.sandboxId);
+      expect(status.state).toBe('SANDBOX_READY');
+      expect(await bed().awaitNetworkStatus('default', pod.name, 1)).toHaveLength(1);
+    }
+    for (const pod of pods) await bed().removePod(pod);
+    expect(await bed().audit(), bed().diagnostics()).toEqual(CLEAN);
+  }, 120_000);
+
   it('SIGTERM (kubelet stopping the pod) drains and exits 0', async () => {
     const stopped = await bed().daemonSetPod.stop();
     expect(stopped.get('kube-multus')).toMatchObject({ state: 'CONTAINER_EXITED', exitCode: 0 });

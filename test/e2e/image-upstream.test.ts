@@ -1,0 +1,46 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { CLEAN } from './audit.js';
+import { NETWORKS, startBedOrSkip, type E2eBed } from './bed.js';
+
+/**
+ * Upstream's own thick manifest (v4.3.0, test/e2e/fixtures) with our image swapped in, run
+ * through CRI as image.test.ts runs ours: upstream's commands (/usr/src/multus-cni/bin/install_multus
+ * -d /host/opt/cni/bin -t thick; /usr/src/multus-cni/bin/multus-daemon with no flags), mounts and
+ * ConfigMap, which has no metricsPort (the test adds a free one) and mounts the CNI bin dir at
+ * /opt/cni/bin. An operator who only changes the image gets working pods.
+ */
+const CLUSTER_OCTET = 225;
+const MANIFEST = new URL('./fixtures/upstream-v4.3.0-daemonset-thick.yml', import.meta.url).pathname;
+const archive = process.env.MULTUS_IMAGE_ARCHIVE ?? '';
+const setup = archive === '' ? { skip: 'MULTUS_IMAGE_ARCHIVE is not set (scripts/test.sh builds the image and sets it)' } : await startBedOrSkip('image', CLUSTER_OCTET, MANIFEST);
+if (archive === '') process.stderr.write(`test/e2e/image-upstream: SKIPPING: ${setup.skip}\n`);
+
+function bed(): E2eBed {
+  if (setup.bed === undefined) throw new Error('no test bed');
+  return setup.bed;
+}
+
+describe.skipIf(setup.skip !== undefined)(`upstream v4.3.0's thick manifest with our image${setup.skip === undefined ? '' : ` (skipped: ${setup.skip})`}`, () => {
+  afterEach(async (ctx) => {
+    if (ctx.task.result?.state === 'fail') await bed().reapSandboxes();
+  }, 60_000);
+
+  afterAll(async () => {
+    const forced = (await setup.bed?.stop()) ?? [];
+    expect(forced).toEqual([]);
+  }, 120_000);
+
+  it('its init container installs the shim, its daemon container writes 00-multus.conf, and a pod gets its extra network', async () => {
+    expect(existsSync(join(bed().cniBinDir, 'multus-shim'))).toBe(true);
+    expect(JSON.parse(readFileSync(join(bed().cniConfDir, '00-multus.conf'), 'utf8'))).toMatchObject({ type: 'multus-shim' });
+    bed().nad('default', 'up-a', CLUSTER_OCTET + 1);
+    const pod = await bed().runPod('default', 'up-pod', { [NETWORKS]: 'up-a' });
+    const { path } = await bed().sandboxNetns(pod);
+    expect(bed().addresses(path, 'net1')[0]).toMatch(new RegExp(`^198\\.18\\.${CLUSTER_OCTET + 1}\\.`));
+    expect((await bed().awaitNetworkStatus('default', 'up-pod', 2)).map((s) => s.interface)).toEqual(['eth0', 'net1']);
+    await bed().removePod(pod);
+    expect(await bed().audit(), bed().diagnostics()).toEqual(CLEAN);
+  });
+});
