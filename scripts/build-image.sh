@@ -48,7 +48,7 @@ say() { echo "build-image: $*"; }
 
 # --- tools ------------------------------------------------------------------------------------
 needed=(buildah mmdebstrap)
-[[ $arch != "$(dpkg --print-architecture)" ]] && needed+=(qemu-user-static)
+[[ $arch != "$(dpkg --print-architecture)" ]] && needed+=(qemu-user-static arch-test)
 missing=()
 for pkg in "${needed[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")

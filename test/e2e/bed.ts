@@ -31,16 +31,19 @@ export const IMAGE_SHIM_READY_TIMEOUT_MS = 30_000;
 export const CLUSTER_OCTET = 200;
 
 /**
- * Which Multus the runtime calls: the shim and the daemon, the thin plugin on its own, or the
- * shim and the daemon from the image (MULTUS_IMAGE_ARCHIVE), run as the thick DaemonSet's pod.
+ * Which Multus the runtime calls: the shim and the daemon, the thin plugin on its own, the shim
+ * and the daemon from the image (MULTUS_IMAGE_ARCHIVE) run as a thick DaemonSet's pod, or the
+ * thin plugin the image's thin DaemonSet pod installed (`image-thin`).
  */
-export type PluginMode = 'thick' | 'thin' | 'image';
+export type PluginMode = 'thick' | 'thin' | 'image' | 'image-thin';
 
 /** What of the machine's root the `image` mode's host root holds besides the run's dir. */
 const HOST_ROOT_MOUNTS = ['usr', 'proc', 'sys', 'dev'];
 
 /** The thick manifest, whose pod the `image` mode runs unless told another. */
 export const THICK_MANIFEST = `${ROOT}deployments/multus-daemonset-thick.yml`;
+/** The thin manifest, whose pod the `image-thin` mode runs. */
+export const THIN_MANIFEST = `${ROOT}deployments/multus-daemonset.yml`;
 
 /** A pod the suite ran through the runtime. */
 export interface RunningPod {
@@ -145,9 +148,9 @@ export class E2eBed {
     mkdirSync(this.cniBinDir, { recursive: true });
     // Copies, not symlinks, in `image` mode: the containerised daemon looks for plugins inside
     // the host root it is given, where /usr/lib/cni is not.
-    const place = this.#mode === 'image' ? copyFileSync : symlinkSync;
+    const place = this.#fromImage ? copyFileSync : symlinkSync;
     for (const plugin of readdirSync(DEBIAN_PLUGINS)) place(join(DEBIAN_PLUGINS, plugin), join(this.cniBinDir, plugin));
-    if (this.#mode === 'image') {
+    if (this.#fromImage) {
       await this.#startImage();
       return;
     }
@@ -177,8 +180,13 @@ export class E2eBed {
       cniBinDir: this.cniBinDir,
       runId: this.host.id,
       // `image` mode waits longer: pods started during a rollout wait out the daemon's gap.
-      env: { MULTUS_SHIM_READY_TIMEOUT_MS: String(this.#mode === 'image' ? IMAGE_SHIM_READY_TIMEOUT_MS : SHIM_READY_TIMEOUT_MS) },
+      env: { MULTUS_SHIM_READY_TIMEOUT_MS: String(this.#fromImage ? IMAGE_SHIM_READY_TIMEOUT_MS : SHIM_READY_TIMEOUT_MS) },
     };
+  }
+
+  /** Whether Multus comes from the image, run as a DaemonSet's pod. */
+  get #fromImage(): boolean {
+    return this.#mode === 'image' || this.#mode === 'image-thin';
   }
 
   /** `image` mode: the host-side socket dir, unique to the run (the manifest's is /run/multus). */
@@ -279,7 +287,11 @@ export class E2eBed {
   async startDaemonSetPod(name: string): Promise<DaemonSetPod> {
     const manifest = readDaemonSetManifest(this.#manifest);
     const config = JSON.parse(manifest.configMaps['multus-daemon-config']?.['daemon-config.json'] ?? '{}') as Record<string, unknown>;
-    const nodeConfig = { ...config, socketDir: `/host${this.#imageSocketDir}/`, daemonSocketDir: `${this.#imageSocketDir}/`, metricsPort: this.#metricsPort, binDir: this.cniBinDir };
+    // Thin: the plugin runs on the host, so its log, cache and kubeconfig are host paths.
+    const nodeConfig =
+      this.#mode === 'image-thin'
+        ? { ...config, logFile: this.#thinLog, cniDir: this.#thinCniDir, multusKubeconfigFileHost: join(this.cniConfDir, 'multus.d', 'multus.kubeconfig') }
+        : { ...config, socketDir: `/host${this.#imageSocketDir}/`, daemonSocketDir: `${this.#imageSocketDir}/`, metricsPort: this.#metricsPort, binDir: this.cniBinDir };
     const url = new URL(this.api.url);
     this.#daemonSetPod = await DaemonSetPod.start({
       cri: this.cri,
@@ -329,6 +341,7 @@ export class E2eBed {
   /** The log lines of whoever runs the CNI calls: the daemon, or the thin plugin. */
   #logs(): Array<Record<string, unknown>> {
     if (this.#mode === 'image') return this.#daemonSetPod?.jsonLog('kube-multus') ?? [];
+    if (this.#mode === 'image-thin') return readJsonLines(this.#thinLog);
     return this.#mode === 'thick' ? this.daemon.logs() : readJsonLines(this.#thinLog);
   }
 
@@ -505,7 +518,7 @@ export class E2eBed {
       await this.#daemonSetPod.stop().catch(() => undefined);
     }
     const problems = (await this.#containerd?.stop()) ?? [];
-    if (this.#mode === 'image') {
+    if (this.#fromImage) {
       rmSync(this.#imageSocketDir, { recursive: true, force: true });
       this.#unshareMounts();
     }

@@ -1,0 +1,47 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { CLEAN } from './audit.js';
+import { NETWORKS, THIN_MANIFEST, startBedOrSkip, type E2eBed } from './bed.js';
+
+/**
+ * The image as the thin DaemonSet's pod (deployments/multus-daemonset.yml) through CRI: its init
+ * container installs the thin plugin (launcher, the image's Node.js and the bundle) into our bin
+ * dir, its container writes the kubeconfig and 00-multus.conf into our conf dir, and pods then
+ * attach through the installed plugin, run by containerd on the host, with no daemon anywhere.
+ */
+const CLUSTER_OCTET = 230;
+const archive = process.env.MULTUS_IMAGE_ARCHIVE ?? '';
+const setup = archive === '' ? { skip: 'MULTUS_IMAGE_ARCHIVE is not set (scripts/test.sh builds the image and sets it)' } : await startBedOrSkip('image-thin', CLUSTER_OCTET, THIN_MANIFEST);
+if (archive === '') process.stderr.write(`test/e2e/image-thin: SKIPPING: ${setup.skip}\n`);
+
+function bed(): E2eBed {
+  if (setup.bed === undefined) throw new Error('no test bed');
+  return setup.bed;
+}
+
+describe.skipIf(setup.skip !== undefined)(`the image as the thin DaemonSet's pod${setup.skip === undefined ? '' : ` (skipped: ${setup.skip})`}`, () => {
+  afterEach(async (ctx) => {
+    if (ctx.task.result?.state === 'fail') await bed().reapSandboxes();
+  }, 60_000);
+
+  afterAll(async () => {
+    const forced = (await setup.bed?.stop()) ?? [];
+    expect(forced).toEqual([]);
+  }, 120_000);
+
+  it('the init container installs the thin plugin, the container writes its kubeconfig and 00-multus.conf, and a pod attaches through the plugin', async () => {
+    for (const installed of ['multus', 'passthru', 'multus-ts/node', 'multus-ts/multus.mjs']) expect(existsSync(join(bed().cniBinDir, installed)), installed).toBe(true);
+    const kubeconfig = join(bed().cniConfDir, 'multus.d', 'multus.kubeconfig');
+    expect(existsSync(kubeconfig)).toBe(true);
+    expect(await bed().multusConf((c) => c.type === 'multus')).toMatchObject({ type: 'multus', kubeconfig });
+    bed().nad('default', 'thin-img-a', CLUSTER_OCTET + 1);
+    const pod = await bed().runPod('default', 'thin-img', { [NETWORKS]: 'thin-img-a' });
+    const { path } = await bed().sandboxNetns(pod);
+    expect(bed().addresses(path, 'net1')[0]).toMatch(new RegExp(`^198\\.18\\.${CLUSTER_OCTET + 1}\\.`));
+    // The thin plugin writes network-status before it answers.
+    expect(bed().networkStatus('default', 'thin-img').map((s) => s.interface)).toEqual(['eth0', 'net1']);
+    await bed().removePod(pod);
+    expect(await bed().audit(), bed().diagnostics()).toEqual(CLEAN);
+  });
+});
