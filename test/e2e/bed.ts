@@ -1,6 +1,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
+import { afterAll, afterEach, expect } from 'vitest';
 import { FakeApiServer } from '../apiserver/server.js';
 import { TEST_TOKEN, writeKubeconfig } from '../apiserver/kubeconfig.js';
 import { TestCa } from '../apiserver/test-ca.js';
@@ -10,7 +11,7 @@ import { TestHost } from '../helpers/host.js';
 import { bridgePlugin } from '../helpers/networks.js';
 import { DAEMON, DEBIAN_PLUGINS, ROOT, SHIM } from '../helpers/paths.js';
 import { auditHost, hostNetns, type LeakAudit } from './audit.js';
-import { Containerd } from './containerd.js';
+import { Containerd, unmount } from './containerd.js';
 import { CriError, sandboxNetns, type CriClient } from './cri-client.js';
 import { DaemonSetPod, readDaemonSetManifest } from './daemonset-pod.js';
 
@@ -255,17 +256,7 @@ export class E2eBed {
   }
 
   #unshareMounts(): void {
-    for (const target of [...HOST_ROOT_MOUNTS.map((d) => join(this.#hostRoot, d)), join(this.#hostRoot, this.host.dir), this.#hostRoot, this.host.dir]) {
-      try {
-        execFileSync('umount', ['-R', target], { stdio: 'ignore' });
-      } catch {
-        try {
-          execFileSync('umount', ['-l', target], { stdio: 'ignore' });
-        } catch {
-          // not mounted (start failed before)
-        }
-      }
-    }
+    for (const target of [...HOST_ROOT_MOUNTS.map((d) => join(this.#hostRoot, d)), join(this.#hostRoot, this.host.dir), this.#hostRoot, this.host.dir]) unmount(target);
     rmSync(this.#hostRoot, { recursive: true, force: true });
   }
 
@@ -566,4 +557,29 @@ export async function startBedOrSkip(mode: PluginMode = 'thick', clusterOctet = 
     return skip(`containerd cannot run a (hostNetwork) pod sandbox here: ${detail}`);
   }
   return { bed };
+}
+
+/**
+ * The hooks of every file that runs a bed: after a failed test, remove the pods it left (never a
+ * DaemonSet's own) so the next test's audit judges only itself; after all, stop the bed, and
+ * fail if stop() had to force anything — a leak the scenarios' audits should have caught.
+ */
+export function bedHooks(setup: { bed?: E2eBed | undefined }): void {
+  afterEach(async (ctx) => {
+    if (ctx.task.result?.state === 'fail') await setup.bed?.reapSandboxes();
+  }, 60_000);
+  afterAll(async () => {
+    expect((await setup.bed?.stop()) ?? []).toEqual([]);
+  }, 120_000);
+}
+
+/**
+ * startBedOrSkip for the `image` modes: skipped (and said so) when MULTUS_IMAGE_ARCHIVE names no
+ * image, as on a machine that cannot build one (scripts/test.sh builds it and sets it).
+ */
+export async function startImageBedOrSkip(file: string, mode: 'image' | 'image-thin', clusterOctet: number, manifest: string): Promise<{ bed: E2eBed; skip?: undefined } | { bed?: undefined; skip: string }> {
+  if ((process.env.MULTUS_IMAGE_ARCHIVE ?? '') !== '') return startBedOrSkip(mode, clusterOctet, manifest);
+  const skip = 'MULTUS_IMAGE_ARCHIVE is not set (scripts/test.sh builds the image and sets it)';
+  process.stderr.write(`${file}: SKIPPING: ${skip}\n`);
+  return { skip };
 }

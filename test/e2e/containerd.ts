@@ -359,17 +359,7 @@ export class Containerd {
       const mounts = existsSync(this.#dir) ? mountsUnder(this.#dir) : [];
       if (mounts.length === 0) break;
       if (round === 0) problems.push(`mounts left behind: ${mounts.join(' ')}`);
-      for (const target of mounts) {
-        try {
-          execFileSync('umount', ['-R', target], { stdio: 'ignore' });
-        } catch {
-          try {
-            execFileSync('umount', ['-l', target], { stdio: 'ignore' });
-          } catch {
-            // a parent's recursive unmount may have taken it already
-          }
-        }
-      }
+      for (const target of mounts) unmount(target);
     }
     for (const root of cgroupRoots()) removeCgroupTree(join(root, this.cgroupRoot));
     try {
@@ -386,6 +376,22 @@ export class Containerd {
       }
     }
     return problems;
+  }
+}
+
+/**
+ * `umount -R`, falling back to a lazy unmount when busy; quiet when nothing is mounted there
+ * (a parent's recursive unmount may have taken it already).
+ */
+export function unmount(target: string): void {
+  try {
+    execFileSync('umount', ['-R', target], { stdio: 'ignore' });
+  } catch {
+    try {
+      execFileSync('umount', ['-l', target], { stdio: 'ignore' });
+    } catch {
+      // not mounted
+    }
   }
 }
 

@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CLEAN } from './audit.js';
-import { NETWORKS, THIN_MANIFEST, startBedOrSkip, type E2eBed } from './bed.js';
+import { NETWORKS, THIN_MANIFEST, bedHooks, startImageBedOrSkip, type E2eBed } from './bed.js';
 
 /**
  * The image as the thin DaemonSet's pod (deployments/multus-daemonset.yml) through CRI: its init
@@ -11,9 +11,7 @@ import { NETWORKS, THIN_MANIFEST, startBedOrSkip, type E2eBed } from './bed.js';
  * attach through the installed plugin, run by containerd on the host, with no daemon anywhere.
  */
 const CLUSTER_OCTET = 230;
-const archive = process.env.MULTUS_IMAGE_ARCHIVE ?? '';
-const setup = archive === '' ? { skip: 'MULTUS_IMAGE_ARCHIVE is not set (scripts/test.sh builds the image and sets it)' } : await startBedOrSkip('image-thin', CLUSTER_OCTET, THIN_MANIFEST);
-if (archive === '') process.stderr.write(`test/e2e/image-thin: SKIPPING: ${setup.skip}\n`);
+const setup = await startImageBedOrSkip('test/e2e/image-thin.test.ts', 'image-thin', CLUSTER_OCTET, THIN_MANIFEST);
 
 function bed(): E2eBed {
   if (setup.bed === undefined) throw new Error('no test bed');
@@ -21,14 +19,7 @@ function bed(): E2eBed {
 }
 
 describe.skipIf(setup.skip !== undefined)(`the image as the thin DaemonSet's pod${setup.skip === undefined ? '' : ` (skipped: ${setup.skip})`}`, () => {
-  afterEach(async (ctx) => {
-    if (ctx.task.result?.state === 'fail') await bed().reapSandboxes();
-  }, 60_000);
-
-  afterAll(async () => {
-    const forced = (await setup.bed?.stop()) ?? [];
-    expect(forced).toEqual([]);
-  }, 120_000);
+  bedHooks(setup);
 
   it('the init container installs the thin plugin, the container writes its kubeconfig and 00-multus.conf, and a pod attaches through the plugin', async () => {
     for (const installed of ['multus', 'passthru', 'multus-ts/node', 'multus-ts/multus.mjs']) expect(existsSync(join(bed().cniBinDir, installed)), installed).toBe(true);

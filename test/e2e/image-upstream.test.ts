@@ -1,8 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CLEAN } from './audit.js';
-import { NETWORKS, startBedOrSkip, type E2eBed } from './bed.js';
+import { NETWORKS, bedHooks, startImageBedOrSkip, type E2eBed } from './bed.js';
 
 /**
  * Upstream's own thick manifest (v4.3.0, test/e2e/fixtures) with our image swapped in, run
@@ -13,9 +13,7 @@ import { NETWORKS, startBedOrSkip, type E2eBed } from './bed.js';
  */
 const CLUSTER_OCTET = 225;
 const MANIFEST = new URL('./fixtures/upstream-v4.3.0-daemonset-thick.yml', import.meta.url).pathname;
-const archive = process.env.MULTUS_IMAGE_ARCHIVE ?? '';
-const setup = archive === '' ? { skip: 'MULTUS_IMAGE_ARCHIVE is not set (scripts/test.sh builds the image and sets it)' } : await startBedOrSkip('image', CLUSTER_OCTET, MANIFEST);
-if (archive === '') process.stderr.write(`test/e2e/image-upstream: SKIPPING: ${setup.skip}\n`);
+const setup = await startImageBedOrSkip('test/e2e/image-upstream.test.ts', 'image', CLUSTER_OCTET, MANIFEST);
 
 function bed(): E2eBed {
   if (setup.bed === undefined) throw new Error('no test bed');
@@ -23,14 +21,7 @@ function bed(): E2eBed {
 }
 
 describe.skipIf(setup.skip !== undefined)(`upstream v4.3.0's thick manifest with our image${setup.skip === undefined ? '' : ` (skipped: ${setup.skip})`}`, () => {
-  afterEach(async (ctx) => {
-    if (ctx.task.result?.state === 'fail') await bed().reapSandboxes();
-  }, 60_000);
-
-  afterAll(async () => {
-    const forced = (await setup.bed?.stop()) ?? [];
-    expect(forced).toEqual([]);
-  }, 120_000);
+  bedHooks(setup);
 
   it('its init container installs the shim, its daemon container writes 00-multus.conf, and a pod gets its extra network', async () => {
     expect(existsSync(join(bed().cniBinDir, 'multus-shim'))).toBe(true);

@@ -1,8 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CLEAN } from './audit.js';
-import { NETWORKS, startBedOrSkip, type E2eBed } from './bed.js';
+import { NETWORKS, THICK_MANIFEST, bedHooks, startImageBedOrSkip, type E2eBed } from './bed.js';
 
 /**
  * The image users deploy, as kubelet runs it: the archive scripts/build-image.sh built from the
@@ -13,9 +13,7 @@ import { NETWORKS, startBedOrSkip, type E2eBed } from './bed.js';
  * containerised daemon through the shim its init container installed.
  */
 const CLUSTER_OCTET = 220;
-const archive = process.env.MULTUS_IMAGE_ARCHIVE ?? '';
-const setup = archive === '' ? { skip: 'MULTUS_IMAGE_ARCHIVE is not set (scripts/test.sh builds the image and sets it)' } : await startBedOrSkip('image', CLUSTER_OCTET);
-if (archive === '') process.stderr.write(`test/e2e/image: SKIPPING: ${setup.skip}\n`);
+const setup = await startImageBedOrSkip('test/e2e/image.test.ts', 'image', CLUSTER_OCTET, THICK_MANIFEST);
 
 function bed(): E2eBed {
   if (setup.bed === undefined) throw new Error('no test bed');
@@ -27,15 +25,7 @@ async function get(path: string): Promise<number> {
 }
 
 describe.skipIf(setup.skip !== undefined)(`the image as the thick DaemonSet's pod${setup.skip === undefined ? '' : ` (skipped: ${setup.skip})`}`, () => {
-  afterEach(async (ctx) => {
-    // A failed test may leave pods; remove them (not the DaemonSet's) while the daemon runs.
-    if (ctx.task.result?.state === 'fail') await bed().reapSandboxes();
-  }, 60_000);
-
-  afterAll(async () => {
-    const forced = (await setup.bed?.stop()) ?? [];
-    expect(forced).toEqual([]);
-  }, 120_000);
+  bedHooks(setup);
 
   it('the init container installed the shim and passthru; the daemon container wrote 00-multus.conf; the probes answer', async () => {
     for (const binary of ['multus-shim', 'passthru']) expect(existsSync(join(bed().cniBinDir, binary)), binary).toBe(true);

@@ -1,7 +1,7 @@
 import { readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CLEAN } from './audit.js';
-import { CLUSTER_OCTET, MULTUS_NETWORK, NETWORKS, SHIM_READY_TIMEOUT_MS, startBedOrSkip, type E2eBed, type RunningPod } from './bed.js';
+import { CLUSTER_OCTET, MULTUS_NETWORK, NETWORKS, SHIM_READY_TIMEOUT_MS, bedHooks, startBedOrSkip, type E2eBed, type RunningPod } from './bed.js';
 
 /**
  * Pods through a real container runtime: a private containerd (CRI plugin, runc) runs our built
@@ -33,16 +33,7 @@ async function expectClean(): Promise<void> {
 }
 
 describe.skipIf(setup.skip !== undefined)(`pods through containerd + CRI${setup.skip === undefined ? '' : ` (skipped: ${setup.skip})`}`, () => {
-  afterEach(async (ctx) => {
-    // A failed test may leave pods; remove them so the next test's audit judges only itself.
-    if (ctx.task.result?.state === 'fail') await bed().reapSandboxes();
-  }, 60_000);
-
-  afterAll(async () => {
-    const forced = (await setup.bed?.stop()) ?? [];
-    // Anything stop() had to force is a leak the scenarios' audits should have caught.
-    expect(forced).toEqual([]);
-  }, 120_000);
+  bedHooks(setup);
 
   it('a. cluster network only: READY, IP from 198.18.200.0/24, one default network-status entry, nothing left', async () => {
     const pod = await bed().runPod('default', 'solo');

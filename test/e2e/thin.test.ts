@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CLEAN } from './audit.js';
-import { NETWORKS, startBedOrSkip, type E2eBed } from './bed.js';
+import { NETWORKS, bedHooks, startBedOrSkip, type E2eBed } from './bed.js';
 
 /**
  * The thin plugin through a real container runtime: containerd runs /opt/cni/bin/multus (as
@@ -19,13 +19,7 @@ function bed(): E2eBed {
 
 
 describe.skipIf(setup.skip !== undefined)(`thin plugin through containerd + CRI${setup.skip === undefined ? '' : ` (skipped: ${setup.skip})`}`, () => {
-  afterEach(async (ctx) => {
-    if (ctx.task.result?.state === 'fail') await bed().reapSandboxes();
-  }, 60_000);
-
-  afterAll(async () => {
-    expect((await setup.bed?.stop()) ?? []).toEqual([]);
-  }, 120_000);
+  bedHooks(setup);
 
   it('the entrypoint generated a 00-multus.conf of type multus that embeds the master', async () => {
     const conf = await bed().multusConf((c) => c.type === 'multus');
