@@ -30,6 +30,11 @@ export interface AuditScope {
   ipamDirs: readonly string[];
   /** The daemon's cniDir. */
   cniDir: string;
+  /**
+   * The cniDir is the machine's own (/var/lib/cni/multus: upstream's thin manifest has no way to
+   * move it), so only entries of this run's sandboxes are the run's.
+   */
+  cniDirShared?: boolean;
   /** `ip netns list` names before the bed started (other suites' namespaces are not ours). */
   netnsBefore: ReadonlySet<string>;
   /** What is meant to be running (the DaemonSet's own pod): entries naming any of these are not leaks. */
@@ -79,7 +84,7 @@ export async function auditHost(scope: AuditScope): Promise<LeakAudit> {
     sandboxes: (await containerd.cri.listPodSandbox()).filter((s) => leak(s.id)).map((s) => `${s.id.slice(0, 12)} ${s.metadata?.namespace ?? ''}/${s.metadata?.name ?? ''} ${s.state}`),
     veths: scope.bridges.flatMap((b) => bridgePorts(b).map((port) => `${b}: ${port}`)),
     ipamReservations: scope.ipamDirs.flatMap((d) => files(d).filter((f) => /\d+\.\d+\.\d+\.\d+$/.test(f)).map((f) => join(d, f))),
-    daemonCaches: files(scope.cniDir),
+    daemonCaches: files(scope.cniDir).filter((f) => scope.cniDirShared !== true || [...containerd.sandboxIdsSeen()].some((id) => f.includes(id))),
     runtimeCniCache: containerd.cniCacheEntries(),
     netns: [...files(netnsDir).map((f) => join(netnsDir, f)), ...hostNetns().filter((n) => n.startsWith('cni-') && !scope.netnsBefore.has(n)).map((n) => `/var/run/netns/${n}`)],
     runtime: [

@@ -1,5 +1,5 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, rmdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { afterAll, afterEach, expect } from 'vitest';
 import { FakeApiServer } from '../apiserver/server.js';
@@ -43,6 +43,9 @@ const HOST_ROOT_MOUNTS = ['usr', 'proc', 'sys', 'dev'];
 
 /** The thick manifest, whose pod the `image` mode runs unless told another. */
 export const THICK_MANIFEST = `${ROOT}deployments/multus-daemonset-thick.yml`;
+/** The thin plugin's default delegate cache, used as it is under upstream's thin manifest. */
+const MACHINE_CNI_DIR = '/var/lib/cni/multus';
+
 /** The thin manifest, whose pod the `image-thin` mode runs. */
 export const THIN_MANIFEST = `${ROOT}deployments/multus-daemonset.yml`;
 
@@ -94,7 +97,7 @@ export class E2eBed {
   readonly #mode: PluginMode;
   readonly #kubeconfig: string;
   /** The thin plugin's delegate cache and log (thick: the daemon's). */
-  readonly #thinCniDir: string;
+  #thinCniDir: string;
   readonly #thinLog: string;
   #api: FakeApiServer | undefined;
   #daemon: TestDaemon | undefined;
@@ -106,6 +109,8 @@ export class E2eBed {
   #metricsPort = 0;
   /** `image` mode: the API server's CA, which the pod's service account carries. */
   #caPem = '';
+  /** Under upstream's thin manifest: whether the machine's MACHINE_CNI_DIR was there before the run. */
+  #machineCniDirExisted: boolean | undefined;
 
   /** `image` mode: the manifest whose DaemonSet pod runs the image. */
   readonly #manifest: string;
@@ -277,11 +282,20 @@ export class E2eBed {
   /** `image` mode: run (another) pod of the thick DaemonSet, as kubelet does on a rollout. */
   async startDaemonSetPod(name: string): Promise<DaemonSetPod> {
     const manifest = readDaemonSetManifest(this.#manifest);
-    const config = JSON.parse(manifest.configMaps['multus-daemon-config']?.['daemon-config.json'] ?? '{}') as Record<string, unknown>;
+    const ourConfigMap = manifest.configMaps['multus-daemon-config'];
+    const config = JSON.parse(ourConfigMap?.['daemon-config.json'] ?? '{}') as Record<string, unknown>;
+    // Upstream's thin manifest has no ConfigMap for the entrypoint: the node's differences go as
+    // its flags instead, and the plugin's delegate cache stays at its default, the machine's own.
+    const thinFlags = this.#mode === 'image-thin' && ourConfigMap === undefined;
+    if (thinFlags) {
+      this.#machineCniDirExisted ??= existsSync(MACHINE_CNI_DIR);
+      this.#thinCniDir = MACHINE_CNI_DIR;
+    }
     // Thin: the plugin runs on the host, so its log, cache and kubeconfig are host paths.
+    const kubeconfigHost = join(this.cniConfDir, 'multus.d', 'multus.kubeconfig');
     const nodeConfig =
       this.#mode === 'image-thin'
-        ? { ...config, logFile: this.#thinLog, cniDir: this.#thinCniDir, multusKubeconfigFileHost: join(this.cniConfDir, 'multus.d', 'multus.kubeconfig') }
+        ? { ...config, logFile: this.#thinLog, cniDir: this.#thinCniDir, multusKubeconfigFileHost: kubeconfigHost }
         : { ...config, socketDir: `/host${this.#imageSocketDir}/`, daemonSocketDir: `${this.#imageSocketDir}/`, metricsPort: this.#metricsPort, binDir: this.cniBinDir };
     const url = new URL(this.api.url);
     this.#daemonSetPod = await DaemonSetPod.start({
@@ -293,7 +307,8 @@ export class E2eBed {
       uid: `${name}-uid`,
       dir: join(this.host.dir, name),
       hostPath: (p) => this.#hostPath(p),
-      configMaps: { 'multus-daemon-config': { 'daemon-config.json': JSON.stringify(nodeConfig) } },
+      configMaps: { ...manifest.configMaps, 'multus-daemon-config': { 'daemon-config.json': JSON.stringify(nodeConfig) } },
+      ...(thinFlags ? { extraArgs: { 'kube-multus': [`--multus-kubeconfig-file-host=${kubeconfigHost}`, `--multus-log-file=${this.#thinLog}`, '--multus-log-level=debug'] } } : {}),
       nodeName: NODE,
       serviceEnv: { KUBERNETES_SERVICE_HOST: url.hostname, KUBERNETES_SERVICE_PORT: url.port },
       serviceAccount: { token: TEST_TOKEN, caPem: this.#caPem },
@@ -476,7 +491,7 @@ export class E2eBed {
   audit(): Promise<LeakAudit> {
     const pod = this.#daemonSetPod;
     const alive = pod === undefined ? [] : [...pod.runtimeIds(), ...pod.runtimeIds().map((id) => this.containerd.shimSocket(id))];
-    return auditHost({ containerd: this.containerd, bridges: this.#bridges, ipamDirs: this.#ipamDirs, cniDir: this.#mode === 'thick' ? this.daemon.cniDir : this.#thinCniDir, netnsBefore: this.#netnsBefore, alive });
+    return auditHost({ containerd: this.containerd, bridges: this.#bridges, ipamDirs: this.#ipamDirs, cniDir: this.#mode === 'thick' ? this.daemon.cniDir : this.#thinCniDir, cniDirShared: this.#thinCniDir === MACHINE_CNI_DIR, netnsBefore: this.#netnsBefore, alive });
   }
 
   /** containerd's and the daemon's last log lines, for failure messages. */
@@ -507,6 +522,17 @@ export class E2eBed {
         await this.cri.removePodSandbox(s.id).catch(() => undefined);
       }
       await this.#daemonSetPod.stop().catch(() => undefined);
+    }
+    // The machine's thin-plugin cache dirs, when this run made them (and they are empty), before
+    // containerd's stop removes the host-side dirs it made (/var/lib/cni, when empty).
+    if (this.#machineCniDirExisted === false) {
+      for (const dir of [join(MACHINE_CNI_DIR, 'results'), MACHINE_CNI_DIR]) {
+        try {
+          rmdirSync(dir);
+        } catch {
+          // absent, or not empty: a leak the audit reports
+        }
+      }
     }
     const problems = (await this.#containerd?.stop()) ?? [];
     if (this.#fromImage) {

@@ -56,6 +56,8 @@ export interface DaemonSetPodOptions {
   hostPath: (path: string) => string;
   /** ConfigMap data as this test's node has it (default: the manifest's own). */
   configMaps?: Record<string, Record<string, string>>;
+  /** Arguments appended to a container's (by name): what differs on this node, for a manifest without a ConfigMap to say it. */
+  extraArgs?: Record<string, string[]>;
   /** `spec.nodeName` for fieldRef env vars. */
   nodeName: string;
   /** What kubelet injects: KUBERNETES_SERVICE_HOST/PORT and the service account's files. */
@@ -172,7 +174,7 @@ export class DaemonSetPod {
       name: c.name,
       image: this.#opts.image,
       ...(c.command === undefined ? {} : { command: c.command }),
-      ...(c.args === undefined ? {} : { args: c.args }),
+      args: [...(c.args ?? []), ...(this.#opts.extraArgs?.[c.name] ?? [])],
       env: this.#env(c),
       mounts: this.#mounts(c),
       privileged: c.securityContext?.privileged === true,
