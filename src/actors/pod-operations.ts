@@ -44,6 +44,8 @@ export interface OperationContext {
   devices: DeviceSources;
   /** The device-info directory (`dp/` from device plugins, `cni/` ours). */
   deviceInfoDir: string;
+  /** Whether a failed network-status write is retried later (a daemon), or only logged (the thin plugin, which exits). */
+  statusRetries: boolean;
 }
 
 /** MN-39: ADD, STATUS and GC wait for the default network when the config names its indicator file. */
@@ -215,7 +217,7 @@ export async function addPod(req: CniRequest, ctx: OperationContext): Promise<Op
   const masterIndex = Math.max(0, delegates.findIndex((d) => d.master));
   const outcome: OperationOutcome = { result: results[masterIndex] as CniResult, networks: delegates.map((d) => d.name) };
   const kube = ctx.kube;
-  if (pod !== undefined && kube !== undefined) outcome.after = () => publishPodNetworks(pod, delegates, results, deviceInfos, req.ifname, kube, ctx.log);
+  if (pod !== undefined && kube !== undefined) outcome.after = () => publishPodNetworks(pod, delegates, results, deviceInfos, req.ifname, kube, ctx.log, ctx.statusRetries);
   return outcome;
 }
 

@@ -9,8 +9,10 @@ const RETRY_DELAYS_MS = [1000, 4000, 16_000, 60_000];
 
 /**
  * After a successful ADD: the network-status annotation (one merge patch of pods/status, no GET
- * first) and one aggregated AddedInterface event. Writes never fail the ADD: the pod's network
- * is up, so a status write that fails (API server away) is retried in the background, bounded.
+ * first) and one aggregated AddedInterface event, both awaited (the thin plugin exits right after:
+ * a request still in flight would be cut off). Writes never fail the ADD: the pod's network is up,
+ * so a status write that fails (API server away) is retried in the background, bounded, by a
+ * process that stays (`retryInBackground`; the thin plugin does not, and logs the failure).
  */
 export async function publishPodNetworks(
   pod: PodInfo,
@@ -20,6 +22,7 @@ export async function publishPodNetworks(
   runtimeIfname: string,
   kube: KubeAccess,
   log: Logger,
+  retryInBackground: boolean,
 ): Promise<void> {
   // The auxiliary chain creates no interface: no status entry, no event line (as upstream).
   const attached = delegates.map((d, i) => ({ d, i, result: results[i] as CniResult, deviceInfo: deviceInfos[i] })).filter(({ d }) => d.auxiliary !== true);
@@ -28,11 +31,12 @@ export async function publishPodNetworks(
   );
   const value = formatNetworkStatus(entries);
   const added = attached.map(({ d, i, result }) => `${delegateIfname(d, i, runtimeIfname)} [${(result.ips ?? []).map((ip) => ip.address).join(',')}] from ${d.name}`);
-  void kube.recordEvent({ pod, type: 'Normal', reason: 'AddedInterface', message: `Add ${added.join('; ')}` });
-  await patchWithRetry(pod, value, kube, log, 0);
+  // recordEvent never rejects: a failed event is logged there.
+  await Promise.all([kube.recordEvent({ pod, type: 'Normal', reason: 'AddedInterface', message: `Add ${added.join('; ')}` }), patchWithRetry(pod, value, kube, log, retryInBackground ? RETRY_DELAYS_MS : [], 0)]);
 }
 
-async function patchWithRetry(pod: PodInfo, value: string, kube: KubeAccess, log: Logger, attempt: number): Promise<void> {
+/** The patch, then its retries, retry n after `delays[n]`. */
+async function patchWithRetry(pod: PodInfo, value: string, kube: KubeAccess, log: Logger, delays: readonly number[], attempt: number): Promise<void> {
   const outcome = await kube.patchNetworkStatus(pod, value);
   if (outcome.ok) return;
   const fields = { pod: `${pod.namespace}/${pod.name}`, podUid: pod.uid, attempt: attempt + 1, reason: outcome.message };
@@ -40,11 +44,11 @@ async function patchWithRetry(pod: PodInfo, value: string, kube: KubeAccess, log
     log.warn(fields, 'network-status not written: the pod is gone or was re-created');
     return;
   }
-  const delay = RETRY_DELAYS_MS[attempt];
+  const delay = delays[attempt];
   if (delay === undefined) {
     log.error(fields, 'network-status not written; giving up');
     return;
   }
   log.warn({ ...fields, retryInMs: delay }, 'network-status not written; retrying in the background');
-  setTimeout(() => void patchWithRetry(pod, value, kube, log, attempt + 1), delay).unref();
+  setTimeout(() => void patchWithRetry(pod, value, kube, log, delays, attempt + 1), delay).unref();
 }

@@ -80,6 +80,8 @@ async function handle(stdinText: string): Promise<{ stdout: string; code: number
       readinessTimeoutMs: tunables.readinessTimeoutMs,
       devices: { podResourcesSocket: tunables.podResourcesSocket, checkpointFile: tunables.deviceCheckpointFile },
       deviceInfoDir: tunables.deviceInfoDir,
+      // This process exits once it has answered: a background retry would never run.
+      statusRetries: false,
       netnsIp: netnsIpVia(execNetnsIp, tunables.delegateTimeoutMs),
       runner: createRunner({ run: execPlugin, cniDir: req.conf.cniDir, binDirs: pluginDirs(req.conf, process.env.CNI_PATH ?? ''), timeoutMs: tunables.delegateTimeoutMs, chrootDir: '' }),
     };

@@ -88,6 +88,8 @@ export interface FaultRequest {
 export interface Faults {
   /** Added before answering every API request, watches included. */
   latencyMs: number;
+  /** Added before answering the requests `match` picks (e.g. only event creation). */
+  slow?: { match: (req: FaultRequest) => boolean; ms: number } | undefined;
 }
 
 /** The metadata the in-process create helpers read; a client-node V1Pod fits. */
@@ -437,11 +439,13 @@ export class FakeApiServer {
     };
     try {
       const raw = await readBody(req);
-      if (this.faults.latencyMs > 0) await delay(this.faults.latencyMs, undefined, { signal: this.closing.signal });
+      const faultRequest: FaultRequest = { method, path: url.pathname, verb, resource: record.resource, ...(route?.subresource === undefined ? {} : { subresource: route.subresource }) };
+      const latencyMs = this.faults.latencyMs + (this.faults.slow?.match(faultRequest) === true ? this.faults.slow.ms : 0);
+      if (latencyMs > 0) await delay(latencyMs, undefined, { signal: this.closing.signal });
       if (raw === undefined) throw new ApiError(413, 'the request entity is too large', 'RequestEntityTooLarge');
       if (authorization !== undefined && authorization !== `Bearer ${TEST_TOKEN}`) throw new ApiError(401, 'Unauthorized', 'Unauthorized');
       if (certificate === 'invalid') throw new ApiError(401, 'Unauthorized', 'Unauthorized');
-      const fault = this.takeFault({ method, path: url.pathname, verb, resource: record.resource, ...(route?.subresource === undefined ? {} : { subresource: route.subresource }) });
+      const fault = this.takeFault(faultRequest);
       if (fault !== undefined) {
         reply({ status: fault, body: failureStatus(fault, defaultMessage(fault), reasonFor(fault)) }, fault === 429 ? { 'Retry-After': '1' } : {});
         return;

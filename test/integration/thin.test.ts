@@ -7,6 +7,7 @@ import { writeKubeconfig } from '../apiserver/kubeconfig.js';
 import { NODE } from '../helpers/cluster.js';
 import { TestHost } from '../helpers/host.js';
 import { bridgePlugin, reservations } from '../helpers/networks.js';
+import { readJsonLines } from '../helpers/daemon.js';
 import { DAEMON, DEBIAN_PLUGINS } from '../helpers/paths.js';
 import { podArgs, runShim, type CniCall } from '../helpers/shim.js';
 
@@ -121,6 +122,28 @@ describe('thin plugin', () => {
     expect((await call({ command: 'STATUS', stdin: conf })).code).toBe(0);
     expect((await call({ ...keep, command: 'DEL', stdin: conf })).code).toBe(0);
     expect(reservations(clusterIpam)).toEqual([]);
+  });
+
+  it('waits for its AddedInterface event before it exits, even a slow one; a failed status write is logged, not left to a retry that would never run', async () => {
+    const created = api.createPod({ metadata: { namespace: 'default', name: 'thin-slow' }, spec: { nodeName: NODE } }) as { metadata: { uid: string } };
+    const log = join(host.dir, 'thin-slow.log');
+    const base = { containerId: 'thin0005', netns: host.netns().path, args: podArgs('default', 'thin-slow', created.metadata.uid), stdin: thinConf({ logFile: log, logLevel: 'debug' }) };
+    // The event lands 500 ms after everything else: a plugin that exits once the status is written cuts it off.
+    api.faults.slow = { match: (r) => r.resource === 'events' && r.method === 'POST', ms: 500 };
+    try {
+      expect((await call({ ...base, command: 'ADD' })).code).toBe(0);
+    } finally {
+      api.faults.slow = undefined;
+    }
+    expect(api.events('default').filter((e) => (e as { involvedObject?: { name?: string } }).involvedObject?.name === 'thin-slow')).toHaveLength(1);
+    expect((await call({ ...base, command: 'DEL' })).code).toBe(0);
+
+    api.failNext(1, 500, (r) => r.subresource === 'status');
+    expect((await call({ ...base, command: 'ADD' })).code).toBe(0);
+    const failed = readJsonLines(log).filter((l) => l.msg === 'network-status not written; giving up');
+    expect(failed).toHaveLength(1);
+    expect(readJsonLines(log).some((l) => String(l.msg).includes('retrying'))).toBe(false);
+    expect((await call({ ...base, command: 'DEL' })).code).toBe(0);
   });
 
   it('refuses an unknown NAD with code 7 and leaves nothing behind', async () => {
