@@ -7,7 +7,8 @@
  *
  *   1. answers VERSION locally (so `cnitool`/the runtime can probe it even when
  *      the daemon is down),
- *   2. waits until the daemon answers `GET /readyz` with 200,
+ *   2. waits until the daemon answers `GET /readyz` with 200 (or, when it has no
+ *      /readyz, as upstream's daemons up to v4.3.0, `GET /healthz`),
  *   3. forwards `{"env":{...},"config":"<base64 stdin>"}` as `POST /cni` over
  *      the unix socket <daemonSocketDir>/multus.sock, and
  *   4. turns the HTTP answer into CNI output on stdout.
@@ -847,6 +848,10 @@ static int http_exchange(const struct sockaddr_un *sa, const char *head, size_t 
 /* main flow                                                                */
 
 static const char READYZ_REQ[] = "GET /readyz HTTP/1.1\r\nHost: multus\r\nConnection: close\r\n\r\n";
+/* Upstream's released daemons (v4.1 to v4.3.0) have no /readyz and answer it 404; their own
+ * shims wait on /healthz. A 404 is asked again there, so this shim drives them too (a node in
+ * the middle of a rolling update or rollback between upstream and us). */
+static const char HEALTHZ_REQ[] = "GET /healthz HTTP/1.1\r\nHost: multus\r\nConnection: close\r\n\r\n";
 
 static void wait_ready(const struct sockaddr_un *sa, const char *path, long ready_ms)
 {
@@ -857,6 +862,14 @@ static void wait_ready(const struct sockaddr_un *sa, const char *path, long read
         int64_t now = now_us();
         int64_t pd = deadline - now < PROBE_MIN_US ? now + PROBE_MIN_US : deadline;
         int rc = http_exchange(sa, READYZ_REQ, sizeof READYZ_REQ - 1, NULL, 0, pd, READYZ_BODY_MAX, &r, why, sizeof why);
+        if (rc == XR_OK && r.status == 404) {
+            resp_free(&r);
+            rc = http_exchange(sa, HEALTHZ_REQ, sizeof HEALTHZ_REQ - 1, NULL, 0, pd, READYZ_BODY_MAX, &r, why, sizeof why);
+            if (rc == XR_OK && r.status != 200) {
+                snprintf(why, sizeof why, "/readyz answered 404 and /healthz %d", r.status);
+                rc = XR_IO; /* the reason is set; not ready */
+            }
+        }
         if (rc == XR_OK && r.status == 200) {
             dbg("multus-shim: daemon ready after %d probe(s), %.3f ms", attempt, (double)(now_us() - start) / 1000);
             resp_free(&r);

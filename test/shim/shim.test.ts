@@ -120,6 +120,8 @@ class FakeDaemon {
   readonly requests: Recorded[] = [];
   /** Status for the n-th (0-based) /readyz request. */
   readyz: (n: number) => number = () => 200;
+  /** Status for /healthz; undefined: 404, as for any unknown path. */
+  healthz: number | undefined;
   cni: CniHandler = (_req, res) => {
     res.writeHead(200, { 'Content-Type': 'application/json' });
     res.end();
@@ -139,6 +141,9 @@ class FakeDaemon {
           const status = this.readyz(this.readyzCount++);
           res.writeHead(status, { 'Content-Type': 'text/plain' });
           res.end(status === 200 ? 'ok' : 'shutting down');
+        } else if (rec.url === '/healthz' && this.healthz !== undefined) {
+          res.writeHead(this.healthz, { 'Content-Type': 'text/plain' });
+          res.end();
         } else if (rec.url === '/cni') {
           this.cni(rec, res);
         } else {
@@ -319,6 +324,21 @@ describe('multus-shim readiness', () => {
     expect(r.code).toBe(0);
     expect(r.ms).toBeGreaterThanOrEqual(250);
     expect(d.readyzRequests().length).toBeGreaterThanOrEqual(3);
+    expect(d.cniRequests()).toHaveLength(1);
+  });
+
+  it('drives a daemon without /readyz (upstream v4.1 to v4.3.0: 404) once its /healthz answers 200, and waits while it does not', async () => {
+    const d = await startDaemon();
+    d.readyz = () => 404;
+    d.healthz = 200;
+    d.cni = (_req, res) => replyJson(res, 200, '{"Result":{"cniVersion":"1.0.0","ips":[]}}');
+    const r = await runShim(cniEnv('ADD'), netConf(d.dir));
+    expect(r.code, r.stdout).toBe(0);
+    expect(d.requests.map((q) => `${q.method} ${q.url}`)).toEqual(['GET /readyz', 'GET /healthz', 'POST /cni']);
+
+    d.healthz = 500;
+    const down = await runShim(cniEnv('ADD', { MULTUS_SHIM_READY_TIMEOUT_MS: '300' }), netConf(d.dir));
+    expect(parseError(down)).toMatchObject({ code: 11, msg: `multus-daemon is not ready at ${d.socketPath} after 300 ms: /readyz answered 404 and /healthz 500` });
     expect(d.cniRequests()).toHaveLength(1);
   });
 
