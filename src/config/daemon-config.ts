@@ -26,6 +26,8 @@ export interface DaemonConfig {
   metricsPort: number | undefined;
   /** `perNodeCertificate` when `enabled`: the daemon authenticates with its own node certificate. */
   perNodeCertificate: PerNodeCertificate | undefined;
+  /** Connections served at once on the socket (upstream v4.3.0); undefined for no bound. */
+  connectionLimit: number | undefined;
 }
 
 /** Upstream's per-node client certificate (`perNodeCertificate` with `enabled: true`). */
@@ -89,8 +91,14 @@ export function parseDaemonConfig(raw: unknown, source: string): DaemonConfig {
   if (port !== undefined && port !== null && (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535)) {
     throw new TypeError(`${source}: "metricsPort" must be a TCP port (1-65535), got ${JSON.stringify(port)}`);
   }
+  // Upstream refuses to start on a limit of 0 or less ("connection limit must be greater than 0").
+  const limit = obj.connectionLimit;
+  if (limit !== undefined && limit !== null && (typeof limit !== 'number' || !Number.isInteger(limit) || limit <= 0)) {
+    throw new TypeError(`${source}: "connectionLimit" must be an integer greater than 0, got ${JSON.stringify(limit)}`);
+  }
   return {
     raw: obj,
+    connectionLimit: typeof limit === 'number' ? limit : undefined,
     metricsPort: typeof port === 'number' ? port : undefined,
     chrootDir: optionalString(obj, 'chrootDir', '', source),
     socketDir: optionalString(obj, 'socketDir', '/run/multus/', source),

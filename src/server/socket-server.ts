@@ -1,6 +1,7 @@
 import { chmod, mkdir, unlink } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
+import { limitConnections } from './connection-limit.js';
 
 /** Upstream's socket file name inside socketDir. */
 export const SOCKET_NAME = 'multus.sock';
@@ -23,6 +24,8 @@ export interface SocketServerOptions {
   ready: () => boolean;
   /** Called once per answered request, for metrics. */
   onAnswer?: (info: { handler: string; method: string; status: number }) => void;
+  /** `connectionLimit`: connections served at once (see connection-limit.ts); undefined for no bound. */
+  connectionLimit?: number | undefined;
 }
 
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
@@ -88,6 +91,7 @@ export async function startSocketServer(opts: SocketServerOptions): Promise<Serv
     route(req, path).then(answer, (err: unknown) => answer({ status: 500, body: `${String(err)}\n` }));
   });
   server.keepAliveTimeout = 0;
+  if (opts.connectionLimit !== undefined) limitConnections(server, opts.connectionLimit);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(socketPath, () => {

@@ -132,6 +132,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     cni: createCniHandler(handlerOptions),
     delegate: createDelegateHandler(handlerOptions),
     onAnswer: ({ handler, method, status }) => metrics.serverRequests.inc({ handler, code: String(status), method }),
+    connectionLimit: opts.config.connectionLimit,
   });
   const metricsServer = opts.config.metricsPort === undefined ? undefined : await startMetricsServer(metrics.registry, opts.config.metricsPort, tunables.metricsBindAddress, () => ready);
   const socketPath = join(opts.config.socketDir, SOCKET_NAME);
