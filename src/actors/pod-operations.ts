@@ -146,7 +146,8 @@ export async function deleteAll(req: CniRequest, delegates: readonly Delegate[],
     const d = delegates[i] as Delegate;
     const a = attachmentOf(req, d, i, ctx.deviceInfoDir);
     try {
-      await ctx.runner.del(d.net, a);
+      const skipped = await ctx.runner.del(d.net, a);
+      if (skipped.length > 0) ctx.log.debug({ sandbox: req.containerId, net: d.name, plugins: skipped }, 'DEL skipped plugins that cannot be found (type refused, or in no bin dir): they never ran');
     } catch (err) {
       const e = asCniError(err);
       errors.push(new CniError(e.code, `[${podLabel(req, d)}]: error deleting container from network "${d.net.name}": ${e.message}`, e.details, { cause: e.cause }));
