@@ -5,6 +5,7 @@ import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { TestHost } from '../helpers/host.js';
 import { bridgePlugin, multusStdin, reservations } from '../helpers/networks.js';
 import { podArgs, runShim } from '../helpers/shim.js';
+import { until } from '../helpers/wait.js';
 
 /**
  * The daemon killed with SIGKILL in the middle of an ADD, then restarted: the delegate cache,
@@ -28,9 +29,8 @@ describe('crash recovery', () => {
     writeFileSync(conf, JSON.stringify({ cniVersion: '1.0.0', name: 'crash', plugins: [br.plugin, { type: 'cni-record', sleepMs: 3000 }] }));
     const call = { containerId: 'crash1', netns: ns.path, args: podArgs('default', 'crashing'), stdin: multusStdin(daemon.socketDir, conf) };
     const add = runShim({ ...call, command: 'ADD', env: { MULTUS_SHIM_TIMEOUT_MS: '20000' } });
-    const deadline = Date.now() + 5000;
-    while (!host.inNetns(ns.name, 'link').includes('eth0') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    expect(host.inNetns(ns.name, 'link')).toContain('eth0');
+    // host-local reserves the IP only after bridge made eth0: wait for both, or the kill may come between.
+    await until(() => host.inNetns(ns.name, 'link').includes('eth0') && reservations(br.ipamDir).length === 1, 'eth0 and its IP reservation');
     expect(statSync(join(daemon.cniDir, 'crash1')).size).toBeGreaterThan(0);
     daemon.process.kill('SIGKILL');
     const failed = await add;
