@@ -57,7 +57,7 @@ export async function gcNode(req: CniRequest, ctx: OperationContext): Promise<Op
     if (lookup.kind !== 'found') continue;
     const netns = await existingNetns(recordedNetns.get(containerId) ?? '');
     const stale: CniRequest = { ...req, command: 'DEL', containerId, netns, ifname: req.ifname === '' ? 'eth0' : req.ifname };
-    const delErrors = await deleteAll(stale, lookup.delegates, ctx);
+    const delErrors = await deleteAll(stale, lookup, ctx);
     if (delErrors.length === 0) await removeDelegates(req.conf.cniDir, containerId);
     errors.push(...delErrors);
   }

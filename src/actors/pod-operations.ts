@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { delegateIfname, requestedCapabilities, type Delegate } from '../cni/delegate.js';
-import { loadDelegates, removeDelegates, saveDelegates } from '../cni/delegate-cache.js';
+import { loadDelegates, removeDelegates, saveDelegates, type CachedDelegates } from '../cni/delegate-cache.js';
 import type { CniResult } from '../cni/result.js';
 import type { Attachment, Runner } from '../cni/runner.js';
 import { CNI_ERR, CniError, asCniError } from '../errors.js';
@@ -139,16 +139,19 @@ function podLabel(req: CniRequest, delegate: Delegate): string {
 }
 
 /**
- * DEL delegates in reverse order, attempting every one (DEL is best effort) and returning the
- * failures. Used by DEL, by ADD's rollback and by GC.
+ * DEL the started delegates in reverse order, attempting every one (DEL is best effort) and
+ * returning the failures; those never started have nothing to undo. Used by DEL, by ADD's
+ * rollback and by GC.
  */
-export async function deleteAll(req: CniRequest, delegates: readonly Delegate[], ctx: OperationContext): Promise<CniError[]> {
+export async function deleteAll(req: CniRequest, { delegates, started }: CachedDelegates, ctx: OperationContext): Promise<CniError[]> {
   const errors: CniError[] = [];
-  for (let i = delegates.length - 1; i >= 0; i--) {
+  if (started < delegates.length) ctx.log.debug({ sandbox: req.containerId, networks: delegates.slice(started).map((d) => d.name) }, 'not deleting networks whose ADD never started');
+  for (let i = started - 1; i >= 0; i--) {
     const d = delegates[i] as Delegate;
     const a = attachmentOf(req, d, i, ctx.deviceInfoDir);
     try {
-      await ctx.runner.del(d.net, a);
+      const skipped = await ctx.runner.del(d.net, a);
+      if (skipped.length > 0) ctx.log.debug({ sandbox: req.containerId, net: d.name, plugins: skipped }, 'DEL skipped plugins that cannot be found (type refused, or in no bin dir): they never ran');
     } catch (err) {
       const e = asCniError(err);
       errors.push(new CniError(e.code, `[${podLabel(req, d)}]: error deleting container from network "${d.net.name}": ${e.message}`, e.details, { cause: e.cause }));
@@ -166,8 +169,9 @@ function combine(errors: readonly CniError[]): CniError {
 }
 
 /**
- * ADD: plan, write the delegate cache BEFORE running anything (so a crash can always be undone
- * by DEL), run each delegate, and on failure roll back in reverse order. A successful rollback
+ * ADD: plan, then run each delegate, recording it as started in the delegate cache BEFORE its
+ * plugin runs (so a crash can always be undone by DEL, and a DEL runs no delegate that never
+ * started), and on failure roll back the started ones in reverse order. A successful rollback
  * also removes the cache: a failed ADD leaves nothing behind.
  */
 export async function addPod(req: CniRequest, ctx: OperationContext): Promise<OperationOutcome> {
@@ -188,20 +192,22 @@ export async function addPod(req: CniRequest, ctx: OperationContext): Promise<Op
   const previous = await loadDelegates(cniDir, req.containerId);
   if (previous.kind === 'found') {
     ctx.log.warn({ sandbox: req.containerId }, 'ADD for a container that was never deleted: removing its previous attachments first');
-    const errors = await deleteAll(req, previous.delegates, ctx);
+    const errors = await deleteAll(req, previous, ctx);
     if (errors.length > 0) throw new CniError(CNI_ERR.TRY_AGAIN_LATER, `cannot clean up the previous ADD of this container: ${combine(errors).message}`);
   }
-  await saveDelegates(cniDir, req.containerId, delegates);
   let results: CniResult[] = [];
   const deviceInfos: Array<Record<string, unknown> | undefined> = [];
+  let started = 0;
   for (const [i, d] of delegates.entries()) {
     const a = attachmentOf(req, d, i, ctx.deviceInfoDir);
     try {
+      await saveDelegates(cniDir, req.containerId, { delegates, started: i + 1 });
+      started = i + 1;
       await provideDeviceInfo(d, a, ctx);
       results.push(await ctx.runner.add(d.net, a));
       deviceInfos.push(await publishedDeviceInfo(a, ctx));
     } catch (err) {
-      await rollback(req, delegates.slice(0, i + 1), ctx);
+      await rollback(req, { delegates, started }, ctx);
       const e = asCniError(err);
       throw new CniError(e.code, `[${podLabel(req, d)}]: error adding container to network "${d.net.name}": ${e.message}`, e.details, { cause: e.cause });
     }
@@ -210,7 +216,7 @@ export async function addPod(req: CniRequest, ctx: OperationContext): Promise<Op
     try {
       results = await defaultRoutes(req, delegates, results, ctx);
     } catch (err) {
-      await rollback(req, delegates, ctx);
+      await rollback(req, { delegates, started }, ctx);
       throw err;
     }
   }
@@ -250,8 +256,8 @@ async function publishedDeviceInfo(a: Attachment, ctx: OperationContext): Promis
 }
 
 /** Undo a failed ADD; a complete rollback also removes the delegate cache. */
-async function rollback(req: CniRequest, added: readonly Delegate[], ctx: OperationContext): Promise<void> {
-  const errors = await deleteAll(req, added, ctx);
+async function rollback(req: CniRequest, cached: CachedDelegates, ctx: OperationContext): Promise<void> {
+  const errors = await deleteAll(req, cached, ctx);
   if (errors.length === 0) await removeDelegates(req.conf.cniDir, req.containerId);
   else ctx.log.error({ sandbox: req.containerId, err: combine(errors) }, 'rollback after a failed ADD was incomplete; the delegate cache is kept for the DEL that follows');
 }
@@ -270,26 +276,28 @@ async function defaultRoutes(req: CniRequest, delegates: readonly Delegate[], re
 /**
  * DEL from the delegate cache: works without the netns, the pod or the API server. No cache
  * means there is nothing we ever started for this container (the cache is written before any
- * delegate runs), so a repeated DEL costs no plugin runs. A corrupt cache falls back to the
- * configured cluster network, so its IP is still released (upstream #1087).
+ * delegate runs), so a repeated DEL costs no plugin runs; the delegates it names that the ADD
+ * never started are skipped too. A corrupt cache falls back to the configured cluster network,
+ * so its IP is still released (upstream #1087).
  */
 export async function delPod(req: CniRequest, ctx: OperationContext): Promise<OperationOutcome> {
   const cniDir = req.conf.cniDir;
   const lookup = await loadDelegates(cniDir, req.containerId);
-  let delegates: Delegate[];
+  let cached: CachedDelegates;
   if (lookup.kind === 'missing') {
     ctx.log.debug({ sandbox: req.containerId }, 'DEL: no delegate cache, nothing to delete');
     return { networks: [] };
   } else if (lookup.kind === 'corrupt') {
     ctx.log.warn({ sandbox: req.containerId, reason: lookup.reason }, 'DEL: delegate cache unreadable, deleting the configured cluster network instead');
-    delegates = await planDelegates({ conf: req.conf, pod: undefined, kube: undefined });
+    const delegates = await planDelegates({ conf: req.conf, pod: undefined, kube: undefined });
+    cached = { delegates, started: delegates.length };
   } else {
-    delegates = lookup.delegates;
+    cached = lookup;
   }
-  const errors = await deleteAll(req, delegates, ctx);
+  const errors = await deleteAll(req, cached, ctx);
   if (errors.length === 0 || !req.conf.retryDeleteOnError) await removeDelegates(cniDir, req.containerId);
   if (errors.length > 0) throw combine(errors);
-  return { networks: delegates.map((d) => d.name) };
+  return { networks: cached.delegates.slice(0, cached.started).map((d) => d.name) };
 }
 
 /** CHECK every cached delegate against its cached result. */

@@ -11,6 +11,12 @@ import { parseNetworkConfig } from './network-config.js';
  * the pod, the API server or the netns. The format is upstream's JSON array of DelegateNetConf
  * (Go field names, `Bytes` = base64 of the raw delegate config), so files upstream wrote are
  * deleted correctly after an image switch, and upstream can read ours.
+ *
+ * Each entry also says whether the ADD started that delegate (`"started": true|false`), and the
+ * file is rewritten before each delegate's plugin is spawned, so a DEL undoes exactly what the
+ * ADD started, even after a crash. Upstream's decoder ignores the key (its DEL runs every
+ * delegate, as before); an entry without it, as upstream and our older versions write them,
+ * counts as started, so nothing such a file names is ever leaked.
  */
 
 /** Container IDs become file names: allow only what CNI allows (CNI-6), so no path escapes. */
@@ -38,7 +44,7 @@ function goNetConf(plugin: Record<string, unknown> | undefined): Record<string, 
   return conf;
 }
 
-function toDelegateNetConf(d: Delegate): Record<string, unknown> {
+function toDelegateNetConf(d: Delegate, started: boolean): Record<string, unknown> {
   const first = d.net.plugins[0];
   const entry: Record<string, unknown> = {
     Conf: d.net.single ? goNetConf(first) : goNetConf(undefined),
@@ -49,6 +55,7 @@ function toDelegateNetConf(d: Delegate): Record<string, unknown> {
     IsFilterV4Gateway: false,
     IsFilterV6Gateway: false,
     Bytes: Buffer.from(d.net.bytes).toString('base64'),
+    started,
   };
   if (d.ifnameRequest !== undefined) entry.ifnameRequest = d.ifnameRequest;
   if (d.resourceName !== undefined) entry.resourceName = d.resourceName;
@@ -96,14 +103,23 @@ function fromDelegateNetConf(raw: unknown, index: number, source: string): Deleg
   return delegate;
 }
 
+/**
+ * A pod's planned delegates and how many of them, in order, its ADD started: the ones a DEL must
+ * undo (the ADD runs them one after the other, so the started ones come first).
+ */
+export interface CachedDelegates {
+  delegates: readonly Delegate[];
+  started: number;
+}
+
 /** Write the cache (atomically; dir 0700, file 0600). */
-export async function saveDelegates(cniDir: string, containerId: string, delegates: readonly Delegate[]): Promise<void> {
-  await writeFileAtomic(cachePath(cniDir, containerId), JSON.stringify(delegates.map(toDelegateNetConf)), 0o600);
+export async function saveDelegates(cniDir: string, containerId: string, { delegates, started }: CachedDelegates): Promise<void> {
+  await writeFileAtomic(cachePath(cniDir, containerId), JSON.stringify(delegates.map((d, i) => toDelegateNetConf(d, i < started))), 0o600);
 }
 
 /** What a cache lookup found. A corrupt file is reported, not thrown: DEL falls back. */
 export type CacheLookup =
-  | { kind: 'found'; delegates: Delegate[] }
+  | ({ kind: 'found' } & CachedDelegates)
   | { kind: 'missing' }
   | { kind: 'corrupt'; reason: string };
 
@@ -120,7 +136,10 @@ export async function loadDelegates(cniDir: string, containerId: string): Promis
   try {
     const raw = JSON.parse(text) as unknown;
     if (!Array.isArray(raw) || raw.length === 0) throw new Error('not a non-empty JSON array');
-    return { kind: 'found', delegates: raw.map((e, i) => fromDelegateNetConf(e, i, path)) };
+    const delegates = raw.map((e, i) => fromDelegateNetConf(e, i, path));
+    // Only an explicit false means "not started"; up to the last entry without it, all are undone.
+    const started = raw.findLastIndex((e) => (e as Record<string, unknown>).started !== false) + 1;
+    return { kind: 'found', delegates, started };
   } catch (err) {
     return { kind: 'corrupt', reason: `cannot parse ${path}: ${(err as Error).message}` };
   }

@@ -73,8 +73,9 @@ export async function execPlugin(task: DelegateTask): Promise<DelegateOutcome> {
   try {
     path = await findPlugin(task.pluginType, task.binDirs, task.chrootDir);
   } catch (err) {
-    const body = err instanceof PluginLookupError ? err.body : { code: CNI_ERR.INTERNAL, msg: String(err) };
-    return { ok: false, error: body, stderr: '', startedAtMs: performance.timeOrigin + started, durationMs: performance.now() - started, timedOut: false, ran: false };
+    const timing = { startedAtMs: performance.timeOrigin + started, durationMs: performance.now() - started };
+    if (err instanceof PluginLookupError) return { ok: false, error: err.body, stderr: '', ...timing, timedOut: false, ran: false, pluginNotFound: true };
+    return { ok: false, error: { code: CNI_ERR.INTERNAL, msg: String(err) }, stderr: '', ...timing, timedOut: false, ran: false };
   }
   return runProcess({ ...chrooted(task.chrootDir, path, []), env: { ...process.env, ...task.env }, stdin: task.stdin, timeoutMs: task.timeoutMs, label: `plugin ${task.pluginType}` }, started);
 }

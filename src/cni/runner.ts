@@ -64,11 +64,18 @@ function failure(body: CniErrorBody, plugin: string, command: string, network: s
 export function createRunner(opts: RunnerOptions) {
   const cniPath = opts.binDirs.join(':');
 
-  async function runPlugin(net: NetworkConfig, plugin: PluginConf, command: string, env: Record<string, string>, stdin: string): Promise<string> {
+  /** One plugin run, observed; its outcome as it came. */
+  async function execute(net: NetworkConfig, plugin: PluginConf, command: string, env: Record<string, string>, stdin: string): Promise<DelegateOutcome> {
     const task: DelegateTask = { pluginType: plugin.type, binDirs: opts.binDirs, env: { ...env, CNI_COMMAND: command, CNI_PATH: cniPath }, stdin, timeoutMs: opts.timeoutMs };
     if (opts.chrootDir !== '') task.chrootDir = opts.chrootDir;
     const outcome = await opts.run(task);
     opts.observe?.({ plugin: plugin.type, command, network: net.name, outcome });
+    return outcome;
+  }
+
+  /** One plugin run whose failure is thrown as the plugin's CNI error; resolves to its stdout. */
+  async function runPlugin(net: NetworkConfig, plugin: PluginConf, command: string, env: Record<string, string>, stdin: string): Promise<string> {
+    const outcome = await execute(net, plugin, command, env, stdin);
     if (!outcome.ok) throw failure(outcome.error, plugin.type, command, net.name);
     return outcome.stdout;
   }
@@ -108,14 +115,22 @@ export function createRunner(opts: RunnerOptions) {
     /**
      * DEL every plugin in reverse order with the cached result as prevResult (≥ 0.4.0), then drop
      * the cache entry. The first failure stops the list (libcni), leaving the entry for a retry.
+     * A plugin that cannot be found (its type refused, or in no bin dir) is skipped: it cannot
+     * have run, and failing its DEL would leave the runtime a sandbox it can never remove.
+     * Resolves to the types of the plugins skipped.
      */
-    async del(net: NetworkConfig, a: Attachment): Promise<void> {
+    async del(net: NetworkConfig, a: Attachment): Promise<string[]> {
       const env = attachmentEnv(a);
       const cached = compareVersions(net.cniVersion, '0.4.0') >= 0 ? await loadCachedResult(opts.cniDir, net, a.containerId, a.ifname) : undefined;
+      const skipped: string[] = [];
       for (const plugin of [...net.plugins].reverse()) {
-        await runPlugin(net, plugin, 'DEL', env, pluginStdin(net, plugin, a.capabilityArgs, cached));
+        const outcome = await execute(net, plugin, 'DEL', env, pluginStdin(net, plugin, a.capabilityArgs, cached));
+        if (outcome.ok) continue;
+        if (outcome.pluginNotFound !== true) throw failure(outcome.error, plugin.type, 'DEL', net.name);
+        skipped.push(plugin.type);
       }
       await removeCachedResult(opts.cniDir, net.name, a.containerId, a.ifname);
+      return skipped;
     },
 
     /** CHECK in order against the cached result. Skipped for disableCheck and pre-0.4.0 lists. */

@@ -40,6 +40,11 @@ export type DelegateOutcome =
       timedOut: boolean;
       /** False when no process was started (plugin not found, pool full): nothing to undo. */
       ran: boolean;
+      /**
+       * Set when `pluginType` names no plugin: refused as a name, or in none of the bin dirs. Such
+       * a plugin cannot have run, so its DEL is skipped rather than failed.
+       */
+      pluginNotFound?: true;
     } & RunTiming);
 
 /** Run `ip <args>` inside a network namespace (default-route handling). Fixed binaries, never a plugin. */

@@ -55,7 +55,7 @@ describe('supervisor', () => {
         if (a.cniArgs.some(([k, v]) => k === 'K8S_POD_NAME' && v === 'crashes')) throw new TypeError('cannot read properties of undefined');
         return Promise.resolve({ cniVersion: '1.0.0' });
       },
-      del: () => Promise.resolve(),
+      del: () => Promise.resolve([]), // no plugin skipped
     } as unknown as Runner;
     const logged: unknown[] = [];
     const log = pino({ level: 'error' }, { write: (line: string) => logged.push(JSON.parse(line)) });

@@ -95,6 +95,19 @@ describe.skipIf(setup.skip !== undefined)(`pods through containerd + CRI${setup.
     await expectClean();
   });
 
+  it('c2. a NAD naming a refused plugin type: RunPodSandbox fails with our error, containerd\'s DEL right after succeeds, no sandbox or netns kept', async () => {
+    bed().api.createNad('default', 'e2e-refused', JSON.stringify({ cniVersion: '0.4.0', type: '../../bin/true' }));
+    const uid = bed().createPod('default', 'refused', { [NETWORKS]: 'e2e-refused' });
+    await expect(bed().runSandbox('default', 'refused', uid, { [NETWORKS]: 'e2e-refused' })).rejects.toThrow(/invalid plugin type "\.\.\/\.\.\/bin\/true"/);
+    const calls = bed().cniCalls('default', 'refused');
+    expect(calls[0]).toBe('ADD error');
+    expect(calls.slice(1).every((c) => c === 'DEL ok'), calls.join(', ')).toBe(true);
+    expect(calls.length).toBeGreaterThan(1);
+    // Had that DEL failed, containerd would keep the sandbox NOTREADY with its netns (as in g).
+    expect(await bed().cri.listPodSandbox({ 'io.kubernetes.pod.name': 'refused' })).toEqual([]);
+    await expectClean();
+  });
+
   it('d. StopPodSandbox and RemovePodSandbox twice each: idempotent', async () => {
     const pod = await bed().runPod('default', 'twice');
     await bed().cri.stopPodSandbox(pod.sandboxId);

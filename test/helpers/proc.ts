@@ -26,14 +26,9 @@ export function readMemory(pid: number | undefined): Memory | undefined {
   return peak === undefined || rss === undefined ? undefined : { peakMiB: peak / 1024, rssMiB: rss / 1024 };
 }
 
-/**
- * SIGKILL every process whose environment has `name=<value starting with prefix>` (e.g. the
- * plugin runs of one test's containers), with its process group; returns how many were found.
- * Plugins run in process groups of their own, so a daemon SIGKILLed mid-ADD leaves a slow
- * plugin running: a test that kills daemons ends its own leftovers this way.
- */
-export function killProcessesWithEnv(name: string, prefix: string): number {
-  let found = 0;
+/** The PIDs of the processes whose environment satisfies `match` (those we cannot read are skipped). */
+export function pidsByEnv(match: (env: ReadonlyMap<string, string>) => boolean): number[] {
+  const pids: number[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     let environ: string;
@@ -42,9 +37,21 @@ export function killProcessesWithEnv(name: string, prefix: string): number {
     } catch {
       continue; // gone meanwhile, or not ours to read
     }
-    if (!environ.split('\0').some((kv) => kv.startsWith(`${name}=${prefix}`))) continue;
-    found++;
-    const pid = Number(entry);
+    const env = new Map(environ.split('\0').map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)] as const));
+    if (match(env)) pids.push(Number(entry));
+  }
+  return pids;
+}
+
+/**
+ * SIGKILL every process whose environment has `name=<value starting with prefix>` (e.g. the
+ * plugin runs of one test's containers), with its process group; returns how many were found.
+ * Plugins run in process groups of their own, so a daemon SIGKILLed mid-ADD leaves a slow
+ * plugin running: a test that kills daemons ends its own leftovers this way.
+ */
+export function killProcessesWithEnv(name: string, prefix: string): number {
+  const pids = pidsByEnv((env) => env.get(name)?.startsWith(prefix) === true);
+  for (const pid of pids) {
     for (const target of [-pid, pid]) {
       try {
         process.kill(target, 'SIGKILL');
@@ -53,5 +60,5 @@ export function killProcessesWithEnv(name: string, prefix: string): number {
       }
     }
   }
-  return found;
+  return pids.length;
 }

@@ -157,6 +157,20 @@ describe('thin plugin', () => {
     expect(host.inNetns(ns.name, '-o', 'link', 'show')).not.toMatch(/eth0/);
   });
 
+  it('a NAD whose plugin type is refused: ADD fails, the DEL right after succeeds, nothing left (same operations as the daemon)', async () => {
+    api.createNad('default', 'thin-refused', JSON.stringify({ cniVersion: '1.0.0', type: '../../bin/true' }));
+    const created = api.createPod({ metadata: { namespace: 'default', name: 'thin-refused', annotations: { 'k8s.v1.cni.cncf.io/networks': 'thin-refused' } }, spec: { nodeName: NODE } }) as { metadata: { uid: string } };
+    const ns = host.netns();
+    const base = { containerId: 'thin0005', netns: ns.path, args: podArgs('default', 'thin-refused', created.metadata.uid), stdin: thinConf() };
+    const add = await call({ ...base, command: 'ADD' });
+    expect(add.json).toMatchObject({ code: 7, msg: expect.stringContaining('invalid plugin type') as unknown });
+    const del = await call({ ...base, command: 'DEL' });
+    expect(del.code, del.stdout).toBe(0);
+    expect(existsSync(join(cniDir, 'thin0005'))).toBe(false);
+    expect(reservations(clusterIpam)).toEqual([]);
+    expect(host.inNetns(ns.name, '-o', 'link', 'show')).not.toMatch(/eth0|net1/);
+  });
+
   it('answers bad input with a CNI error on stdout', async () => {
     const garbage = await call({ command: 'ADD', containerId: 'thin0003', netns: '/proc/self/ns/net', args: podArgs('default', 'x'), stdin: '{not json' });
     expect(garbage.code).toBe(1);
