@@ -54,6 +54,19 @@ describe.skipIf(setup.skip !== undefined)(`the image as the thick DaemonSet's po
     expect(await bed().audit(), bed().diagnostics()).toEqual(CLEAN);
   });
 
+  it('pods churning through the containerised daemon, eight at once, two rounds: every sandbox READY with its network-status, nothing left', async () => {
+    bed().nad('default', 'img-churn', CLUSTER_OCTET + 3);
+    for (let round = 0; round < 2; round++) {
+      const pods = await Promise.all(Array.from({ length: 8 }, (_, i) => bed().runPod('default', `img-churn-${round}-${i}`, { [NETWORKS]: 'img-churn' })));
+      for (const pod of pods) {
+        expect((await bed().cri.podSandboxStatus(pod.sandboxId)).status.state).toBe('SANDBOX_READY');
+        expect(await bed().awaitNetworkStatus('default', pod.name, 2)).toHaveLength(2);
+      }
+      await Promise.all(pods.map((pod) => bed().removePod(pod)));
+    }
+    expect(await bed().audit(), bed().diagnostics()).toEqual(CLEAN);
+  }, 120_000);
+
   it('a rolling update (old pod deleted, new pod created, its init container re-installing the shim) loses no pod started meanwhile', async () => {
     const old = bed().daemonSetPod;
     // Pods keep starting while the DaemonSet rolls: the shim waits out the gap on /readyz.
