@@ -28,6 +28,8 @@ export interface DaemonConfig {
   perNodeCertificate: PerNodeCertificate | undefined;
   /** Connections served at once on the socket (upstream v4.3.0); undefined for no bound. */
   connectionLimit: number | undefined;
+  /** Profiling endpoints on the metrics port (upstream v4.3.0 `enablePprof`). */
+  enablePprof: boolean;
 }
 
 /** Upstream's per-node client certificate (`perNodeCertificate` with `enabled: true`). */
@@ -84,8 +86,8 @@ export function parseDaemonConfig(raw: unknown, source: string): DaemonConfig {
     throw new TypeError(`${source}: the daemon config must be a JSON object`);
   }
   const obj = raw as JsonObject;
-  if (obj.logToStderr !== undefined && typeof obj.logToStderr !== 'boolean') {
-    throw new TypeError(`${source}: "logToStderr" must be a boolean`);
+  for (const key of ['logToStderr', 'enablePprof']) {
+    if (obj[key] !== undefined && typeof obj[key] !== 'boolean') throw new TypeError(`${source}: "${key}" must be a boolean`);
   }
   const port = obj.metricsPort;
   if (port !== undefined && port !== null && (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535)) {
@@ -99,6 +101,7 @@ export function parseDaemonConfig(raw: unknown, source: string): DaemonConfig {
   return {
     raw: obj,
     connectionLimit: typeof limit === 'number' ? limit : undefined,
+    enablePprof: obj.enablePprof === true,
     metricsPort: typeof port === 'number' ? port : undefined,
     chrootDir: optionalString(obj, 'chrootDir', '', source),
     socketDir: optionalString(obj, 'socketDir', '/run/multus/', source),

@@ -1,17 +1,20 @@
 import { createServer, type Server } from 'node:http';
 import type { Registry } from 'prom-client';
+import { serveProfiling } from './profiling.js';
 
 /**
  * `/metrics` on TCP (upstream: `metricsPort` on all interfaces), plus `/healthz` and `/readyz`
- * for kubelet's probes (upstream has them on the unix socket only, which a probe cannot reach).
+ * for kubelet's probes (upstream has them on the unix socket only, which a probe cannot reach),
+ * and with `pprof` (upstream's `enablePprof`) the profiling endpoints of profiling.ts.
  */
-export async function startMetricsServer(registry: Registry, port: number, host: string, ready: () => boolean): Promise<Server> {
+export async function startMetricsServer(registry: Registry, port: number, host: string, ready: () => boolean, pprof: boolean): Promise<Server> {
   const server = createServer((req, res) => {
     const path = (req.url ?? '').split('?')[0];
     if (req.method !== 'GET') {
       res.writeHead(405).end();
       return;
     }
+    if (pprof && serveProfiling(req, res)) return;
     if (path === '/healthz' || path === '/readyz') {
       const ok = path === '/healthz' || ready();
       res.writeHead(ok ? 200 : 500, { 'Content-Type': 'text/plain' }).end(ok ? 'ok\n' : 'shutting down\n');

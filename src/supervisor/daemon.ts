@@ -134,7 +134,9 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     onAnswer: ({ handler, method, status }) => metrics.serverRequests.inc({ handler, code: String(status), method }),
     connectionLimit: opts.config.connectionLimit,
   });
-  const metricsServer = opts.config.metricsPort === undefined ? undefined : await startMetricsServer(metrics.registry, opts.config.metricsPort, tunables.metricsBindAddress, () => ready);
+  const metricsServer = opts.config.metricsPort === undefined ? undefined : await startMetricsServer(metrics.registry, opts.config.metricsPort, tunables.metricsBindAddress, () => ready, opts.config.enablePprof);
+  // As upstream: the profiling endpoints live on the metrics port; without one there are none.
+  if (opts.config.enablePprof && metricsServer === undefined) log.warn('enablePprof is set but metricsPort is not: no profiling endpoints are served');
   const socketPath = join(opts.config.socketDir, SOCKET_NAME);
   log.info({ socketPath, metricsPort: opts.config.metricsPort, workerThreads: tunables.workerThreads, tasksPerWorker: tunables.tasksPerWorker, kubernetes: kube !== undefined }, 'multus-daemon ready');
   return {
