@@ -11,6 +11,8 @@ import { stringOr } from './daemon-config.js';
 
 /** The file the daemon writes into the runtime's CNI config dir. */
 export const MULTUS_CONF_NAME = '00-multus.conf';
+/** The thin plugin's config as a network list (upstream's thin entrypoint, v4.2 on, for CNI ≥ 1.0.0). */
+export const MULTUS_CONFLIST_NAME = '00-multus.conflist';
 
 /** The thin plugin's CNI type (the `multus` executable). */
 export const THIN_PLUGIN_TYPE = 'multus';
@@ -69,4 +71,17 @@ export function generateMultusConf(daemon: JsonObject, master: NetworkConfig, ma
     if (value !== undefined && value !== null && value !== '') conf[key] = value;
   }
   return conf;
+}
+
+/**
+ * The file the runtime reads, and its name. The thin plugin's config at cniVersion 1.0.0 or
+ * later is written as upstream's thin entrypoint does since v4.2: `00-multus.conflist`, the
+ * plugin the only element of `plugins` (CNI 1.0 runtimes read network lists); otherwise, and
+ * always for the shim, the plain `00-multus.conf`.
+ */
+export function multusConfFile(conf: JsonObject): { name: string; content: JsonObject } {
+  const cniVersion = stringOr(conf, 'cniVersion', '');
+  if (conf.type !== THIN_PLUGIN_TYPE || cniVersion === '' || compareVersions(cniVersion, '1.0.0') < 0) return { name: MULTUS_CONF_NAME, content: conf };
+  const { cniVersion: _version, name, ...plugin } = conf;
+  return { name: MULTUS_CONFLIST_NAME, content: { cniVersion, name: name ?? 'multus-cni-network', plugins: [plugin] } };
 }

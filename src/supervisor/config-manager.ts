@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { loadNetworkConfigFile } from '../cni/network-config.js';
 import type { JsonObject } from '../cni/types.js';
 import { stringOr } from '../config/daemon-config.js';
-import { MULTUS_CONF_NAME, generateMultusConf, masterCandidates } from '../config/multus-conf-generator.js';
+import { MULTUS_CONF_NAME, generateMultusConf, masterCandidates, multusConfFile } from '../config/multus-conf-generator.js';
 import { waitForReadinessIndicator } from '../actors/readiness.js';
 import { removeFile, writeFileAtomic } from '../util/atomic-write.js';
 import { pathExists } from '../util/path-exists.js';
@@ -55,17 +55,24 @@ async function waitFor(what: string, deadlineMs: number, probe: () => Promise<st
 export async function startConfigManager(opts: ConfigManagerOptions): Promise<ConfigManager> {
   const { daemon, log } = opts;
   const cniConfigDir = stringOr(daemon, 'cniConfigDir', '/etc/cni/net.d');
-  const confPath = join(cniConfigDir, MULTUS_CONF_NAME);
+  // 00-multus.conf, or 00-multus.conflist for the thin plugin at CNI ≥ 1.0.0 (multusConfFile).
+  let confPath = join(cniConfigDir, MULTUS_CONF_NAME);
   const mode = stringOr(daemon, 'multusConfigFile', 'auto');
   const readiness = stringOr(daemon, 'readinessindicatorfile', '');
   const watchers: FSWatcher[] = [];
   let lastWritten = '';
 
-  async function write(content: string): Promise<void> {
-    if (content === lastWritten) return;
-    await writeFileAtomic(confPath, content, 0o600);
+  async function write(conf: JsonObject): Promise<void> {
+    const file = multusConfFile(conf);
+    const path = join(cniConfigDir, file.name);
+    const content = `${JSON.stringify(file.content)}\n`;
+    if (path === confPath && content === lastWritten) return;
+    await writeFileAtomic(path, content, 0o600);
+    // A change of form (the master's version crossed 1.0.0) leaves one file, never two.
+    if (path !== confPath) await removeFile(confPath);
+    confPath = path;
     lastWritten = content;
-    log.info({ path: confPath }, 'wrote the multus CNI config');
+    log.info({ path }, 'wrote the multus CNI config');
   }
 
   if (readiness !== '') await waitForReadinessIndicator(readiness, opts.readinessWaitMs);
@@ -97,7 +104,7 @@ export async function startConfigManager(opts: ConfigManagerOptions): Promise<Co
       await writeFileAtomic(masterPath, JSON.stringify({ ...raw, cniVersion: wanted }), 0o600);
       master = await loadNetworkConfigFile(masterPath);
     }
-    await write(`${JSON.stringify(generateMultusConf(daemon, master, masterPath))}\n`);
+    await write(generateMultusConf(daemon, master, masterPath));
   }
 
   const firstMaster = await waitFor(`a master CNI config (.conf or .conflist) in ${autoDir}`, opts.masterWaitMs, findMaster);
@@ -132,7 +139,9 @@ export async function startConfigManager(opts: ConfigManagerOptions): Promise<Co
     );
   }
   return {
-    confPath,
+    get confPath() {
+      return confPath;
+    },
     async stop() {
       clearTimeout(timer);
       for (const w of watchers) w.close();

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -7,7 +7,7 @@ import { startThinEntrypoint, type ThinEntrypoint } from '../../src/supervisor/t
 import { TEST_TOKEN } from '../apiserver/kubeconfig.js';
 import { until } from '../helpers/wait.js';
 
-/** The thin DaemonSet's container: a kubeconfig from the service account, and 00-multus.conf of type multus. */
+/** The thin DaemonSet's container: a kubeconfig from the service account, and 00-multus.conf(list) of type multus. */
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
@@ -42,20 +42,38 @@ async function start(n: { netd: string; sa: string }, daemon: Record<string, unk
 }
 
 describe('thin entrypoint', () => {
-  it('writes 00-multus.conf of type multus with the master embedded and the host path of the kubeconfig', async () => {
+  it('writes, at CNI 1.0.0 or later, 00-multus.conflist (upstream v4.2 on) whose one plugin is multus with the master embedded and the host path of the kubeconfig', async () => {
     const n = node();
     const entry = await start(n, { logFile: '/var/log/multus.log' });
     expect(entry.kubeconfigHostPath).toBe('/etc/cni/net.d/multus.d/multus.kubeconfig');
-    expect(JSON.parse(readFileSync(join(n.netd, '00-multus.conf'), 'utf8'))).toEqual({
+    expect(entry.confPath).toBe(join(n.netd, '00-multus.conflist'));
+    expect(existsSync(join(n.netd, '00-multus.conf'))).toBe(false);
+    expect(JSON.parse(readFileSync(join(n.netd, '00-multus.conflist'), 'utf8'))).toEqual({
       cniVersion: '1.0.0',
       name: 'multus-cni-network',
-      type: 'multus',
-      // The host does not see the container's /host/… path of the master: its content goes inline.
-      delegates: [{ cniVersion: '1.0.0', name: 'cbr0', plugins: [{ type: 'flannel' }, { type: 'portmap', capabilities: { portMappings: true } }] }],
-      kubeconfig: '/etc/cni/net.d/multus.d/multus.kubeconfig',
-      capabilities: { portMappings: true },
-      logFile: '/var/log/multus.log',
+      plugins: [
+        {
+          type: 'multus',
+          // The host does not see the container's /host/… path of the master: its content goes inline.
+          delegates: [{ cniVersion: '1.0.0', name: 'cbr0', plugins: [{ type: 'flannel' }, { type: 'portmap', capabilities: { portMappings: true } }] }],
+          kubeconfig: '/etc/cni/net.d/multus.d/multus.kubeconfig',
+          capabilities: { portMappings: true },
+          logFile: '/var/log/multus.log',
+        },
+      ],
     });
+  });
+
+  it('writes 00-multus.conf below CNI 1.0.0, and switches form (one file, never two) when the version crosses it', async () => {
+    const n = node();
+    writeFileSync(join(n.netd, '10-flannel.conflist'), JSON.stringify({ cniVersion: '0.4.0', name: 'cbr0', plugins: [{ type: 'flannel' }] }));
+    const entry = await start(n, { cniVersion: undefined });
+    expect(entry.confPath).toBe(join(n.netd, '00-multus.conf'));
+    expect(JSON.parse(readFileSync(join(n.netd, '00-multus.conf'), 'utf8'))).toMatchObject({ cniVersion: '0.4.0', type: 'multus' });
+    // The master moves to 1.0.0: the config follows it, as a list.
+    writeFileSync(join(n.netd, '10-flannel.conflist'), JSON.stringify({ cniVersion: '1.0.0', name: 'cbr0', plugins: [{ type: 'flannel' }] }));
+    await until(() => existsSync(join(n.netd, '00-multus.conflist')), '00-multus.conflist');
+    expect(existsSync(join(n.netd, '00-multus.conf'))).toBe(false);
   });
 
   it('builds the kubeconfig from the service account (0600) in a form client-node loads', async () => {
