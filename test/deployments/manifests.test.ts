@@ -52,7 +52,8 @@ describe('thick DaemonSet manifest', () => {
     const crd = byKind('CustomResourceDefinition');
     expect(crd).toMatchObject({ apiVersion: 'apiextensions.k8s.io/v1', metadata: { name: 'network-attachment-definitions.k8s.cni.cncf.io' } });
     expect(crd.spec).toMatchObject({ group: 'k8s.cni.cncf.io', scope: 'Namespaced', names: { plural: 'network-attachment-definitions', singular: 'network-attachment-definition', kind: 'NetworkAttachmentDefinition' } });
-    expect(crd.spec.names.shortNames).toContain('net-attach-def');
+    // upstream v4.3.0 added `nad` (kubectl get nad).
+    expect(crd.spec.names.shortNames).toEqual(['net-attach-def', 'nad']);
     expect(crd.spec.versions).toEqual([expect.objectContaining({ name: 'v1', served: true, storage: true })]);
     expect(crd.spec.versions[0].schema.openAPIV3Schema.properties.spec.properties.config.type).toBe('string');
   });
@@ -129,5 +130,9 @@ describe('thin DaemonSet manifest', () => {
     // The entrypoint writes <cniConfigDir>/multus.d/multus.kubeconfig; the plugin reads the host path.
     expect(thin.hostPathOf(thin.main, `${raw.cniConfigDir as string}/multus.d/multus.kubeconfig`)).toBe(raw.multusKubeconfigFileHost);
     expect(thin.main.resources.limits.memory).toBeDefined();
+  });
+
+  it('gives both DaemonSets\' pods 30 s to drain on SIGTERM, as upstream\'s next release does', () => {
+    for (const m of [thin, thick]) expect(m.pod.terminationGracePeriodSeconds).toBe(30);
   });
 });
