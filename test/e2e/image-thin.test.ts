@@ -35,4 +35,15 @@ describe.skipIf(setup.skip !== undefined)(`the image as the thin DaemonSet's pod
     await bed().removePod(pod);
     expect(await bed().audit(), bed().diagnostics()).toEqual(CLEAN);
   });
+
+  it('pods churning through the installed plugin, six at once: every sandbox READY with its network-status, nothing left', async () => {
+    bed().nad('default', 'thin-img-churn', CLUSTER_OCTET + 2);
+    const pods = await Promise.all(Array.from({ length: 6 }, (_, i) => bed().runPod('default', `thin-img-churn-${i}`, { [NETWORKS]: 'thin-img-churn' })));
+    for (const pod of pods) {
+      expect((await bed().cri.podSandboxStatus(pod.sandboxId)).status.state).toBe('SANDBOX_READY');
+      expect(bed().networkStatus('default', pod.name)).toHaveLength(2);
+    }
+    await Promise.all(pods.map((pod) => bed().removePod(pod)));
+    expect(await bed().audit(), bed().diagnostics()).toEqual(CLEAN);
+  }, 120_000);
 });
