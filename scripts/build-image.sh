@@ -113,7 +113,6 @@ if [[ ! -x $node_prefix/bin/node ]]; then
   bash scripts/install-node.sh --prefix "$node_prefix" --arch "$node_arch"
 fi
 
-base_ids=()
 # commit_base <name> <extra layer dir or ''>: scratch + the rootfs (+ /usr/local from the dir).
 commit_base() {
   local c

@@ -18,7 +18,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # The pinned line. Changing it: the version here, the SHA-512s (hex of the registry's
-# `dist.integrity`), package.json `engines`, src/util/node-version.ts, the Dockerfile's FROM lines.
+# `dist.integrity`), package.json `engines` (which the daemon checks: src/supervisor/node-line.ts),
+# the Dockerfile's FROM lines, src/bundle.sh's target, @types/node (test/supervisor/node-line.test.ts
+# checks they agree).
 NODE_VERSION=26.12.1
 declare -A NODE_SHA512=(
   [x64]=8e4e4b3009a01e53e53cc5a9b14ad23aa35a1191bed7550d777e61590fa9e7f5c669e956b93a89ebd21c032ff9c6d3cf37877965104d38607a80b30287690bf4

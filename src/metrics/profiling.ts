@@ -37,6 +37,21 @@ async function cpuProfile(seconds: number): Promise<string> {
   }
 }
 
+/** Answer a heap snapshot (`seconds` undefined) or a CPU profile, as a file to save. */
+async function answer(res: ServerResponse, seconds: number | undefined): Promise<void> {
+  const headers = (extension: string): Record<string, string> => ({
+    'Content-Type': 'application/json',
+    'Content-Disposition': `attachment; filename="multus-${new Date().toISOString().replaceAll(':', '-')}.${extension}"`,
+  });
+  if (seconds === undefined) {
+    res.writeHead(200, headers('heapsnapshot'));
+    await pipeline(getHeapSnapshot(), res);
+    return;
+  }
+  const profile = await cpuProfile(seconds);
+  res.writeHead(200, headers('cpuprofile')).end(profile);
+}
+
 /**
  * Upstream's `enablePprof` (v4.3.0: Go's /debug/pprof/ on the metrics port), the Node way, served
  * only when enabled: `/debug/pprof/profile?seconds=N` answers a CPU profile of the main thread
@@ -46,9 +61,10 @@ async function cpuProfile(seconds: number): Promise<string> {
  */
 export function serveProfiling(req: IncomingMessage, res: ServerResponse): boolean {
   const url = new URL(req.url ?? '/', 'http://metrics');
-  if (url.pathname !== '/debug/pprof/profile' && url.pathname !== '/debug/pprof/heap') return false;
-  const seconds = url.pathname === '/debug/pprof/profile' ? profileSeconds(url.searchParams) : 0;
-  if (seconds === undefined) {
+  const heap = url.pathname === '/debug/pprof/heap';
+  if (!heap && url.pathname !== '/debug/pprof/profile') return false;
+  const seconds = heap ? undefined : profileSeconds(url.searchParams);
+  if (!heap && seconds === undefined) {
     refuse(res, 400, `seconds must be a whole number from 1 to ${PROFILE_MAX_SECONDS}`);
     return true;
   }
@@ -57,13 +73,7 @@ export function serveProfiling(req: IncomingMessage, res: ServerResponse): boole
     return true;
   }
   busy = true;
-  const stamp = new Date().toISOString().replaceAll(':', '-');
-  const done = url.pathname === '/debug/pprof/heap'
-    ? (res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Disposition': `attachment; filename="multus-${stamp}.heapsnapshot"` }), pipeline(getHeapSnapshot(), res))
-    : cpuProfile(seconds).then((profile) => {
-        res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Disposition': `attachment; filename="multus-${stamp}.cpuprofile"` }).end(profile);
-      });
-  done
+  answer(res, seconds)
     .catch((err: unknown) => {
       if (!res.headersSent) refuse(res, 500, String(err));
       else res.destroy();

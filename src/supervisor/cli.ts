@@ -4,15 +4,15 @@
  * `-config <file>` (also `--config`, `-config=<file>`) and `-version`. Subcommands: `install`
  * (the init container) and `thin` (the thin DaemonSet's container).
  */
-import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { DEFAULT_DAEMON_CONFIG_PATH, loadDaemonConfig, parseDaemonConfig, type DaemonConfig } from '../config/daemon-config.js';
 import { parseTunables } from '../config/env.js';
 import { createLogger } from '../logging/logger.js';
+import { compileCacheStatus } from '../util/compile-cache.js';
 import { startConfigManager, type ConfigManager } from './config-manager.js';
 import { startDaemon } from './daemon.js';
-import { compileCacheStatus } from '../util/compile-cache.js';
 import { runInstall } from './install.js';
+import { PACKAGE } from './package-info.js';
 import { startThinEntrypoint } from './thin-entrypoint.js';
 import { THIN_FLAG_DEFAULTS, parseThinFlags } from './thin-flags.js';
 
@@ -53,11 +53,6 @@ async function thinConfig(cli: Cli): Promise<DaemonConfig> {
   return parseDaemonConfig({ ...THIN_FLAG_DEFAULTS, ...file, ...parseThinFlags(cli.thinFlags) }, 'thin entrypoint flags');
 }
 
-function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
-}
-
 /**
  * SIGTERM/SIGINT: stop gracefully (the daemon drains in-flight requests); a second signal means
  * the operator wants out now.
@@ -93,7 +88,7 @@ async function main(): Promise<void> {
   const thin = process.argv[2] === 'thin';
   const cli = parseCli(process.argv.slice(thin ? 3 : 2), thin);
   if (cli.version) {
-    process.stdout.write(`multus-daemon: version:${version()}\n`);
+    process.stdout.write(`multus-daemon: version:${PACKAGE.version}\n`);
     return;
   }
   const config = thin ? await thinConfig(cli) : await loadDaemonConfig(cli.configPath ?? DEFAULT_DAEMON_CONFIG_PATH);

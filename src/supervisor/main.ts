@@ -5,14 +5,12 @@
  * a message naming the one it needs instead of failing somewhere inside a dependency. Then it
  * turns on the module compile cache and loads the command line (cli.ts).
  */
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { enableCompileCacheIn } from '../util/compile-cache.js';
 import { unsupportedNode } from './node-line.js';
+import { APP_ROOT, PACKAGE } from './package-info.js';
 
-const APP_ROOT = new URL('../../', import.meta.url);
-const pkg = JSON.parse(readFileSync(new URL('package.json', APP_ROOT), 'utf8')) as { engines: { node: string } };
-const refusal = unsupportedNode(pkg.engines.node, process.versions.node);
+const refusal = unsupportedNode(PACKAGE.engines.node, process.versions.node);
 if (refusal !== undefined) {
   process.stderr.write(`multus-daemon: ${refusal}\n`);
   process.exit(1);
