@@ -585,6 +585,14 @@ export async function startBedOrSkip(mode: PluginMode = 'thick', clusterOctet = 
   return { bed };
 }
 
+/** The started bed of a test file, for its tests (which run only when it started). */
+export function bedOf(setup: { bed?: E2eBed | undefined }): () => E2eBed {
+  return () => {
+    if (setup.bed === undefined) throw new Error('no test bed');
+    return setup.bed;
+  };
+}
+
 /**
  * The hooks of every file that runs a bed: after a failed test, remove the pods it left (never a
  * DaemonSet's own) so the next test's audit judges only itself; after all, stop the bed, and

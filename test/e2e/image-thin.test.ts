@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CLEAN } from './audit.js';
-import { NETWORKS, THIN_MANIFEST, bedHooks, startImageBedOrSkip, type E2eBed } from './bed.js';
+import { NETWORKS, THIN_MANIFEST, bedHooks, bedOf, startImageBedOrSkip } from './bed.js';
 
 /**
  * The image as the thin DaemonSet's pod (deployments/multus-daemonset.yml) through CRI: its init
@@ -13,10 +13,7 @@ import { NETWORKS, THIN_MANIFEST, bedHooks, startImageBedOrSkip, type E2eBed } f
 const CLUSTER_OCTET = 230;
 const setup = await startImageBedOrSkip('test/e2e/image-thin.test.ts', 'image-thin', CLUSTER_OCTET, THIN_MANIFEST);
 
-function bed(): E2eBed {
-  if (setup.bed === undefined) throw new Error('no test bed');
-  return setup.bed;
-}
+const bed = bedOf(setup);
 
 describe.skipIf(setup.skip !== undefined)(`the image as the thin DaemonSet's pod${setup.skip === undefined ? '' : ` (skipped: ${setup.skip})`}`, () => {
   bedHooks(setup);

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CLEAN } from './audit.js';
-import { NETWORKS, bedHooks, startImageBedOrSkip, type E2eBed } from './bed.js';
+import { NETWORKS, bedHooks, bedOf, startImageBedOrSkip } from './bed.js';
 
 /**
  * Upstream's own thin manifest (v4.3.0, test/e2e/fixtures) with our image swapped in, through
@@ -16,10 +16,7 @@ const CLUSTER_OCTET = 235;
 const MANIFEST = new URL('./fixtures/upstream-v4.3.0-daemonset-thin.yml', import.meta.url).pathname;
 const setup = await startImageBedOrSkip('test/e2e/image-upstream-thin.test.ts', 'image-thin', CLUSTER_OCTET, MANIFEST);
 
-function bed(): E2eBed {
-  if (setup.bed === undefined) throw new Error('no test bed');
-  return setup.bed;
-}
+const bed = bedOf(setup);
 
 describe.skipIf(setup.skip !== undefined)(`upstream v4.3.0's thin manifest with our image${setup.skip === undefined ? '' : ` (skipped: ${setup.skip})`}`, () => {
   bedHooks(setup);

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CLEAN } from './audit.js';
-import { NETWORKS, bedHooks, startImageBedOrSkip, type E2eBed } from './bed.js';
+import { NETWORKS, bedHooks, bedOf, startImageBedOrSkip } from './bed.js';
 
 /**
  * Upstream's own thick manifest (v4.3.0, test/e2e/fixtures) with our image swapped in, run
@@ -15,10 +15,7 @@ const CLUSTER_OCTET = 225;
 const MANIFEST = new URL('./fixtures/upstream-v4.3.0-daemonset-thick.yml', import.meta.url).pathname;
 const setup = await startImageBedOrSkip('test/e2e/image-upstream.test.ts', 'image', CLUSTER_OCTET, MANIFEST);
 
-function bed(): E2eBed {
-  if (setup.bed === undefined) throw new Error('no test bed');
-  return setup.bed;
-}
+const bed = bedOf(setup);
 
 describe.skipIf(setup.skip !== undefined)(`upstream v4.3.0's thick manifest with our image${setup.skip === undefined ? '' : ` (skipped: ${setup.skip})`}`, () => {
   bedHooks(setup);

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CLEAN } from './audit.js';
-import { NETWORKS, THICK_MANIFEST, bedHooks, startImageBedOrSkip, type E2eBed } from './bed.js';
+import { NETWORKS, THICK_MANIFEST, bedHooks, bedOf, startImageBedOrSkip } from './bed.js';
 
 /**
  * The image users deploy, as kubelet runs it: the archive scripts/build-image.sh built from the
@@ -15,10 +15,7 @@ import { NETWORKS, THICK_MANIFEST, bedHooks, startImageBedOrSkip, type E2eBed } 
 const CLUSTER_OCTET = 220;
 const setup = await startImageBedOrSkip('test/e2e/image.test.ts', 'image', CLUSTER_OCTET, THICK_MANIFEST);
 
-function bed(): E2eBed {
-  if (setup.bed === undefined) throw new Error('no test bed');
-  return setup.bed;
-}
+const bed = bedOf(setup);
 
 async function get(path: string): Promise<number> {
   return (await fetch(`http://127.0.0.1:${bed().metricsPort}${path}`)).status;

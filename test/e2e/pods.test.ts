@@ -1,7 +1,7 @@
 import { readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { CLEAN } from './audit.js';
-import { CLUSTER_OCTET, MULTUS_NETWORK, NETWORKS, SHIM_READY_TIMEOUT_MS, bedHooks, startBedOrSkip, type E2eBed, type RunningPod } from './bed.js';
+import { CLUSTER_OCTET, MULTUS_NETWORK, NETWORKS, SHIM_READY_TIMEOUT_MS, bedHooks, bedOf, startBedOrSkip, type RunningPod } from './bed.js';
 
 /**
  * Pods through a real container runtime: a private containerd (CRI plugin, runc) runs our built
@@ -12,10 +12,7 @@ import { CLUSTER_OCTET, MULTUS_NETWORK, NETWORKS, SHIM_READY_TIMEOUT_MS, bedHook
  */
 const setup = await startBedOrSkip();
 
-function bed(): E2eBed {
-  if (setup.bed === undefined) throw new Error('no test bed');
-  return setup.bed;
-}
+const bed = bedOf(setup);
 
 const CLUSTER_IP = new RegExp(`^198\\.18\\.${CLUSTER_OCTET}\\.\\d+$`);
 

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CLEAN } from './audit.js';
-import { NETWORKS, bedHooks, startBedOrSkip, type E2eBed } from './bed.js';
+import { NETWORKS, bedHooks, bedOf, startBedOrSkip } from './bed.js';
 
 /**
  * The thin plugin through a real container runtime: containerd runs /opt/cni/bin/multus (as
@@ -12,10 +12,7 @@ import { NETWORKS, bedHooks, startBedOrSkip, type E2eBed } from './bed.js';
 const CLUSTER_OCTET = 210;
 const setup = await startBedOrSkip('thin', CLUSTER_OCTET);
 
-function bed(): E2eBed {
-  if (setup.bed === undefined) throw new Error('no test bed');
-  return setup.bed;
-}
+const bed = bedOf(setup);
 
 
 describe.skipIf(setup.skip !== undefined)(`thin plugin through containerd + CRI${setup.skip === undefined ? '' : ` (skipped: ${setup.skip})`}`, () => {
