@@ -1,7 +1,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestHost } from '../helpers/host.js';
 import { ROOT } from '../helpers/paths.js';
 
@@ -28,7 +28,11 @@ function emulated(args: string[], env: Record<string, string> = {}): string {
 }
 
 describe.skipIf(skip !== undefined)(`arm64 under qemu-aarch64-static${skip === undefined ? '' : ` (skipped: ${skip})`}`, () => {
-  const host = new TestHost();
+  // Made in beforeAll, not while collecting: a skipped suite runs no hooks, and would leave its dir.
+  let host: TestHost;
+  beforeAll(() => {
+    host = new TestHost();
+  });
   afterAll(() => host.cleanup());
 
   it('the shim and passthru cross-compile (static-pie, as in the Dockerfile) and answer VERSION', () => {
