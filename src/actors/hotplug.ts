@@ -5,7 +5,8 @@ import type { DelegateRequest } from '../server/delegate-request.js';
 import type { CniRequest } from '../server/request.js';
 import { removeFile } from '../util/atomic-write.js';
 import { deviceInfoFileOf } from './device-info.js';
-import { attachmentOf, checkCapabilities, type OperationContext } from './pod-operations.js';
+import { attachmentOf } from './attachment.js';
+import { checkCapabilities, type OperationContext } from './pod-operations.js';
 
 /**
  * `/delegate`: add, remove, check one interface of a running pod (upstream §5.9), inside the

@@ -1,11 +1,12 @@
-import { listCachedContainers, loadDelegates, removeDelegates } from '../cni/delegate-cache.js';
-import { listAllCachedAttachments } from '../cni/result-cache.js';
+import { listCachedContainers, loadDelegates } from '../cni/delegate-cache.js';
+import { listAllCachedAttachments, type StoredAttachment } from '../cni/result-cache.js';
 import type { ValidAttachment } from '../cni/runner.js';
 import { CNI_ERR, CniError } from '../errors.js';
-import type { CniRequest } from '../server/request.js';
+import { podFromArgs, type CniRequest, type PodRef } from '../server/request.js';
 import { existingNetns, releaseOrphanedAttachments } from './orphaned-attachments.js';
 import { clusterNetwork } from './planner.js';
-import { defaultNetworkReady, deleteAll, type OperationContext, type OperationOutcome } from './pod-operations.js';
+import { defaultNetworkReady, type OperationContext, type OperationOutcome } from './pod-operations.js';
+import { undoDelegates } from './undo.js';
 
 /**
  * The node-wide CNI 1.1 operations: STATUS and GC. They run in the supervisor's node mailbox,
@@ -34,10 +35,24 @@ function validAttachments(req: CniRequest): ValidAttachment[] {
 }
 
 /**
+ * A stale container's pod, from the CNI_ARGS its result-cache entries recorded: the DELs then
+ * carry the pod identity as they did at ADD, and a network given up can be reported on the pod.
+ */
+function recordedPod(entries: readonly StoredAttachment[], containerId: string): PodRef | undefined {
+  const entry = entries.find((e) => e.containerId === containerId);
+  if (entry === undefined) return undefined;
+  try {
+    return podFromArgs(entry.cniArgs.map(([k, v]) => `${k}=${v}`).join(';'));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * GC: every container with a delegate cache that the runtime no longer lists is deleted in full
- * (all its attachments, not only the cluster network as upstream does), then attachments only
- * the result cache remembers, then the cluster network's plugins get GC. Errors are collected
- * and reported together.
+ * (all its attachments, not only the cluster network as upstream does; a network whose DEL fails
+ * is given up, see undo.ts), then attachments only the result cache remembers, then the cluster
+ * network's plugins get GC. Errors are collected and reported together.
  */
 export async function gcNode(req: CniRequest, ctx: OperationContext): Promise<OperationOutcome> {
   await defaultNetworkReady(req, ctx);
@@ -56,10 +71,9 @@ export async function gcNode(req: CniRequest, ctx: OperationContext): Promise<Op
     const lookup = await loadDelegates(req.conf.cniDir, containerId);
     if (lookup.kind !== 'found') continue;
     const netns = await existingNetns(recordedNetns.get(containerId) ?? '');
-    const stale: CniRequest = { ...req, command: 'DEL', containerId, netns, ifname: req.ifname === '' ? 'eth0' : req.ifname };
-    const delErrors = await deleteAll(stale, lookup, ctx);
-    if (delErrors.length === 0) await removeDelegates(req.conf.cniDir, containerId);
-    errors.push(...delErrors);
+    const stale: CniRequest = { ...req, command: 'DEL', containerId, netns, ifname: req.ifname === '' ? 'eth0' : req.ifname, pod: recordedPod(cached, containerId) };
+    const { abandoned } = await undoDelegates(stale, lookup, 'gc', ctx);
+    errors.push(...abandoned);
   }
   errors.push(...(await releaseOrphanedAttachments(cached, done, ctx.runner)));
   const [master] = await clusterNetwork({ conf: req.conf, pod: undefined, kube: ctx.kube });

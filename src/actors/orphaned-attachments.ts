@@ -12,10 +12,9 @@ export async function existingNetns(recorded: string): Promise<string> {
 }
 
 /**
- * GC's second pass: attachments that only libcni's result cache still remembers. A DEL that
- * failed for one delegate drops the delegate cache all the same (upstream, retryDeleteOnError
- * off), and a crash can lose the delegate cache; the result entry then holds the last record of
- * an IP. Each entry carries the network config it was added with, so every network's stale
+ * GC's second pass: attachments that only libcni's result cache still remembers. A delegate
+ * whose DEL was given up (undo.ts) is dropped from the delegate cache, and a crash can lose the
+ * delegate cache; the result entry then holds the last record of an IP. Each entry carries the network config it was added with, so every network's stale
  * entries can be DELeted, not only the cluster network's (libcni GCs one network at a time).
  * `entries`: the result cache as GC read it; `skip`: the containers the runtime still lists, and
  * those already handled. Returns the failures; a failed entry stays for the next GC.

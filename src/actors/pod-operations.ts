@@ -1,18 +1,19 @@
 import type { Logger } from 'pino';
 import { delegateIfname, requestedCapabilities, type Delegate } from '../cni/delegate.js';
-import { loadDelegates, removeDelegates, saveDelegates, type CachedDelegates } from '../cni/delegate-cache.js';
+import { loadDelegates, saveDelegates, startedUpTo, type CachedDelegates } from '../cni/delegate-cache.js';
 import type { CniResult } from '../cni/result.js';
 import type { Attachment, Runner } from '../cni/runner.js';
 import { CNI_ERR, CniError, asCniError } from '../errors.js';
 import type { KubeAccess, PodInfo } from '../k8s/protocol.js';
-import type { CniRequest, PodRef } from '../server/request.js';
+import type { CniRequest } from '../server/request.js';
+import { attachmentOf, podLabel } from './attachment.js';
 import { applyDefaultRoutes } from './default-route.js';
-import { removeFile } from '../util/atomic-write.js';
 import { planDelegates } from './planner.js';
 import { assignDeviceIds, type DeviceSources } from './device-ids.js';
-import { copyDevicePluginInfo, deviceInfoFileOf, deviceInfoPath, readDeviceInfo } from './device-info.js';
+import { copyDevicePluginInfo, deviceInfoFileOf, readDeviceInfo } from './device-info.js';
 import { waitForReadinessIndicator } from './readiness.js';
 import { publishPodNetworks } from './pod-status.js';
+import { combine, undoDelegates, type AbandonReason } from './undo.js';
 
 /**
  * What a pod actor does for each command. Each function runs inside the pod's mailbox, so for
@@ -46,41 +47,13 @@ export interface OperationContext {
   deviceInfoDir: string;
   /** Whether a failed network-status write is retried later (a daemon), or only logged (the thin plugin, which exits). */
   statusRetries: boolean;
+  /** A delegate DEL given up (the daemon counts them; see undo.ts). */
+  deleteAbandoned: (reason: AbandonReason) => void;
 }
 
 /** MN-39: ADD, STATUS and GC wait for the default network when the config names its indicator file. */
 export function defaultNetworkReady(req: CniRequest, ctx: OperationContext): Promise<void> {
   return req.conf.readinessIndicatorFile === '' ? Promise.resolve() : waitForReadinessIndicator(req.conf.readinessIndicatorFile, ctx.readinessTimeoutMs);
-}
-
-/** CNI_ARGS for delegates (upstream §4.5): the pod identity, never the request's raw string. */
-function delegateCniArgs(pod: PodRef | undefined): Array<[string, string]> {
-  const args: Array<[string, string]> = [['IgnoreUnknown', 'true']];
-  if (pod === undefined) return args;
-  args.push(['K8S_POD_NAMESPACE', pod.namespace], ['K8S_POD_NAME', pod.name]);
-  if (pod.infraContainerId !== '') args.push(['K8S_POD_INFRA_CONTAINER_ID', pod.infraContainerId]);
-  if (pod.uid !== '') args.push(['K8S_POD_UID', pod.uid]);
-  return args;
-}
-
-/**
- * The libcni parameters of one delegate. The master gets the runtime's runtimeConfig; the others
- * only what the pod asked for (MN-46), plus upstream's deprecated `MAC=`/`IP=` CNI_ARGS (MUL-6).
- * A resource-derived deviceID overrides the runtime's. With a deviceID comes upstream's
- * `CNIDeviceInfoFile` in `deviceInfoDir`, named after the delegate, container and interface.
- */
-export function attachmentOf(req: CniRequest, delegate: Delegate, index: number, deviceInfoDir: string): Attachment {
-  const cniArgs = delegateCniArgs(req.pod);
-  const requests = delegate.requests;
-  if (requests?.mac !== undefined) cniArgs.push(['MAC', requests.mac]);
-  if (requests?.ips !== undefined) cniArgs.push(['IP', requests.ips.join(',')]);
-  const ifname = delegateIfname(delegate, index, req.ifname);
-  const capabilityArgs = delegate.master ? { ...req.conf.runtimeConfig } : requestedCapabilities(requests);
-  if (requests?.deviceID !== undefined) capabilityArgs.deviceID = requests.deviceID;
-  if (typeof capabilityArgs.deviceID === 'string' && capabilityArgs.deviceID !== '') {
-    capabilityArgs.CNIDeviceInfoFile = deviceInfoPath(deviceInfoDir, delegate.name, req.containerId, ifname);
-  }
-  return { containerId: req.containerId, netns: req.netns, ifname, cniArgs, capabilityArgs };
 }
 
 /**
@@ -133,41 +106,6 @@ function checkIfnamesUnique(req: CniRequest, delegates: readonly Delegate[]): vo
   });
 }
 
-function podLabel(req: CniRequest, delegate: Delegate): string {
-  const pod = req.pod;
-  return pod === undefined ? delegate.name : `${pod.namespace}/${pod.name}/${pod.uid}:${delegate.name}`;
-}
-
-/**
- * DEL the started delegates in reverse order, attempting every one (DEL is best effort) and
- * returning the failures; those never started have nothing to undo. Used by DEL, by ADD's
- * rollback and by GC.
- */
-export async function deleteAll(req: CniRequest, { delegates, started }: CachedDelegates, ctx: OperationContext): Promise<CniError[]> {
-  const errors: CniError[] = [];
-  if (started < delegates.length) ctx.log.debug({ sandbox: req.containerId, networks: delegates.slice(started).map((d) => d.name) }, 'not deleting networks whose ADD never started');
-  for (let i = started - 1; i >= 0; i--) {
-    const d = delegates[i] as Delegate;
-    const a = attachmentOf(req, d, i, ctx.deviceInfoDir);
-    try {
-      const skipped = await ctx.runner.del(d.net, a);
-      if (skipped.length > 0) ctx.log.debug({ sandbox: req.containerId, net: d.name, plugins: skipped }, 'DEL skipped plugins that cannot be found (type refused, or in no bin dir): they never ran');
-    } catch (err) {
-      const e = asCniError(err);
-      errors.push(new CniError(e.code, `[${podLabel(req, d)}]: error deleting container from network "${d.net.name}": ${e.message}`, e.details, { cause: e.cause }));
-    }
-    // Removed even when the DEL failed: the cache may be dropped with it, and nothing else would.
-    const infoFile = deviceInfoFileOf(a);
-    if (infoFile !== undefined) await removeFile(infoFile).catch((err: unknown) => ctx.log.warn({ err, file: infoFile }, 'cannot remove a device-info file'));
-  }
-  return errors;
-}
-
-function combine(errors: readonly CniError[]): CniError {
-  const first = errors[0] as CniError;
-  return errors.length === 1 ? first : new CniError(first.code, errors.map((e) => e.message).join(' / '), first.details);
-}
-
 /**
  * ADD: plan, then run each delegate, recording it as started in the delegate cache BEFORE its
  * plugin runs (so a crash can always be undone by DEL, and a DEL runs no delegate that never
@@ -192,8 +130,8 @@ export async function addPod(req: CniRequest, ctx: OperationContext): Promise<Op
   const previous = await loadDelegates(cniDir, req.containerId);
   if (previous.kind === 'found') {
     ctx.log.warn({ sandbox: req.containerId }, 'ADD for a container that was never deleted: removing its previous attachments first');
-    const errors = await deleteAll(req, previous, ctx);
-    if (errors.length > 0) throw new CniError(CNI_ERR.TRY_AGAIN_LATER, `cannot clean up the previous ADD of this container: ${combine(errors).message}`);
+    const { pending } = await undoDelegates(req, previous, 'del', ctx);
+    if (pending.length > 0) throw new CniError(CNI_ERR.TRY_AGAIN_LATER, `cannot clean up the previous ADD of this container: ${combine(pending).message}`);
   }
   let results: CniResult[] = [];
   const deviceInfos: Array<Record<string, unknown> | undefined> = [];
@@ -201,13 +139,13 @@ export async function addPod(req: CniRequest, ctx: OperationContext): Promise<Op
   for (const [i, d] of delegates.entries()) {
     const a = attachmentOf(req, d, i, ctx.deviceInfoDir);
     try {
-      await saveDelegates(cniDir, req.containerId, { delegates, started: i + 1 });
+      await saveDelegates(cniDir, req.containerId, startedUpTo(delegates, i + 1));
       started = i + 1;
       await provideDeviceInfo(d, a, ctx);
       results.push(await ctx.runner.add(d.net, a));
       deviceInfos.push(await publishedDeviceInfo(a, ctx));
     } catch (err) {
-      await rollback(req, { delegates, started }, ctx);
+      await rollback(req, startedUpTo(delegates, started), ctx);
       const e = asCniError(err);
       throw new CniError(e.code, `[${podLabel(req, d)}]: error adding container to network "${d.net.name}": ${e.message}`, e.details, { cause: e.cause });
     }
@@ -216,7 +154,7 @@ export async function addPod(req: CniRequest, ctx: OperationContext): Promise<Op
     try {
       results = await defaultRoutes(req, delegates, results, ctx);
     } catch (err) {
-      await rollback(req, { delegates, started }, ctx);
+      await rollback(req, startedUpTo(delegates, started), ctx);
       throw err;
     }
   }
@@ -255,11 +193,11 @@ async function publishedDeviceInfo(a: Attachment, ctx: OperationContext): Promis
   }
 }
 
-/** Undo a failed ADD; a complete rollback also removes the delegate cache. */
+/** Undo a failed ADD; what cannot be undone stays in the delegate cache for the runtime's DEL. */
 async function rollback(req: CniRequest, cached: CachedDelegates, ctx: OperationContext): Promise<void> {
-  const errors = await deleteAll(req, cached, ctx);
-  if (errors.length === 0) await removeDelegates(req.conf.cniDir, req.containerId);
-  else ctx.log.error({ sandbox: req.containerId, err: combine(errors) }, 'rollback after a failed ADD was incomplete; the delegate cache is kept for the DEL that follows');
+  const { pending, abandoned } = await undoDelegates(req, cached, 'rollback', ctx);
+  if (pending.length > 0) ctx.log.error({ sandbox: req.containerId, err: combine(pending) }, 'rollback after a failed ADD was incomplete; the delegate cache keeps what is left for the DEL that follows');
+  else if (abandoned.length > 0) ctx.log.error({ sandbox: req.containerId, err: combine(abandoned) }, 'rollback after a failed ADD gave up on some networks');
 }
 
 /** Apply default-route requests in the pod and rewrite the cached results they changed. */
@@ -290,14 +228,13 @@ export async function delPod(req: CniRequest, ctx: OperationContext): Promise<Op
   } else if (lookup.kind === 'corrupt') {
     ctx.log.warn({ sandbox: req.containerId, reason: lookup.reason }, 'DEL: delegate cache unreadable, deleting the configured cluster network instead');
     const delegates = await planDelegates({ conf: req.conf, pod: undefined, kube: undefined });
-    cached = { delegates, started: delegates.length };
+    cached = startedUpTo(delegates, delegates.length);
   } else {
     cached = lookup;
   }
-  const errors = await deleteAll(req, cached, ctx);
-  if (errors.length === 0 || !req.conf.retryDeleteOnError) await removeDelegates(cniDir, req.containerId);
-  if (errors.length > 0) throw combine(errors);
-  return { networks: cached.delegates.slice(0, cached.started).map((d) => d.name) };
+  const { pending } = await undoDelegates(req, cached, 'del', ctx);
+  if (pending.length > 0) throw combine(pending);
+  return { networks: cached.entries.filter((e) => e.started).map((e) => e.delegate.name) };
 }
 
 /** CHECK every cached delegate against its cached result. */
@@ -306,8 +243,8 @@ export async function checkPod(req: CniRequest, ctx: OperationContext): Promise<
   if (lookup.kind !== 'found') {
     throw new CniError(CNI_ERR.UNKNOWN_CONTAINER, `CHECK: container ${req.containerId} has no usable delegate cache (${lookup.kind === 'corrupt' ? lookup.reason : 'never added'})`);
   }
-  for (const [i, d] of lookup.delegates.entries()) {
-    await ctx.runner.check(d.net, attachmentOf(req, d, i, ctx.deviceInfoDir));
+  for (const [i, { delegate }] of lookup.entries.entries()) {
+    await ctx.runner.check(delegate.net, attachmentOf(req, delegate, i, ctx.deviceInfoDir));
   }
-  return { networks: lookup.delegates.map((d) => d.name) };
+  return { networks: lookup.entries.map((e) => e.delegate.name) };
 }

@@ -12,11 +12,13 @@ import { parseNetworkConfig } from './network-config.js';
  * (Go field names, `Bytes` = base64 of the raw delegate config), so files upstream wrote are
  * deleted correctly after an image switch, and upstream can read ours.
  *
- * Each entry also says whether the ADD started that delegate (`"started": true|false`), and the
- * file is rewritten before each delegate's plugin is spawned, so a DEL undoes exactly what the
- * ADD started, even after a crash. Upstream's decoder ignores the key (its DEL runs every
- * delegate, as before); an entry without it, as upstream and our older versions write them,
- * counts as started, so nothing such a file names is ever leaked.
+ * Each entry also says whether a DEL still has to undo that delegate (`"started": true|false`):
+ * the file is rewritten before each delegate's plugin is spawned, so a DEL undoes exactly what
+ * the ADD started, even after a crash; and a DEL that fails for some delegates leaves only those
+ * marked, with `"deleteAttempts"` and `"deleteError"`, for the runtime's retry. Upstream's
+ * decoder ignores these keys (its DEL runs every delegate, as before); an entry without
+ * `started`, as upstream and our older versions write them, counts as started, so nothing such a
+ * file names is ever leaked.
  */
 
 /** Container IDs become file names: allow only what CNI allows (CNI-6), so no path escapes. */
@@ -44,7 +46,7 @@ function goNetConf(plugin: Record<string, unknown> | undefined): Record<string, 
   return conf;
 }
 
-function toDelegateNetConf(d: Delegate, started: boolean): Record<string, unknown> {
+function toDelegateNetConf({ delegate: d, started, deleteAttempts, deleteError }: CachedDelegate): Record<string, unknown> {
   const first = d.net.plugins[0];
   const entry: Record<string, unknown> = {
     Conf: d.net.single ? goNetConf(first) : goNetConf(undefined),
@@ -57,6 +59,7 @@ function toDelegateNetConf(d: Delegate, started: boolean): Record<string, unknow
     Bytes: Buffer.from(d.net.bytes).toString('base64'),
     started,
   };
+  if (deleteAttempts > 0) Object.assign(entry, { deleteAttempts, deleteError });
   if (d.ifnameRequest !== undefined) entry.ifnameRequest = d.ifnameRequest;
   if (d.resourceName !== undefined) entry.resourceName = d.resourceName;
   const r = d.requests ?? {};
@@ -90,7 +93,7 @@ function readRequests(e: Record<string, unknown>): AttachmentRequests | undefine
   return Object.keys(r).length > 0 ? r : undefined;
 }
 
-function fromDelegateNetConf(raw: unknown, index: number, source: string): Delegate {
+function fromDelegateNetConf(raw: unknown, index: number, source: string): CachedDelegate {
   if (typeof raw !== 'object' || raw === null) throw new Error(`entry ${index} is not an object`);
   const e = raw as Record<string, unknown>;
   if (typeof e.Bytes !== 'string') throw new Error(`entry ${index} has no Bytes`);
@@ -100,21 +103,35 @@ function fromDelegateNetConf(raw: unknown, index: number, source: string): Deleg
   if (typeof e.resourceName === 'string' && e.resourceName !== '') delegate.resourceName = e.resourceName;
   const requests = readRequests(e);
   if (requests !== undefined) delegate.requests = requests;
-  return delegate;
+  // Only an explicit false means "nothing to undo".
+  const cached: CachedDelegate = { delegate, started: e.started !== false, deleteAttempts: Number.isSafeInteger(e.deleteAttempts) ? Math.max(0, e.deleteAttempts as number) : 0 };
+  if (typeof e.deleteError === 'string') cached.deleteError = e.deleteError;
+  return cached;
 }
 
-/**
- * A pod's planned delegates and how many of them, in order, its ADD started: the ones a DEL must
- * undo (the ADD runs them one after the other, so the started ones come first).
- */
+/** One planned delegate of a pod, and what a DEL still owes it. */
+export interface CachedDelegate {
+  delegate: Delegate;
+  /** Its ADD started and no DEL has undone it yet: a DEL runs it. */
+  started: boolean;
+  /** DELs of it that failed so far, and the last one's error. */
+  deleteAttempts: number;
+  deleteError?: string;
+}
+
+/** A pod's planned delegates, in the order the ADD runs them (their position names net1, net2…). */
 export interface CachedDelegates {
-  delegates: readonly Delegate[];
-  started: number;
+  entries: readonly CachedDelegate[];
+}
+
+/** The cache of an ADD that has started the first `started` of `delegates`. */
+export function startedUpTo(delegates: readonly Delegate[], started: number): CachedDelegates {
+  return { entries: delegates.map((delegate, i) => ({ delegate, started: i < started, deleteAttempts: 0 })) };
 }
 
 /** Write the cache (atomically; dir 0700, file 0600). */
-export async function saveDelegates(cniDir: string, containerId: string, { delegates, started }: CachedDelegates): Promise<void> {
-  await writeFileAtomic(cachePath(cniDir, containerId), JSON.stringify(delegates.map((d, i) => toDelegateNetConf(d, i < started))), 0o600);
+export async function saveDelegates(cniDir: string, containerId: string, { entries }: CachedDelegates): Promise<void> {
+  await writeFileAtomic(cachePath(cniDir, containerId), JSON.stringify(entries.map(toDelegateNetConf)), 0o600);
 }
 
 /** What a cache lookup found. A corrupt file is reported, not thrown: DEL falls back. */
@@ -136,10 +153,7 @@ export async function loadDelegates(cniDir: string, containerId: string): Promis
   try {
     const raw = JSON.parse(text) as unknown;
     if (!Array.isArray(raw) || raw.length === 0) throw new Error('not a non-empty JSON array');
-    const delegates = raw.map((e, i) => fromDelegateNetConf(e, i, path));
-    // Only an explicit false means "not started"; up to the last entry without it, all are undone.
-    const started = raw.findLastIndex((e) => (e as Record<string, unknown>).started !== false) + 1;
-    return { kind: 'found', delegates, started };
+    return { kind: 'found', entries: raw.map((e, i) => fromDelegateNetConf(e, i, path)) };
   } catch (err) {
     return { kind: 'corrupt', reason: `cannot parse ${path}: ${(err as Error).message}` };
   }

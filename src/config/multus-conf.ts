@@ -17,6 +17,8 @@ export interface MultusConf {
   cniDir: string;
   confDir: string;
   retryDeleteOnError: boolean;
+  /** DELs a failing delegate gets before it is given up (ours; `retryDeleteOnError` off). */
+  deleteAttempts: number;
   /** Namespace of the clusterNetwork/defaultNetworks NADs and of the default-network annotation's NAD. */
   multusNamespace: string;
   /** Pods in these namespaces get no defaultNetworks. */
@@ -50,6 +52,14 @@ function strings(raw: JsonObject, key: string, fallback: string[]): string[] {
 function commaList(value: string): string[] {
   const items = value.split(',').map((s) => s.trim()).filter((s) => s !== '');
   return items.length > 0 ? items : ['default'];
+}
+
+/** A whole number of at least 1 (ours: refused loudly, never silently replaced). */
+function positiveInt(raw: JsonObject, key: string, fallback: number): number {
+  const v = raw[key];
+  if (v === undefined || v === null) return fallback;
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) throw new CniError(CNI_ERR.INVALID_CONFIG, `multus config: "${key}" must be a whole number of at least 1, got ${JSON.stringify(v)}`);
+  return v;
 }
 
 function str(raw: JsonObject, key: string, fallback: string): string {
@@ -92,6 +102,7 @@ export function readMultusConf(raw: JsonObject): MultusConf {
     cniDir: str(raw, 'cniDir', '/var/lib/cni/multus'),
     confDir: str(raw, 'confDir', '/etc/cni/multus/net.d'),
     retryDeleteOnError: raw.retryDeleteOnError === true,
+    deleteAttempts: positiveInt(raw, 'deleteAttempts', 3),
     multusNamespace: str(raw, 'multusNamespace', 'kube-system'),
     systemNamespaces: strings(raw, 'systemNamespaces', ['kube-system']),
     defaultNetworks: strings(raw, 'defaultNetworks', []),

@@ -67,7 +67,14 @@ export function createMetrics(sources: GaugeSources) {
     labelNames: ['handler', 'code', 'method'] as const,
     registers,
   });
+  const deletesAbandoned = new Counter({
+    name: 'multus_delegate_deletes_abandoned_total',
+    help: 'Delegate DELs given up: after deleteAttempts failed attempts, or at CNI GC (its IP may stay allocated)',
+    labelNames: ['reason'] as const,
+    registers,
+  });
   for (const command of ['ADD', 'DEL', 'CHECK']) for (const result of ['ok', 'error']) cniRequest.zero({ command, result });
+  for (const reason of ['attempts', 'gc']) deletesAbandoned.inc({ reason }, 0);
 
   const gauge = (name: string, help: string, read: () => number): void => {
     new Gauge({ name, help, registers, collect() { this.set(read()); } });
@@ -101,7 +108,7 @@ export function createMetrics(sources: GaugeSources) {
     // Alert on time() > this − margin: a rotation that keeps failing shows here before requests fail.
     if (sources.nodeCertificate === true) kubeGauge('multus_client_certificate_expiration_timestamp_seconds', 'When the per-node client certificate in use expires (Unix time)', (s) => s.certificateExpirySeconds ?? 0);
   }
-  return { registry, cniRequest, delegate, poolWait, kubeRequest, serverRequests };
+  return { registry, cniRequest, delegate, poolWait, kubeRequest, serverRequests, deletesAbandoned };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

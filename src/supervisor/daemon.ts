@@ -105,6 +105,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       devices: { podResourcesSocket: tunables.podResourcesSocket, checkpointFile: tunables.deviceCheckpointFile },
       deviceInfoDir: tunables.deviceInfoDir,
       statusRetries: true,
+      deleteAbandoned: (reason) => metrics.deletesAbandoned.inc({ reason }),
       netnsIp: netnsIpVia((task) => pool.runNetnsIp(task), tunables.delegateTimeoutMs, opts.config.chrootDir),
       log: log.child({ component: 'pod-actor', pod: req.pod === undefined ? undefined : `${req.pod.namespace}/${req.pod.name}` }),
       runner: createRunner({

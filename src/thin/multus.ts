@@ -82,6 +82,8 @@ async function handle(stdinText: string): Promise<{ stdout: string; code: number
       deviceInfoDir: tunables.deviceInfoDir,
       // This process exits once it has answered: a background retry would never run.
       statusRetries: false,
+      // No metrics in a one-shot process: the warning event and the log line report it.
+      deleteAbandoned: () => undefined,
       netnsIp: netnsIpVia(execNetnsIp, tunables.delegateTimeoutMs),
       runner: createRunner({ run: execPlugin, cniDir: req.conf.cniDir, binDirs: pluginDirs(req.conf, process.env.CNI_PATH ?? ''), timeoutMs: tunables.delegateTimeoutMs, chrootDir: '' }),
     };

@@ -36,7 +36,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 describe('supervisor', () => {
   it('refuses work past its in-flight bound with CNI error 11, at once', async () => {
     const { runner, release } = blockingRunner();
-    const supervisor = createSupervisor({ maxInflight: 2, log: pino({ level: 'silent' }), context: () => ({ runner, log: pino({ level: 'silent' }), kube: undefined, netnsIp: () => Promise.resolve(), readinessTimeoutMs: 0, statusRetries: true, ...NO_DEVICES }) });
+    const supervisor = createSupervisor({ maxInflight: 2, log: pino({ level: 'silent' }), context: () => ({ runner, log: pino({ level: 'silent' }), kube: undefined, netnsIp: () => Promise.resolve(), readinessTimeoutMs: 0, statusRetries: true, deleteAbandoned: () => undefined, ...NO_DEVICES }) });
     const first = [supervisor.handle(addRequest('a', dir)), supervisor.handle(addRequest('b', dir))];
     const refused = supervisor.handle(addRequest('c', dir));
     await expect(refused).rejects.toMatchObject({ code: 11 });
@@ -59,7 +59,7 @@ describe('supervisor', () => {
     } as unknown as Runner;
     const logged: unknown[] = [];
     const log = pino({ level: 'error' }, { write: (line: string) => logged.push(JSON.parse(line)) });
-    const supervisor = createSupervisor({ maxInflight: 10, log, context: () => ({ runner, log, kube: undefined, netnsIp: () => Promise.resolve(), readinessTimeoutMs: 0, statusRetries: true, ...NO_DEVICES }) });
+    const supervisor = createSupervisor({ maxInflight: 10, log, context: () => ({ runner, log, kube: undefined, netnsIp: () => Promise.resolve(), readinessTimeoutMs: 0, statusRetries: true, deleteAbandoned: () => undefined, ...NO_DEVICES }) });
     const [crashed, fine] = await Promise.allSettled([supervisor.handle(addRequest('crashes', dir)), supervisor.handle(addRequest('fine', dir))]);
     expect(crashed.status).toBe('rejected');
     expect((crashed as PromiseRejectedResult).reason).toMatchObject({ code: 999, message: expect.stringContaining('cannot read properties of undefined') });

@@ -41,6 +41,11 @@ describe('daemon config', () => {
     const merged = readMultusConf(mergeDaemonConfig({ cniVersion: '0.3.1', confDir: '/from/stdin', clusterNetwork: 'a' }, { confDir: '/from/daemon', retryDeleteOnError: true }));
     expect(merged).toMatchObject({ cniVersion: '0.3.1', confDir: '/from/daemon', clusterNetwork: 'a', retryDeleteOnError: true, binDir: '/opt/cni/bin', cniDir: '/var/lib/cni/multus' });
   });
+  it('deleteAttempts: 3 by default; anything but a whole number of at least 1 is refused, naming the key', () => {
+    expect(readMultusConf({}).deleteAttempts).toBe(3);
+    expect(readMultusConf({ deleteAttempts: 5 }).deleteAttempts).toBe(5);
+    for (const bad of [0, -1, 1.5, '3', true]) expect(() => readMultusConf({ deleteAttempts: bad })).toThrow(/"deleteAttempts" must be a whole number of at least 1/);
+  });
   it('forwards only the runtimeConfig keys upstream forwards', () => {
     const conf = readMultusConf({ runtimeConfig: { portMappings: [{ hostPort: 1, containerPort: 2 }], dns: { nameservers: ['x'] }, 'io.kubernetes.cri.pod-annotations': {} } });
     expect(Object.keys(conf.runtimeConfig)).toEqual(['portMappings']);

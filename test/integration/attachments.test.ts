@@ -276,12 +276,12 @@ describe('CNI 1.1 GC and STATUS across attachments', () => {
     expect(reservations(ipamA)).toEqual([]);
   });
 
-  it('GC releases attachments only the result cache remembers (delegate cache lost, or dropped after a failed DEL)', async () => {
+  it('GC releases attachments only the result cache remembers (delegate cache lost, or a DEL given up)', async () => {
     const ipamB = bridgeNad('default', 'gc-orphan-net', 46);
     const p = newPod('default', 'gc-orphan', { [NETWORKS]: 'gc-orphan-net' }, { cniVersion: '1.1.0' });
     expect((await cni('ADD', p)).code).toBe(0);
-    // What a DEL that failed for one delegate leaves (upstream's retryDeleteOnError off): no
-    // delegate cache, so the runtime's retried DEL has nothing to do, and the IPs stay reserved.
+    // What a crash that lost the delegate cache leaves (or a DEL given up, del-failures.test.ts):
+    // no delegate cache, so the runtime's DEL has nothing to do, and the IPs stay reserved.
     rmSync(join(cluster.daemon.cniDir, p.containerId));
     expect((await cni('DEL', p)).code).toBe(0);
     expect(reservations(ipamB)).toHaveLength(1);

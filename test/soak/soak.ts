@@ -76,8 +76,8 @@ export async function runSoak(host: TestHost, opts: SoakOptions): Promise<SoakRe
   const kubeconfig = join(host.dir, 'kubeconfig');
   writeKubeconfig(kubeconfig, api.url);
   // The delegate timeout ends the hanging-delegate fault. It must stay well above a node-based
-  // fake plugin's start-up on a loaded machine: a DEL killed by it is a failed DEL, which (as
-  // upstream, retryDeleteOnError off) forgets the attachment and leaves its result cache behind.
+  // fake plugin's start-up on a loaded machine: a DEL killed by it is a failed DEL, kept for
+  // the runtime's retry (up to deleteAttempts).
   const env = { MULTUS_NODE_NAME: NODE, MULTUS_DELEGATE_TIMEOUT_MS: '3000', MULTUS_API_TIMEOUT_MS: '1000' };
   const start = (): Promise<TestDaemon> => startTestDaemon(host.dir, { kubeconfig, logLevel: 'error' }, env);
   let daemon = await start();
