@@ -9,7 +9,7 @@ import { NODE, createNodePod } from '../helpers/cluster.js';
 import { freePort, readJsonLines, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { TestHost } from '../helpers/host.js';
 import { bridgePlugin } from '../helpers/networks.js';
-import { DAEMON, DEBIAN_PLUGINS, ROOT, SHIM } from '../helpers/paths.js';
+import { DAEMON, DEBIAN_PLUGINS, FIXTURE_PLUGINS, ROOT, SHIM } from '../helpers/paths.js';
 import { auditHost, hostNetns, type LeakAudit } from './audit.js';
 import { Containerd, unmount } from './containerd.js';
 import { CriError, sandboxNetns, type CriClient } from './cri-client.js';
@@ -384,13 +384,23 @@ export class E2eBed {
     return this.containerd.cri;
   }
 
-  /** A bridge + host-local NAD on a run-unique bridge in 198.18.<octet>.0/24. */
-  nad(namespace: string, name: string, octet: number): { bridge: string; ipamDir: string } {
+  /**
+   * A bridge + host-local NAD on a run-unique bridge in 198.18.<octet>.0/24; with `chain`, a
+   * conflist whose later plugins are those (e.g. a fixture plugin placed with `addFixturePlugin`).
+   */
+  nad(namespace: string, name: string, octet: number, chain: Array<Record<string, unknown>> = []): { bridge: string; ipamDir: string } {
     const net = bridgePlugin(this.host, octet);
     this.#bridges.push(net.bridge);
     this.#ipamDirs.push(net.ipamDir);
-    this.api.createNad(namespace, name, JSON.stringify({ cniVersion: '0.4.0', ...net.plugin }));
+    const config = chain.length === 0 ? { cniVersion: '0.4.0', ...net.plugin } : { cniVersion: '0.4.0', name, plugins: [net.plugin, ...chain] };
+    this.api.createNad(namespace, name, JSON.stringify(config));
     return { bridge: net.bridge, ipamDir: net.ipamDir };
+  }
+
+  /** Put one of test/fixtures/plugins into the node's bin dir (thick mode: the daemon runs on the host). */
+  addFixturePlugin(name: string): void {
+    const target = join(this.cniBinDir, name);
+    if (!existsSync(target)) symlinkSync(join(FIXTURE_PLUGINS, name), target);
   }
 
   /** Create the pod in the API server (bound to node-a) and return its uid, as the scheduler would. */

@@ -1,4 +1,5 @@
-import { readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, readlinkSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CLEAN } from './audit.js';
 import { CLUSTER_OCTET, MULTUS_NETWORK, NETWORKS, SHIM_READY_TIMEOUT_MS, bedHooks, bedOf, startBedOrSkip, type RunningPod } from './bed.js';
@@ -102,6 +103,24 @@ describe.skipIf(setup.skip !== undefined)(`pods through containerd + CRI${setup.
     expect(calls.length).toBeGreaterThan(1);
     // Had that DEL failed, containerd would keep the sandbox NOTREADY with its netns (as in g).
     expect(await bed().cri.listPodSandbox({ 'io.kubernetes.pod.name': 'refused' })).toEqual([]);
+    await expectClean();
+  });
+
+  it('c3. a network whose DEL fails twice: StopPodSandbox fails twice with its error, the third succeeds and releases its IP, nothing left', async () => {
+    bed().addFixturePlugin('cni-record');
+    const failing = join(bed().host.dir, 'c3-del-fails');
+    writeFileSync(failing, '');
+    bed().nad('default', 'e2e-del-retry', 215, [{ type: 'cni-record', failOn: 'DEL', failWhile: failing }]);
+    const annotations = { [NETWORKS]: 'e2e-del-retry' };
+    const pod = await bed().runSandbox('default', 'del-retry', bed().createPod('default', 'del-retry', annotations), annotations);
+    for (let attempt = 1; attempt <= 2; attempt++) {
+      await expect(bed().cri.stopPodSandbox(pod.sandboxId), `StopPodSandbox ${attempt}`).rejects.toThrow(/cni-record told to fail DEL/);
+    }
+    unlinkSync(failing);
+    await bed().cri.stopPodSandbox(pod.sandboxId);
+    await bed().cri.removePodSandbox(pod.sandboxId);
+    const calls = bed().cniCalls('default', 'del-retry');
+    expect(calls.slice(0, 4), calls.join(', ')).toEqual(['ADD ok', 'DEL error', 'DEL error', 'DEL ok']);
     await expectClean();
   });
 
