@@ -3,6 +3,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { join } from 'node:path';
 import { limitConnections } from './connection-limit.js';
 
+/** Connections the kernel queues for accept() on the socket. */
+const LISTEN_BACKLOG = 4096;
+
 /** Upstream's socket file name inside socketDir. */
 export const SOCKET_NAME = 'multus.sock';
 
@@ -94,7 +97,10 @@ export async function startSocketServer(opts: SocketServerOptions): Promise<Serv
   if (opts.connectionLimit !== undefined) limitConnections(server, opts.connectionLimit);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(socketPath, () => {
+    // A burst of pods (a node coming back, a big Deployment) connects all at once; beyond the
+    // backlog Linux answers EAGAIN and the shims back off. Node's default is 511; the kernel caps
+    // it at net.core.somaxconn (4096 since Linux 5.4).
+    server.listen({ path: socketPath, backlog: LISTEN_BACKLOG }, () => {
       server.off('error', reject);
       resolve();
     });

@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { TestHost } from '../helpers/host.js';
+import { runInflight } from './inflight.js';
 import { runSoak } from './soak.js';
 
 const host = new TestHost();
@@ -11,10 +12,21 @@ describe('soak (short; `npm run soak` for thousands of pods)', () => {
     expect(report.leaks).toEqual([]);
     expect(report.delFailures).toEqual([]);
     expect(report.delsFailed).toBe(0);
+    // Every failed ADD was followed by a DEL that succeeded at once (a runtime then drops the sandbox).
+    expect(report.delsAfterFailedAddRetried).toBe(0);
+    expect(report.faultsInjected['refused-plugin']).toBeGreaterThan(0);
+    expect(report.faultsInjected['plugin-deleted']).toBeGreaterThan(0);
     expect(Object.values(report.faultsInjected).reduce((a, b) => a + b, 0)).toBeGreaterThan(20);
     expect(report.faultsInjected['daemon-sigkill']).toBe(1);
     // Every pod that had a fault (the SIGKILL is not a pod's) was still torn down completely.
     const podFaults = Object.entries(report.faultsInjected).filter(([k]) => k !== 'daemon-sigkill').reduce((a, [, v]) => a + v, 0);
     expect(report.faultsSurvived).toBe(podFaults);
   }, 180_000);
+
+  it('answers 200 ADDs sent at once against a slow delegate, and their DELs, with nothing left in the daemon', async () => {
+    const report = await runInflight(host, { pods: 200, sleepSeconds: 1 });
+    expect(report.failures).toEqual([]);
+    expect([report.addsFailed, report.delsFailed]).toEqual([0, 0]);
+    expect(report.stuckWork).toEqual([]);
+  }, 120_000);
 });

@@ -1,10 +1,11 @@
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FakeApiServer, writeKubeconfig } from '../apiserver/server.js';
 import { NODE } from '../helpers/cluster.js';
 import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
 import type { TestHost } from '../helpers/host.js';
 import { bridgePlugin, multusStdin } from '../helpers/networks.js';
+import { FIXTURE_PLUGINS } from '../helpers/paths.js';
 import { killProcessesWithEnv, readMemory } from '../helpers/proc.js';
 import { podArgs, runShim } from '../helpers/shim.js';
 
@@ -35,6 +36,8 @@ export interface SoakReport {
   /** Faulty pods whose teardown still completed (their DELs succeeded, possibly after retries). */
   faultsSurvived: number;
   addsFailed: number;
+  /** Failed ADDs whose first DEL did not succeed (a runtime would keep that sandbox until a retry). */
+  delsAfterFailedAddRetried: number;
   /** DELs answered with an error and retried, as a runtime retries (code 11 while the daemon restarts). */
   delRetries: number;
   /** DELs that still failed after the retries. */
@@ -49,9 +52,23 @@ export interface SoakReport {
    */
   orphanedPlugins: number;
   rssBeforeKiB: number;
+  /** The daemon's RSS once `rssMarkPods` pods were done (1,000, or a tenth of a shorter run). */
+  rssMarkPods: number;
+  rssAtMarkKiB: number;
   rssAfterKiB: number;
   seconds: number;
 }
+
+/** The faults a pod may get, one at most. */
+const FAULTS = ['failing-delegate', 'hanging-delegate', 'api-5xx', 'dropped-watch', 'pod-deleted', 'pod-recreated', 'refused-plugin', 'plugin-deleted'] as const;
+
+/** The networks a fault's pod attaches, where the fault needs particular ones. */
+const FAULT_NETWORKS: Partial<Record<(typeof FAULTS)[number], string>> = {
+  'failing-delegate': 'extra,failing',
+  'hanging-delegate': 'hanging',
+  'refused-plugin': 'extra,refused',
+  'plugin-deleted': 'extra,vanishing',
+};
 
 /** A small deterministic PRNG (mulberry32), so a failing soak can be replayed with its seed. */
 function prng(seed: number): () => number {
@@ -79,7 +96,16 @@ export async function runSoak(host: TestHost, opts: SoakOptions): Promise<SoakRe
   // fake plugin's start-up on a loaded machine: a DEL killed by it is a failed DEL, kept for
   // the runtime's retry (up to deleteAttempts).
   const env = { MULTUS_NODE_NAME: NODE, MULTUS_DELEGATE_TIMEOUT_MS: '3000', MULTUS_API_TIMEOUT_MS: '1000' };
-  const start = (): Promise<TestDaemon> => startTestDaemon(host.dir, { kubeconfig, logLevel: 'error' }, env);
+  // A bin dir of the soak's own, so that a plugin can be deleted from it mid-run.
+  const binDir = join(host.dir, 'soak-bin');
+  mkdirSync(binDir);
+  for (const plugin of readdirSync(FIXTURE_PLUGINS)) symlinkSync(join(FIXTURE_PLUGINS, plugin), join(binDir, plugin));
+  const vanishing = join(binDir, 'cni-vanish');
+  const restoreVanishing = (): void => {
+    if (!existsSync(vanishing)) symlinkSync(join(FIXTURE_PLUGINS, 'cni-record'), vanishing);
+  };
+  restoreVanishing();
+  const start = (): Promise<TestDaemon> => startTestDaemon(host.dir, { kubeconfig, logLevel: 'error', binDir }, env);
   let daemon = await start();
   const br = bridgePlugin(host, 99);
   const cluster = join(daemon.confDir, 'soak-cluster.conflist');
@@ -88,7 +114,11 @@ export async function runSoak(host: TestHost, opts: SoakOptions): Promise<SoakRe
   api.createNad('default', 'extra', JSON.stringify({ cniVersion: '1.0.0', type: 'cni-record' }));
   api.createNad('default', 'failing', JSON.stringify({ cniVersion: '1.0.0', type: 'cni-fail' }));
   api.createNad('default', 'hanging', JSON.stringify({ cniVersion: '1.0.0', type: 'cni-hang', pidFile: join(host.dir, 'hang.pid') }));
-  const report: SoakReport = { operations: 0, faultsInjected: {}, faultsSurvived: 0, addsFailed: 0, delRetries: 0, delsFailed: 0, delFailures: [], leaks: [], orphanedPlugins: 0, rssBeforeKiB: rssKiB(daemon.process.pid), rssAfterKiB: 0, seconds: 0 };
+  api.createNad('default', 'refused', JSON.stringify({ cniVersion: '1.0.0', type: '../../bin/true' }));
+  api.createNad('default', 'vanishing', JSON.stringify({ cniVersion: '1.0.0', type: 'cni-vanish' }));
+  const rssMarkPods = Math.min(1000, Math.ceil(opts.pods / 10));
+  const report: SoakReport = { operations: 0, faultsInjected: {}, faultsSurvived: 0, addsFailed: 0, delsAfterFailedAddRetried: 0, delRetries: 0, delsFailed: 0, delFailures: [], leaks: [], orphanedPlugins: 0, rssBeforeKiB: rssKiB(daemon.process.pid), rssMarkPods, rssAtMarkKiB: 0, rssAfterKiB: 0, seconds: 0 };
+  let podsDone = 0;
   const inject = (fault: string): void => {
     report.faultsInjected[fault] = (report.faultsInjected[fault] ?? 0) + 1;
   };
@@ -97,8 +127,8 @@ export async function runSoak(host: TestHost, opts: SoakOptions): Promise<SoakRe
   async function onePod(i: number): Promise<void> {
     const name = `soak-${i}`;
     const faulty = random() < opts.faultRate;
-    const fault = faulty ? (['failing-delegate', 'hanging-delegate', 'api-5xx', 'dropped-watch', 'pod-deleted', 'pod-recreated'] as const)[Math.floor(random() * 6)] : undefined;
-    const networks = fault === 'failing-delegate' ? 'extra,failing' : fault === 'hanging-delegate' ? 'hanging' : random() < 0.5 ? 'extra' : '';
+    const fault = faulty ? FAULTS[Math.floor(random() * FAULTS.length)] : undefined;
+    const networks = fault === undefined ? (random() < 0.5 ? 'extra' : '') : (FAULT_NETWORKS[fault] ?? (random() < 0.5 ? 'extra' : ''));
     const created = api.createPod({ metadata: { namespace: 'default', name, annotations: networks === '' ? {} : { 'k8s.v1.cni.cncf.io/networks': networks } }, spec: { nodeName: NODE, containers: [{ name: 'c', image: 'pause' }] } }) as { metadata: { uid: string } };
     if (fault !== undefined) inject(fault);
     if (fault === 'api-5xx') api.failNext(2, 503);
@@ -109,6 +139,8 @@ export async function runSoak(host: TestHost, opts: SoakOptions): Promise<SoakRe
     const add = await runShim({ ...call, command: 'ADD' });
     report.operations++;
     if (add.code !== 0) report.addsFailed++;
+    // Another pod's ADD may find it missing too: that ADD fails, and its DEL must succeed all the same.
+    if (fault === 'plugin-deleted') rmSync(vanishing, { force: true });
     if (fault === 'pod-deleted') api.deletePod('default', name);
     if (fault === 'pod-recreated') {
       api.deletePod('default', name);
@@ -129,6 +161,7 @@ export async function runSoak(host: TestHost, opts: SoakOptions): Promise<SoakRe
         const del = await runShim({ ...call, netns, command: 'DEL', env: { MULTUS_SHIM_READY_TIMEOUT_MS: '20000' } });
         report.operations++;
         if (del.code === 0) break;
+        if (add.code !== 0 && attempt === 1 && netns !== '') report.delsAfterFailedAddRetried++;
         if (attempt < 5) {
           report.delRetries++;
           await new Promise((r) => setTimeout(r, 200));
@@ -140,8 +173,10 @@ export async function runSoak(host: TestHost, opts: SoakOptions): Promise<SoakRe
         break;
       }
     }
+    if (fault === 'plugin-deleted') restoreVanishing();
     if (fault !== undefined && tornDown) report.faultsSurvived++;
     host.deleteNetns(ns.name);
+    if (++podsDone === rssMarkPods) report.rssAtMarkKiB = rssKiB(daemon.process.pid);
   }
 
   let next = 0;
