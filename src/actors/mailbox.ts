@@ -24,7 +24,8 @@ export class Mailbox {
    */
   enqueue<T>(job: () => Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.#queue.push(() => job().then(resolve, reject));
+      // Through a promise, so that a job throwing synchronously also only fails its caller.
+      this.#queue.push(() => new Promise<T>((run) => run(job())).then(resolve, reject));
       if (!this.#running) void this.#drain();
     });
   }
