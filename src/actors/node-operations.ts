@@ -68,11 +68,16 @@ export async function gcNode(req: CniRequest, ctx: OperationContext): Promise<Op
   for (const containerId of await listCachedContainers(req.conf.cniDir)) {
     if (live.has(containerId)) continue;
     done.add(containerId);
-    const lookup = await loadDelegates(req.conf.cniDir, containerId);
-    if (lookup.kind !== 'found') continue;
-    const netns = await existingNetns(recordedNetns.get(containerId) ?? '');
-    const stale: CniRequest = { ...req, command: 'DEL', containerId, netns, ifname: req.ifname === '' ? 'eth0' : req.ifname, pod: recordedPod(cached, containerId) };
-    const { abandoned } = await undoDelegates(stale, lookup, 'gc', ctx);
+    const pod = recordedPod(cached, containerId);
+    // In the pod's mailbox: never beside a DEL (or ADD) the runtime sent for that pod; the cache
+    // is read there, after whatever ran before.
+    const abandoned = await ctx.inPodMailbox(pod, async () => {
+      const lookup = await loadDelegates(req.conf.cniDir, containerId);
+      if (lookup.kind !== 'found') return [];
+      const netns = await existingNetns(recordedNetns.get(containerId) ?? '');
+      const stale: CniRequest = { ...req, command: 'DEL', containerId, netns, ifname: req.ifname === '' ? 'eth0' : req.ifname, pod };
+      return (await undoDelegates(stale, lookup, 'gc', ctx)).abandoned;
+    });
     errors.push(...abandoned);
   }
   errors.push(...(await releaseOrphanedAttachments(cached, done, ctx.runner)));

@@ -5,7 +5,7 @@ import type { CniResult } from '../cni/result.js';
 import type { Attachment, Runner } from '../cni/runner.js';
 import { CNI_ERR, CniError, asCniError } from '../errors.js';
 import type { KubeAccess, PodInfo } from '../k8s/protocol.js';
-import type { CniRequest } from '../server/request.js';
+import type { CniRequest, PodRef } from '../server/request.js';
 import { attachmentOf, podLabel } from './attachment.js';
 import { applyDefaultRoutes } from './default-route.js';
 import { planDelegates } from './planner.js';
@@ -31,8 +31,24 @@ export interface OperationOutcome {
   after?: () => Promise<void>;
 }
 
+/**
+ * What one request's operation may do beyond its own work (the supervisor provides it; the thin
+ * plugin, one request per process, has a plain version).
+ */
+export interface RequestScope {
+  /** Aborted, with a retryable CniError as its reason, when the client left or the deadline passed. */
+  signal: AbortSignal;
+  /**
+   * Run `job` after `delayMs`, in the pod's mailbox, unless a later ADD or DEL of the pod comes
+   * first (a failed network-status write's retry). Undefined where nothing outlives the request.
+   */
+  retryLater: ((delayMs: number, job: () => Promise<void>) => void) | undefined;
+  /** Run `job` in the mailbox of another pod (GC deleting one of its stale containers). */
+  inPodMailbox: <T>(pod: PodRef | undefined, job: () => Promise<T>) => Promise<T>;
+}
+
 /** What the operations need from the daemon. */
-export interface OperationContext {
+export interface OperationContext extends RequestScope {
   runner: Runner;
   log: Logger;
   /** Kubernetes access; undefined when the daemon runs without it (cluster network only). */
@@ -45,8 +61,6 @@ export interface OperationContext {
   devices: DeviceSources;
   /** The device-info directory (`dp/` from device plugins, `cni/` ours). */
   deviceInfoDir: string;
-  /** Whether a failed network-status write is retried later (a daemon), or only logged (the thin plugin, which exits). */
-  statusRetries: boolean;
   /** A delegate DEL given up (the daemon counts them; see undo.ts). */
   deleteAbandoned: (reason: AbandonReason) => void;
 }
@@ -120,6 +134,7 @@ export async function addPod(req: CniRequest, ctx: OperationContext): Promise<Op
     return { result: { cniVersion: '1.1.0', interfaces: [{ name: req.ifname, sandbox: req.netns }], ips: [{ address: '0.0.0.0/0', gateway: '0.0.0.0', interface: 0 }] }, networks: [] };
   }
   const pod = found.pod;
+  ctx.signal.throwIfAborted();
   const planned = await planDelegates({ conf: req.conf, pod, kube: ctx.kube });
   const delegates = await assignDeviceIds(planned, pod, ctx.devices, ctx.kube);
   checkCapabilities(delegates);
@@ -139,6 +154,8 @@ export async function addPod(req: CniRequest, ctx: OperationContext): Promise<Op
   for (const [i, d] of delegates.entries()) {
     const a = attachmentOf(req, d, i, ctx.deviceInfoDir);
     try {
+      // A step boundary: a request given up (client gone, deadline) stops here and rolls back.
+      ctx.signal.throwIfAborted();
       await saveDelegates(cniDir, req.containerId, startedUpTo(delegates, i + 1));
       started = i + 1;
       await provideDeviceInfo(d, a, ctx);
@@ -150,18 +167,18 @@ export async function addPod(req: CniRequest, ctx: OperationContext): Promise<Op
       throw new CniError(e.code, `[${podLabel(req, d)}]: error adding container to network "${d.net.name}": ${e.message}`, e.details, { cause: e.cause });
     }
   }
-  if (delegates.some((d) => (d.requests?.defaultRoute ?? []).length > 0)) {
-    try {
-      results = await defaultRoutes(req, delegates, results, ctx);
-    } catch (err) {
-      await rollback(req, startedUpTo(delegates, started), ctx);
-      throw err;
-    }
+  try {
+    // The last step boundary: an answer nobody waits for any more would leave the retry a mess.
+    ctx.signal.throwIfAborted();
+    if (delegates.some((d) => (d.requests?.defaultRoute ?? []).length > 0)) results = await defaultRoutes(req, delegates, results, ctx);
+  } catch (err) {
+    await rollback(req, startedUpTo(delegates, started), ctx);
+    throw err;
   }
   const masterIndex = Math.max(0, delegates.findIndex((d) => d.master));
   const outcome: OperationOutcome = { result: results[masterIndex] as CniResult, networks: delegates.map((d) => d.name) };
   const kube = ctx.kube;
-  if (pod !== undefined && kube !== undefined) outcome.after = () => publishPodNetworks(pod, delegates, results, deviceInfos, req.ifname, kube, ctx.log, ctx.statusRetries);
+  if (pod !== undefined && kube !== undefined) outcome.after = () => publishPodNetworks(pod, delegates, results, deviceInfos, req.ifname, kube, ctx.log, ctx.retryLater);
   return outcome;
 }
 

@@ -11,8 +11,9 @@ const RETRY_DELAYS_MS = [1000, 4000, 16_000, 60_000];
  * After a successful ADD: the network-status annotation (one merge patch of pods/status, no GET
  * first) and one aggregated AddedInterface event, both awaited (the thin plugin exits right after:
  * a request still in flight would be cut off). Writes never fail the ADD: the pod's network is up,
- * so a status write that fails (API server away) is retried in the background, bounded, by a
- * process that stays (`retryInBackground`; the thin plugin does not, and logs the failure).
+ * so a status write that fails (API server away) is retried later, bounded, in the pod's mailbox,
+ * and not at all once a later ADD or DEL of the pod came (`retryLater`, the daemon's; the thin
+ * plugin exits, has none, and logs the failure).
  */
 export async function publishPodNetworks(
   pod: PodInfo,
@@ -22,7 +23,7 @@ export async function publishPodNetworks(
   runtimeIfname: string,
   kube: KubeAccess,
   log: Logger,
-  retryInBackground: boolean,
+  retryLater: ((delayMs: number, job: () => Promise<void>) => void) | undefined,
 ): Promise<void> {
   // The auxiliary chain creates no interface: no status entry, no event line (as upstream).
   const attached = delegates.map((d, i) => ({ d, i, result: results[i] as CniResult, deviceInfo: deviceInfos[i] })).filter(({ d }) => d.auxiliary !== true);
@@ -32,11 +33,11 @@ export async function publishPodNetworks(
   const value = formatNetworkStatus(entries);
   const added = attached.map(({ d, i, result }) => `${delegateIfname(d, i, runtimeIfname)} [${(result.ips ?? []).map((ip) => ip.address).join(',')}] from ${d.name}`);
   // recordEvent never rejects: a failed event is logged there.
-  await Promise.all([kube.recordEvent({ pod, type: 'Normal', reason: 'AddedInterface', message: `Add ${added.join('; ')}` }), patchWithRetry(pod, value, kube, log, retryInBackground ? RETRY_DELAYS_MS : [], 0)]);
+  await Promise.all([kube.recordEvent({ pod, type: 'Normal', reason: 'AddedInterface', message: `Add ${added.join('; ')}` }), patchWithRetry(pod, value, kube, log, retryLater, 0)]);
 }
 
-/** The patch, then its retries, retry n after `delays[n]`. */
-async function patchWithRetry(pod: PodInfo, value: string, kube: KubeAccess, log: Logger, delays: readonly number[], attempt: number): Promise<void> {
+/** The patch, then its retries, retry n after `RETRY_DELAYS_MS[n]`. */
+async function patchWithRetry(pod: PodInfo, value: string, kube: KubeAccess, log: Logger, retryLater: ((delayMs: number, job: () => Promise<void>) => void) | undefined, attempt: number): Promise<void> {
   const outcome = await kube.patchNetworkStatus(pod, value);
   if (outcome.ok) return;
   const fields = { pod: `${pod.namespace}/${pod.name}`, podUid: pod.uid, attempt: attempt + 1, reason: outcome.message };
@@ -44,11 +45,11 @@ async function patchWithRetry(pod: PodInfo, value: string, kube: KubeAccess, log
     log.warn(fields, 'network-status not written: the pod is gone or was re-created');
     return;
   }
-  const delay = delays[attempt];
-  if (delay === undefined) {
+  const delay = RETRY_DELAYS_MS[attempt];
+  if (retryLater === undefined || delay === undefined) {
     log.error(fields, 'network-status not written; giving up');
     return;
   }
-  log.warn({ ...fields, retryInMs: delay }, 'network-status not written; retrying in the background');
-  setTimeout(() => void patchWithRetry(pod, value, kube, log, delays, attempt + 1), delay).unref();
+  log.warn({ ...fields, retryInMs: delay }, 'network-status not written; retrying later unless the pod gets a new sandbox first');
+  retryLater(delay, () => patchWithRetry(pod, value, kube, log, retryLater, attempt + 1));
 }

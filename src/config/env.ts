@@ -20,8 +20,12 @@ export interface Tunables {
   poolMaxQueue: number;
   /** MULTUS_DELEGATE_TIMEOUT_MS: one plugin run is killed after this. Default 60000. */
   delegateTimeoutMs: number;
-  /** MULTUS_MAX_INFLIGHT: CNI requests accepted at once (running or queued in mailboxes). Default 1024. */
+  /** MULTUS_MAX_INFLIGHT: CNI requests accepted and not yet answered (running or queued in mailboxes). Default 1024. */
   maxInflight: number;
+  /** MULTUS_MAX_FOLLOWUPS: network-status writes after the answer (queued, running or waiting to retry); past it one is skipped. Default 1024. */
+  maxFollowUps: number;
+  /** MULTUS_REQUEST_DEADLINE_MS: a request's deadline from its arrival, below the shim's 120 s; past it the operation stops at its next step and rolls back. Default 110000. */
+  requestDeadlineMs: number;
   /** MULTUS_SHUTDOWN_GRACE_MS: how long SIGTERM waits for in-flight requests. Default 10000. */
   shutdownGraceMs: number;
   /** MULTUS_API_TIMEOUT_MS: one live Kubernetes API request (upstream's 50 ms pod GET is a known bug). Default 10000. */
@@ -75,6 +79,8 @@ export function parseTunables(env: NodeJS.ProcessEnv = process.env): Readonly<Tu
     poolMaxQueue: integer(env, 'MULTUS_POOL_MAX_QUEUE', 1024, 0, 1_000_000),
     delegateTimeoutMs: integer(env, 'MULTUS_DELEGATE_TIMEOUT_MS', 60_000, 100, 3_600_000),
     maxInflight: integer(env, 'MULTUS_MAX_INFLIGHT', 1024, 1, 1_000_000),
+    maxFollowUps: integer(env, 'MULTUS_MAX_FOLLOWUPS', 1024, 1, 1_000_000),
+    requestDeadlineMs: integer(env, 'MULTUS_REQUEST_DEADLINE_MS', 110_000, 1000, 3_600_000),
     shutdownGraceMs: integer(env, 'MULTUS_SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
     apiTimeoutMs: integer(env, 'MULTUS_API_TIMEOUT_MS', 10_000, 100, 600_000),
     informerWatchdogMs: integer(env, 'MULTUS_INFORMER_WATCHDOG_MS', 300_000, 1000, 86_400_000),

@@ -20,7 +20,7 @@ export interface KubeGaugeValues {
 
 /** Live values read at scrape time. */
 export interface GaugeSources {
-  supervisor: () => { actors: number; inflight: number; queued: number };
+  supervisor: () => { actors: number; inflight: number; queued: number; followUps: number };
   pool: () => { threads: number; queueSize: number; utilization: number };
   /** The kube worker's state; undefined without Kubernetes. */
   kube?: () => Promise<KubeGaugeValues>;
@@ -82,6 +82,7 @@ export function createMetrics(sources: GaugeSources) {
   gauge('multus_actors', 'Pod actors alive (pods with work queued or running)', () => sources.supervisor().actors);
   gauge('multus_inflight_requests', 'CNI requests accepted and not yet answered', () => sources.supervisor().inflight);
   gauge('multus_mailbox_depth', 'Operations queued or running over all pod mailboxes', () => sources.supervisor().queued);
+  gauge('multus_followups', 'Network-status writes after an answered ADD: queued, running, or waiting to retry', () => sources.supervisor().followUps);
   // prom-client's nodejs_eventloop_lag_* include the 10 ms sampling interval; this one does not.
   const mainLoop = createLoopDelayMonitor();
   gauge('multus_main_eventloop_lag_p99_seconds', 'Event-loop delay p99 of the main thread since the last scrape', () => mainLoop.p99Seconds());

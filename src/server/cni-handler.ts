@@ -26,13 +26,13 @@ function requestVersion(req: CniRequest | undefined): string {
  * empty body for the other commands, 400 with a CNI error JSON on failure. One log line per
  * outcome, never the raw config.
  */
-export function createCniHandler(opts: CniHandlerOptions): (body: Buffer) => Promise<Reply> {
-  return async (body) => {
+export function createCniHandler(opts: CniHandlerOptions): (body: Buffer, clientGone: AbortSignal) => Promise<Reply> {
+  return async (body, clientGone) => {
     const started = performance.now();
     let req: CniRequest | undefined;
     try {
       req = decodeCniRequest(body, opts.daemonConfig);
-      const { result, networks } = await opts.supervisor.handle(req);
+      const { result, networks } = await opts.supervisor.handle(req, clientGone);
       const reply: Reply =
         result === undefined ? { status: 200, body: '' } : { status: 200, body: JSON.stringify({ Result: convertResult(result, req.conf.cniVersion) }) };
       finish(req, started, undefined, networks);
@@ -66,13 +66,13 @@ export function createCniHandler(opts: CniHandlerOptions): (body: Buffer) => Pro
  * POST /delegate (hot-plug): the same answers as /cni, with the delegate's result in CNI 1.1.0
  * (the dynamic-networks controller reads the current result type).
  */
-export function createDelegateHandler(opts: CniHandlerOptions): (body: Buffer) => Promise<Reply> {
-  return async (body) => {
+export function createDelegateHandler(opts: CniHandlerOptions): (body: Buffer, clientGone: AbortSignal) => Promise<Reply> {
+  return async (body, clientGone) => {
     const started = performance.now();
     let req: DelegateRequest | undefined;
     try {
       req = decodeDelegateRequest(body, opts.daemonConfig);
-      const result = await opts.supervisor.handleDelegate(req);
+      const result = await opts.supervisor.handleDelegate(req, clientGone);
       log(req, started, undefined);
       return result === undefined ? { status: 200, body: '' } : { status: 200, body: JSON.stringify({ Result: convertResult(result, '1.1.0') }) };
     } catch (err) {

@@ -19,10 +19,10 @@ export interface SocketServerOptions {
   socketDir: string;
   /** Bodies larger than this are refused with 413 before they are buffered whole. */
   maxBodyBytes: number;
-  /** POST /cni. */
-  cni: (body: Buffer) => Promise<Reply>;
+  /** POST /cni; `clientGone` aborts when the client disconnects before its answer. */
+  cni: (body: Buffer, clientGone: AbortSignal) => Promise<Reply>;
   /** POST /delegate (hot-plug API). */
-  delegate: (body: Buffer) => Promise<Reply>;
+  delegate: (body: Buffer, clientGone: AbortSignal) => Promise<Reply>;
   /** Readiness for /readyz (false while shutting down). */
   ready: () => boolean;
   /** Called once per answered request, for metrics. */
@@ -59,7 +59,7 @@ export async function startSocketServer(opts: SocketServerOptions): Promise<Serv
   // A socket left by a previous daemon makes listen() fail with EADDRINUSE.
   await unlink(socketPath).catch(() => undefined);
 
-  async function route(req: IncomingMessage, handler: string): Promise<Reply> {
+  async function route(req: IncomingMessage, handler: string, clientGone: AbortSignal): Promise<Reply> {
     switch (handler) {
       case '/healthz':
         return { status: 200, body: '' };
@@ -69,7 +69,7 @@ export async function startSocketServer(opts: SocketServerOptions): Promise<Serv
       case '/delegate': {
         const body = await readBody(req, opts.maxBodyBytes);
         if (body === undefined) return { status: 413, body: `request body larger than ${opts.maxBodyBytes} bytes\n` };
-        return handler === '/cni' ? opts.cni(body) : opts.delegate(body);
+        return handler === '/cni' ? opts.cni(body, clientGone) : opts.delegate(body, clientGone);
       }
       default:
         return { status: 404, body: '' };
@@ -91,7 +91,13 @@ export async function startSocketServer(opts: SocketServerOptions): Promise<Serv
       answer({ status: 405, body: `method ${req.method ?? ''} not allowed on ${path}\n` });
       return;
     }
-    route(req, path).then(answer, (err: unknown) => answer({ status: 500, body: `${String(err)}\n` }));
+    // A client that has given up (the shim's timeout, a killed shim) closes the connection
+    // before its answer: the operation then stops at its next step (supervisor.ts).
+    const gone = new AbortController();
+    res.once('close', () => {
+      if (!res.writableFinished) gone.abort();
+    });
+    route(req, path, gone.signal).then(answer, (err: unknown) => answer({ status: 500, body: `${String(err)}\n` }));
   });
   server.keepAliveTimeout = 0;
   if (opts.connectionLimit !== undefined) limitConnections(server, opts.connectionLimit);

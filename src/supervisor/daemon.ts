@@ -84,7 +84,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   if (kubeOpts === undefined) log.warn('no Kubernetes credentials (kubeconfig key, KUBECONFIG or in-cluster): pods get the cluster network only');
   // The gauges read live state at scrape time; kube and the supervisor exist by the first scrape.
   let kube: KubeHandle | undefined;
-  let stats = (): { actors: number; inflight: number; queued: number } => ({ actors: 0, inflight: 0, queued: 0 });
+  let stats = (): { actors: number; inflight: number; queued: number; followUps: number } => ({ actors: 0, inflight: 0, queued: 0, followUps: 0 });
   const metrics = createMetrics({
     supervisor: () => stats(),
     pool: () => pool.stats(),
@@ -98,13 +98,15 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const delegateLog = log.child({ component: 'delegate' });
   const supervisor = createSupervisor({
     maxInflight: tunables.maxInflight,
+    maxFollowUps: tunables.maxFollowUps,
+    deadlineMs: tunables.requestDeadlineMs,
     log: log.child({ component: 'supervisor' }),
-    context: (req) => ({
+    context: (req, scope) => ({
+      ...scope,
       kube: kube?.api,
       readinessTimeoutMs: tunables.readinessTimeoutMs,
       devices: { podResourcesSocket: tunables.podResourcesSocket, checkpointFile: tunables.deviceCheckpointFile },
       deviceInfoDir: tunables.deviceInfoDir,
-      statusRetries: true,
       deleteAbandoned: (reason) => metrics.deletesAbandoned.inc({ reason }),
       netnsIp: netnsIpVia((task) => pool.runNetnsIp(task), tunables.delegateTimeoutMs, opts.config.chrootDir),
       log: log.child({ component: 'pod-actor', pod: req.pod === undefined ? undefined : `${req.pod.namespace}/${req.pod.name}` }),

@@ -80,8 +80,11 @@ async function handle(stdinText: string): Promise<{ stdout: string; code: number
       readinessTimeoutMs: tunables.readinessTimeoutMs,
       devices: { podResourcesSocket: tunables.podResourcesSocket, checkpointFile: tunables.deviceCheckpointFile },
       deviceInfoDir: tunables.deviceInfoDir,
-      // This process exits once it has answered: a background retry would never run.
-      statusRetries: false,
+      // One request per process, with the runtime's own timeout: no deadline of ours, no other
+      // mailbox. It exits once it has answered: a retry later would never run.
+      signal: new AbortController().signal,
+      retryLater: undefined,
+      inPodMailbox: (_pod, job) => job(),
       // No metrics in a one-shot process: the warning event and the log line report it.
       deleteAbandoned: () => undefined,
       netnsIp: netnsIpVia(execNetnsIp, tunables.delegateTimeoutMs),

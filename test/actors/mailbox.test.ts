@@ -44,6 +44,17 @@ describe('per-pod actors', () => {
     await expect(next).resolves.toBe('still fine');
   });
 
+  it('a job that throws synchronously fails only its own caller; the mailbox goes on and is reaped', async () => {
+    const registry = new ActorRegistry();
+    const failed = registry.submit('ns/a', (): Promise<string> => {
+      throw new Error('thrown before any await');
+    });
+    const next = registry.submit('ns/a', () => Promise.resolve('still fine'));
+    await expect(failed).rejects.toThrow('thrown before any await');
+    await expect(next).resolves.toBe('still fine');
+    expect(registry.size).toBe(0);
+  });
+
   it('reaps an actor as soon as its mailbox drains', async () => {
     const registry = new ActorRegistry();
     const pending = registry.submit('ns/a', () => tick(10));

@@ -11,7 +11,7 @@ describe('Grafana dashboard', () => {
   it('queries only metrics the daemon exports', async () => {
     const dashboard = JSON.parse(readFileSync(`${ROOT}deployments/grafana-dashboard.json`, 'utf8')) as Dashboard;
     const metrics = createMetrics({
-      supervisor: () => ({ actors: 0, inflight: 0, queued: 0 }),
+      supervisor: () => ({ actors: 0, inflight: 0, queued: 0, followUps: 0 }),
       pool: () => ({ threads: 1, queueSize: 0, utilization: 0 }),
       kube: () => Promise.resolve({ connected: true, restarts: 0, eventLoopLagP99Seconds: 0, certificateExpirySeconds: 0 }),
       nodeCertificate: true,

@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestCluster, type TestCluster } from '../helpers/cluster.js';
@@ -149,6 +149,38 @@ describe('ordering', () => {
     cluster.pod('default', 'static-web', { 'kubernetes.io/config.source': 'file' });
     const add = await runShim({ command: 'ADD', containerId: 'static1', netns: '/var/run/netns/none', args: podArgs('default', 'static-web', 'mirror-uid-differs'), stdin: multusStdin(cluster.daemon.socketDir, clusterConf) });
     expect(add.code, add.stdout).toBe(0);
+  });
+
+  it('GC deletes a stale container inside its pod\'s mailbox, never beside the runtime\'s own DEL of it', async () => {
+    writeFileSync(recordFile, '');
+    cluster.pod('default', 'gc-race', { 'k8s.v1.cni.cncf.io/networks': 'o-a' });
+    expect((await call('ADD', 'gc-race', 'gcrace1')).code).toBe(0);
+    // The runtime's DEL and a GC that no longer lists the container, sent together.
+    const gcStdin = { ...multusStdin(cluster.daemon.socketDir, clusterConf), cniVersion: '1.1.0', 'cni.dev/valid-attachments': [] };
+    const [del, gc] = await Promise.all([call('DEL', 'gc-race', 'gcrace1'), runShim({ command: 'GC', stdin: gcStdin })]);
+    expect([del.code, gc.code], `${del.stdout} ${gc.stdout}`).toEqual([0, 0]);
+    const dels = calls().filter((c) => c.env.CNI_CONTAINERID === 'gcrace1' && c.env.CNI_COMMAND === 'DEL').sort((a, b) => a.start - b.start);
+    // Whichever came first deleted both networks; the other found nothing left to do.
+    expect(dels.map((c) => c.env.CNI_IFNAME)).toEqual(['net1', 'eth0']);
+    expect(dels[1]?.start ?? 0).toBeGreaterThanOrEqual(dels[0]?.end ?? 0);
+  });
+
+  it('a shim that gives up mid-ADD stops the ADD at its next step: the rest never runs, what ran is rolled back', async () => {
+    writeFileSync(recordFile, '');
+    cluster.pod('default', 'gives-up', { 'k8s.v1.cni.cncf.io/networks': 'o-b,o-a' });
+    // Each delegate takes 150 ms or more: the shim leaves before the third one.
+    const add = await runShim({ command: 'ADD', containerId: 'givesup1', netns: '/var/run/netns/none', args: podArgs('default', 'gives-up'), stdin: multusStdin(cluster.daemon.socketDir, clusterConf), env: { MULTUS_SHIM_TIMEOUT_MS: '250' } });
+    expect(add.json, add.stdout).toMatchObject({ code: 11 });
+    const ofSandbox = (): string[] => calls().filter((c) => c.env.CNI_CONTAINERID === 'givesup1').map((c) => `${c.env.CNI_COMMAND} ${c.env.CNI_IFNAME}`);
+    // The daemon logs the request's outcome once it has stopped and rolled back.
+    const failed = (): Array<Record<string, unknown>> => cluster.daemon.logs().filter((l) => l.sandbox === 'givesup1' && l.msg === 'CNI request failed');
+    await until(() => failed().length > 0, 'the stopped ADD');
+    expect(JSON.stringify(failed())).toContain('disconnected before the answer');
+    const runs = ofSandbox();
+    const added = runs.filter((r) => r.startsWith('ADD')).map((r) => r.slice(4));
+    expect(added.length, runs.join(', ')).toBeLessThan(3);
+    expect(runs).toEqual([...added.map((i) => `ADD ${i}`), ...[...added].reverse().map((i) => `DEL ${i}`)]);
+    expect(existsSync(join(cluster.daemon.cniDir, 'givesup1'))).toBe(false);
   });
 
   it('sent the API server only requests the ClusterRole grants (src/k8s/api-access.ts)', () => {
