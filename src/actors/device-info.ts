@@ -1,7 +1,8 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Attachment } from '../cni/runner.js';
 import { isJsonObject } from '../cni/types.js';
+import { writeFileAtomic } from '../util/atomic-write.js';
 
 /**
  * Device-info files (upstream §4.7, the NPWG Device Information Spec): a device plugin describes
@@ -35,8 +36,8 @@ function devicePluginPath(dir: string, resourceName: string, deviceID: string): 
 export async function copyDevicePluginInfo(dir: string, resourceName: string, deviceID: string, target: string): Promise<void> {
   const info = await readDeviceInfo(devicePluginPath(dir, resourceName, deviceID));
   if (info === undefined) return;
-  await mkdir(dirname(target), { recursive: true });
-  await writeFile(target, JSON.stringify(info), { mode: 0o444, flag: 'wx' });
+  // Atomic, so a plugin never reads half of it; as upstream's, not fsync'd (it lives under /run).
+  await writeFileAtomic(target, JSON.stringify(info), 0o444, { dirMode: 0o755, durable: false, replace: false });
 }
 
 /** The device-info at `path`, or undefined when there is none; rejects when it is not a JSON object. */

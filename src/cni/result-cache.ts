@@ -46,7 +46,8 @@ export async function saveCachedResult(cniDir: string, net: NetworkConfig, entry
     capabilityArgs: entry.capabilityArgs,
     result: entry.result === undefined ? undefined : convertResult(entry.result, net.cniVersion),
   };
-  await writeFileAtomic(entryPath(cniDir, net.name, entry.containerId, entry.ifName), JSON.stringify(body), 0o600);
+  // Atomic but not fsync'd, as libcni writes it: the delegate cache (fsync'd) is what DEL needs.
+  await writeFileAtomic(entryPath(cniDir, net.name, entry.containerId, entry.ifName), JSON.stringify(body), 0o600, { durable: false });
 }
 
 /** An entry as stored (parsed JSON): libcni's cniCacheV1, or the legacy bare result. */
