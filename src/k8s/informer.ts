@@ -83,6 +83,11 @@ export class ResilientInformer<T extends KubernetesObject> {
     return this.#lw.get(name, namespace);
   }
 
+  /** Every cached object. */
+  list(): T[] {
+    return this.#lw.list();
+  }
+
   get size(): number {
     return this.#lw.list().length;
   }

@@ -4,7 +4,8 @@ import { createLoopDelayMonitor } from '../metrics/loop-delay.js';
 import { clientCertKubeConfig, createKubeClients, loadKubeConfig, setClientCertificate, type KubeClients } from './client.js';
 import { ResilientInformer, errorText } from './informer.js';
 import { NodeCertificateManager } from './node-certificate.js';
-import type { ApiRequestObserver, DraDevice, DraLookup, KubeApi, KubeLog, KubeOptions, KubeStats, NadInfo, NadLookup, PodEvent, PodInfo, PodLookup, StatusPatchOutcome } from './protocol.js';
+import { podInfo } from './pod-info.js';
+import type { ApiRequestObserver, DraDevice, DraLookup, KubeApi, KubeLog, KubeOptions, KubeStats, NadInfo, NadLookup, NadNamespaces, PodEvent, PodInfo, PodLookup, StatusPatchOutcome } from './protocol.js';
 
 /** Pods not from the API server (static pods) carry another config source; their uids differ by design. */
 const CONFIG_SOURCE_ANNOTATION = 'kubernetes.io/config.source';
@@ -28,20 +29,6 @@ interface ResourceSliceObject extends KubernetesObject {
 /** A NetworkAttachmentDefinition as the API returns it. */
 interface NadObject extends KubernetesObject {
   spec?: { config?: string };
-}
-
-/** A claim named in the spec, or the one generated from a template (named in the status). */
-function resourceClaims(pod: V1Pod): string[] {
-  const generated = new Map((pod.status?.resourceClaimStatuses ?? []).map((s) => [s.name, s.resourceClaimName]));
-  return (pod.spec?.resourceClaims ?? []).flatMap((c) => {
-    const name = c.resourceClaimName ?? generated.get(c.name);
-    return name === undefined || name === '' ? [] : [name];
-  });
-}
-
-function podInfo(pod: V1Pod): PodInfo {
-  const m = pod.metadata ?? {};
-  return { namespace: m.namespace ?? '', name: m.name ?? '', uid: m.uid ?? '', annotations: { ...(m.annotations ?? {}) }, resourceClaims: resourceClaims(pod) };
 }
 
 /** The CNI-relevant devices among a claim's allocation results, found in the slices. */
@@ -182,6 +169,18 @@ export class KubeService implements KubeApi {
     } catch (err) {
       if (httpCode(err) === 404) return { kind: 'missing' };
       return { kind: 'error', message: `cannot read network-attachment-definition ${namespace}/${name}: ${errorText(err)}` };
+    }
+  }
+
+  async nadNamespaces(name: string): Promise<NadNamespaces> {
+    const named = (items: readonly NadObject[]): string[] => [...new Set(items.filter((n) => n.metadata?.name === name).map((n) => n.metadata?.namespace ?? ''))].sort();
+    if (this.#nads !== undefined) return { kind: 'found', namespaces: named(this.#nads.list()) };
+    try {
+      const api = this.#api();
+      const list = (await this.#timed('list', () => api.custom.listClusterCustomObject({ group: NAD_GROUP, version: 'v1', plural: NAD_PLURAL }, api.callOptions()))) as { items?: NadObject[] };
+      return { kind: 'found', namespaces: named(list.items ?? []) };
+    } catch (err) {
+      return { kind: 'error', message: `cannot list network-attachment-definitions: ${errorText(err)}` };
     }
   }
 

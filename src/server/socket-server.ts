@@ -23,6 +23,8 @@ export interface SocketServerOptions {
   cni: (body: Buffer, clientGone: AbortSignal) => Promise<Reply>;
   /** POST /delegate (hot-plug API). */
   delegate: (body: Buffer, clientGone: AbortSignal) => Promise<Reply>;
+  /** GET /explain (query: the pod) or POST /explain (body: a pod); read only. */
+  explain: (query: URLSearchParams, body: Buffer | undefined) => Promise<Reply>;
   /** Readiness for /readyz (false while shutting down). */
   ready: () => boolean;
   /** Called once per answered request, for metrics. */
@@ -49,7 +51,7 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefin
 
 /**
  * HTTP/1.1 on `<socketDir>/multus.sock` with upstream's endpoints: POST /cni and /delegate, GET|POST /healthz
- * and /readyz (500 while shutting down), 405 for a wrong method, 404 otherwise. The directory is
+ * and /readyz (500 while shutting down); ours: GET|POST /explain; 405 for a wrong method, 404 otherwise. The directory is
  * made 0700 and the socket 0600: only root on the node may talk to the daemon.
  */
 export async function startSocketServer(opts: SocketServerOptions): Promise<Server> {
@@ -65,6 +67,13 @@ export async function startSocketServer(opts: SocketServerOptions): Promise<Serv
         return { status: 200, body: '' };
       case '/readyz':
         return opts.ready() ? { status: 200, body: '' } : { status: 500, body: 'shutting down\n' };
+      case '/explain': {
+        const query = new URL(req.url ?? '/', 'http://multus').searchParams;
+        if (req.method === 'GET') return opts.explain(query, undefined);
+        const body = await readBody(req, opts.maxBodyBytes);
+        if (body === undefined) return { status: 413, body: `request body larger than ${opts.maxBodyBytes} bytes\n` };
+        return opts.explain(query, body);
+      }
       case '/cni':
       case '/delegate': {
         const body = await readBody(req, opts.maxBodyBytes);
@@ -78,7 +87,7 @@ export async function startSocketServer(opts: SocketServerOptions): Promise<Serv
 
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
-    const known = ['/cni', '/delegate', '/healthz', '/readyz'].includes(path);
+    const known = ['/cni', '/delegate', '/explain', '/healthz', '/readyz'].includes(path);
     const handler = known ? path : 'NotFound';
     const allowed = path === '/cni' || path === '/delegate' ? req.method === 'POST' : req.method === 'GET' || req.method === 'POST';
     const answer = (reply: Reply): void => {
