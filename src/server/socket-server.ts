@@ -48,8 +48,9 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefin
 }
 
 /**
- * HTTP/1.1 on `<socketDir>/multus.sock` with upstream's endpoints: POST /cni and /delegate, GET|POST /healthz
- * and /readyz (500 while shutting down), 405 for a wrong method, 404 otherwise. The directory is
+ * HTTP/1.1 on `<socketDir>/multus.sock` with upstream's endpoints: POST /cni and /delegate (503
+ * while shutting down), GET|POST /healthz and /readyz (500 while shutting down), 405 for a wrong
+ * method, 404 otherwise. The directory is
  * made 0700 and the socket 0600: only root on the node may talk to the daemon.
  */
 export async function startSocketServer(opts: SocketServerOptions): Promise<Server> {
@@ -68,6 +69,9 @@ export async function startSocketServer(opts: SocketServerOptions): Promise<Serv
       case '/cni':
       case '/delegate': {
         const body = await readBody(req, opts.maxBodyBytes);
+        // Shutting down: not taken (503), so the shim waits for the next daemon and sends the
+        // same request there. Read first all the same: the shim is not cut off mid-write.
+        if (!opts.ready()) return { status: 503, body: 'shutting down\n' };
         if (body === undefined) return { status: 413, body: `request body larger than ${opts.maxBodyBytes} bytes\n` };
         return handler === '/cni' ? opts.cni(body, clientGone) : opts.delegate(body, clientGone);
       }

@@ -61,4 +61,18 @@ describe('daemon socket', () => {
     expect(await call('GET', '/readyz')).toBe(500);
     ready = true;
   });
+
+  it('refuses CNI and delegate requests with 503 while stopping, without handing them on (the shim waits and sends them again)', async () => {
+    received.length = 0;
+    ready = false;
+    try {
+      expect(await call('POST', '/cni', '{}')).toBe(503);
+      expect(await call('POST', '/delegate', '{}')).toBe(503);
+    } finally {
+      ready = true;
+    }
+    expect(received).toEqual([]);
+    expect(await call('POST', '/cni', '{}')).toBe(200);
+    expect(received).toEqual([2]);
+  });
 });
