@@ -3,9 +3,11 @@ import { delegateIfname, type Delegate } from '../cni/delegate.js';
 import type { CniResult } from '../cni/result.js';
 import type { KubeAccess, PodInfo } from '../k8s/protocol.js';
 import { formatNetworkStatus, networkStatusesFor } from '../k8s/network-status.js';
+import { backoffDelay, type BackoffOptions } from '../util/backoff.js';
 
-/** Retries of a status patch that failed for a reason other than "pod not found". */
-const RETRY_DELAYS_MS = [1000, 4000, 16_000, 60_000];
+/** Retries of a status patch that failed for a reason other than "pod not found": after 1, 4, 16 and 60 s. */
+const RETRIES = 4;
+const RETRY: BackoffOptions = { startMs: 1000, maxMs: 60_000, factor: 4 };
 
 /**
  * After a successful ADD: the network-status annotation (one merge patch of pods/status, no GET
@@ -32,11 +34,11 @@ export async function publishPodNetworks(
   const value = formatNetworkStatus(entries);
   const added = attached.map(({ d, i, result }) => `${delegateIfname(d, i, runtimeIfname)} [${(result.ips ?? []).map((ip) => ip.address).join(',')}] from ${d.name}`);
   // recordEvent never rejects: a failed event is logged there.
-  await Promise.all([kube.recordEvent({ pod, type: 'Normal', reason: 'AddedInterface', message: `Add ${added.join('; ')}` }), patchWithRetry(pod, value, kube, log, retryInBackground ? RETRY_DELAYS_MS : [], 0)]);
+  await Promise.all([kube.recordEvent({ pod, type: 'Normal', reason: 'AddedInterface', message: `Add ${added.join('; ')}` }), patchWithRetry(pod, value, kube, log, retryInBackground ? RETRIES : 0, 0)]);
 }
 
-/** The patch, then its retries, retry n after `delays[n]`. */
-async function patchWithRetry(pod: PodInfo, value: string, kube: KubeAccess, log: Logger, delays: readonly number[], attempt: number): Promise<void> {
+/** The patch, then up to `retries` retries with backoff. */
+async function patchWithRetry(pod: PodInfo, value: string, kube: KubeAccess, log: Logger, retries: number, attempt: number): Promise<void> {
   const outcome = await kube.patchNetworkStatus(pod, value);
   if (outcome.ok) return;
   const fields = { pod: `${pod.namespace}/${pod.name}`, podUid: pod.uid, attempt: attempt + 1, reason: outcome.message };
@@ -44,11 +46,11 @@ async function patchWithRetry(pod: PodInfo, value: string, kube: KubeAccess, log
     log.warn(fields, 'network-status not written: the pod is gone or was re-created');
     return;
   }
-  const delay = delays[attempt];
-  if (delay === undefined) {
+  if (attempt >= retries) {
     log.error(fields, 'network-status not written; giving up');
     return;
   }
+  const delay = backoffDelay(attempt, RETRY);
   log.warn({ ...fields, retryInMs: delay }, 'network-status not written; retrying in the background');
-  setTimeout(() => void patchWithRetry(pod, value, kube, log, delays, attempt + 1), delay).unref();
+  setTimeout(() => void patchWithRetry(pod, value, kube, log, retries, attempt + 1), delay).unref();
 }
