@@ -33,6 +33,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  // A failed test may leave its ADD held, and the daemon drains it before it exits.
+  rmSync(hold, { force: true });
   await cluster?.stop();
   host.cleanup();
 });

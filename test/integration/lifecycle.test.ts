@@ -11,6 +11,8 @@ let host: TestHost;
 let daemon: TestDaemon | undefined;
 
 afterEach(async () => {
+  // A failed test may leave its ADD held, and the daemon drains it before it exits.
+  rmSync(join(host.dir, 'hold'), { force: true });
   await daemon?.stop();
   host.cleanup();
 });
