@@ -10,12 +10,14 @@ const TMP_NAME = /\.tmp-[0-9a-f]{12}$/;
  * empty or partial file (a crash mid-write must not corrupt a cache: upstream #1087, #1155):
  * temp file in the same directory, fsync, rename over the target.
  */
-export async function writeFileAtomic(path: string, data: string, mode: number, dirMode = 0o700): Promise<void> {
+export async function writeFileAtomic(path: string, data: string | Uint8Array, mode: number, dirMode = 0o700): Promise<void> {
   await mkdir(dirname(path), { recursive: true, mode: dirMode });
   const tmp = `${path}${TMP_MARK}${randomBytes(6).toString('hex')}`;
   const handle = await open(tmp, 'wx', mode);
   try {
     await handle.writeFile(data);
+    // Exactly `mode`, whatever the umask (an installed binary must be 0755).
+    await handle.chmod(mode);
     await handle.sync();
   } catch (err) {
     await handle.close();
