@@ -1,4 +1,5 @@
 import { ListWatch, type KubernetesObject, type Watch } from '@kubernetes/client-node';
+import { backoffDelay, type BackoffOptions } from '../util/backoff.js';
 
 /**
  * A ListWatch that keeps itself alive. client-node 1.4.0's ListWatch stops for good on any
@@ -21,8 +22,8 @@ export interface InformerOptions<T extends KubernetesObject> {
   onRestart: (reason: string, delayMs: number) => void;
 }
 
-const BACKOFF_START_MS = 1000;
-const BACKOFF_MAX_MS = 30_000;
+/** Watch restarts: doubled from 1 s up to 30 s, each between half and all of that at random. */
+const BACKOFF: BackoffOptions = { startMs: 1000, maxMs: 30_000, jitter: 0.5 };
 
 export class ResilientInformer<T extends KubernetesObject> {
   readonly #opts: InformerOptions<T>;
@@ -132,8 +133,7 @@ export class ResilientInformer<T extends KubernetesObject> {
   #scheduleRestart(reason: string): void {
     this.#connected = false;
     if (this.#stopped || this.#restartTimer !== undefined) return;
-    const base = Math.min(BACKOFF_MAX_MS, BACKOFF_START_MS * 2 ** this.#failures);
-    const delay = Math.round(base / 2 + Math.random() * (base / 2));
+    const delay = backoffDelay(this.#failures, BACKOFF);
     this.#failures++;
     this.#opts.onRestart(reason, delay);
     this.#restartTimer = setTimeout(() => {

@@ -31,16 +31,19 @@ export interface SocketServerOptions {
   connectionLimit?: number | undefined;
 }
 
+/**
+ * The body, or undefined as soon as it exceeds `limit`. The rest is then read and dropped, not
+ * buffered: destroying the request here would close the socket before the 413 is written, and
+ * the response's `Connection: close` ends the connection once the 413 is out.
+ */
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size > limit) {
-        resolve(undefined);
-        req.destroy();
-      } else chunks.push(chunk);
+      if (size <= limit) chunks.push(chunk);
+      else resolve(undefined);
     });
     req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);

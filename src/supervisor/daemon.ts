@@ -89,7 +89,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     supervisor: () => stats(),
     pool: () => pool.stats(),
     nodeCertificate: kubeOpts?.nodeCertificate !== undefined,
-    ...(kubeOpts === undefined ? {} : { kube: async () => (kube === undefined ? { connected: false, restarts: 0, eventLoopLagP99Seconds: 0, certificateExpirySeconds: undefined } : kube.api.stats()) }),
+    ...(kubeOpts === undefined ? {} : { kube: async () => (kube === undefined ? { connected: false, restarts: 0, podsCached: 0, nadsCached: 0, eventLoopLagP99Seconds: 0, certificateExpirySeconds: undefined } : kube.api.stats()) }),
   });
   if (kubeOpts !== undefined) {
     const kubeLog = log.child({ component: 'kube' });

@@ -304,6 +304,16 @@ export class FakeApiServer {
     return clone(this.handlers.create(resourceFor(group, resource), namespace, body, 'helper'));
   }
 
+  /** How many pods are stored, all or only those bound to `nodeName`. */
+  countPods(nodeName?: string): number {
+    return this.store.list(PODS.storage).filter((p) => nodeName === undefined || (p.spec as { nodeName?: string } | undefined)?.nodeName === nodeName).length;
+  }
+
+  /** How many NetworkAttachmentDefinitions are stored. */
+  countNads(): number {
+    return this.store.list(NADS.storage).length;
+  }
+
   /** Stored core/v1 Events (also those posted through events.k8s.io), oldest first. */
   events(namespace?: string): KubeObject[] {
     return this.store
