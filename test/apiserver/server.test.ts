@@ -331,9 +331,7 @@ describe('watches through ListWatch and Watch', () => {
     const shared = { middleware: [useAgent], middlewareMergeStrategy: 'append' as const };
     for (let i = 0; i < 3; i++) await core.readNamespacedPod({ name: 'a', namespace: 'default' }, shared);
     expect(api.connections()).toBe(1);
-    const started = Date.now();
-    await api.close();
-    expect(Date.now() - started).toBeLessThan(1000);
+    await api.close(); // a keep-alive connection left open would hold this until the test's timeout
   });
 
   it('closes promptly with a watch open, ending the watch', async () => {
@@ -341,10 +339,8 @@ describe('watches through ListWatch and Watch', () => {
       void new Watch(kc).watch('/api/v1/pods', {}, () => undefined, resolve);
     });
     await until(() => api.openWatches() === 1, 'the watch');
-    const started = Date.now();
-    await api.close();
+    await api.close(); // an open watch left open would hold this until the test's timeout
     await done;
-    expect(Date.now() - started).toBeLessThan(1000);
   });
 });
 

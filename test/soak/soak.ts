@@ -8,6 +8,7 @@ import { bridgePlugin, multusStdin } from '../helpers/networks.js';
 import { FIXTURE_PLUGINS } from '../helpers/paths.js';
 import { killProcessesWithEnv, readMemory } from '../helpers/proc.js';
 import { podArgs, runShim } from '../helpers/shim.js';
+import { sleep } from '../helpers/wait.js';
 
 /**
  * A soak: pods churned through the built shim and daemon while random faults are injected, then
@@ -60,6 +61,9 @@ export interface SoakReport {
 }
 
 /** The faults a pod may get, one at most. */
+/** How long a runtime waits before it sends a failed DEL again (kubelet: its next sync; here, short). */
+const RUNTIME_RETRY_MS = 200;
+
 const FAULTS = ['failing-delegate', 'hanging-delegate', 'api-5xx', 'dropped-watch', 'pod-deleted', 'pod-recreated', 'refused-plugin', 'plugin-deleted'] as const;
 
 /** The networks a fault's pod attaches, where the fault needs particular ones. */
@@ -164,7 +168,7 @@ export async function runSoak(host: TestHost, opts: SoakOptions): Promise<SoakRe
         if (add.code !== 0 && attempt === 1 && netns !== '') report.delsAfterFailedAddRetried++;
         if (attempt < 5) {
           report.delRetries++;
-          await new Promise((r) => setTimeout(r, 200));
+          await sleep(RUNTIME_RETRY_MS);
           continue;
         }
         report.delsFailed++;
