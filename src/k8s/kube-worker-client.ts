@@ -23,6 +23,9 @@ export async function startKubeWorker(opts: KubeOptions, log: (line: KubeLog) =>
   // MiB, measured with `--scope startup`). DEP0169: client-node 1.x (node-fetch 2) calls
   // url.parse() for every request, and Node >= 24 says so on stderr; nothing an operator can act on.
   const worker = new Worker(filename ?? new URL('../kube-bundle/kube.worker.mjs', import.meta.url), {
+    // The OS thread's name (Node >= 24): `top -H`, /proc/<pid>/task/*/comm and the bench's CPU
+    // per thread tell it from the pool's threads (`WorkerThread`).
+    name: 'multus-kube',
     resourceLimits: { maxYoungGenerationSizeMb: 4 },
     env: workerEnv(),
     execArgv: [...process.execArgv, '--disable-warning=DEP0169'],

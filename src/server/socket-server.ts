@@ -50,6 +50,12 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefin
   });
 }
 
+/** The socket directory: only root may enter it, whatever it was before. */
+export async function makePrivateDir(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await chmod(dir, 0o700);
+}
+
 /**
  * HTTP/1.1 on `<socketDir>/multus.sock` with upstream's endpoints: POST /cni and /delegate (503
  * while shutting down), GET|POST /healthz and /readyz (500 while shutting down), 405 for a wrong
@@ -57,8 +63,7 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefin
  * made 0700 and the socket 0600: only root on the node may talk to the daemon.
  */
 export async function startSocketServer(opts: SocketServerOptions): Promise<Server> {
-  await mkdir(opts.socketDir, { recursive: true, mode: 0o700 });
-  await chmod(opts.socketDir, 0o700);
+  await makePrivateDir(opts.socketDir);
   const socketPath = join(opts.socketDir, SOCKET_NAME);
   // A socket left by a previous daemon makes listen() fail with EADDRINUSE.
   await unlink(socketPath).catch(() => undefined);

@@ -12,9 +12,10 @@ import { startMetricsServer } from '../metrics/http.js';
 import { createMetrics, type Metrics } from '../metrics/registry.js';
 import { createCniHandler, createDelegateHandler } from '../server/cni-handler.js';
 import type { CniRequest } from '../server/request.js';
-import { SOCKET_NAME, startSocketServer } from '../server/socket-server.js';
+import { SOCKET_NAME, makePrivateDir, startSocketServer } from '../server/socket-server.js';
 import { removeStaleTempFiles } from '../util/atomic-write.js';
 import { createDelegatePool } from '../workers/pool.js';
+import { SPAWNER_SOCKET_NAME, startSpawner } from '../workers/spawner.js';
 import { createSupervisor } from './supervisor.js';
 
 /** CNI request bodies are a config plus an environment: a few KiB. Cap them well above that. */
@@ -77,8 +78,11 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const swept = (await removeStaleTempFiles(cniDir)) + (await removeStaleTempFiles(join(cniDir, 'results')));
   if (swept > 0) log.info({ cniDir, files: swept }, 'removed temp files of cache writes interrupted by a crash');
   const kubeOpts = kubeOptions(opts);
+  await makePrivateDir(opts.config.socketDir);
+  const spawnerGone = (why: string): void => log.warn({ why }, 'multus-spawner is not running: the pool spawns plugins itself (more CPU per plugin run)');
+  const spawner = tunables.spawner ? await startSpawner(join(opts.config.socketDir, SPAWNER_SOCKET_NAME), spawnerGone) : undefined;
   const pool = createDelegatePool(
-    { threads: tunables.workerThreads, minThreads: tunables.poolMinThreads, tasksPerWorker: tunables.tasksPerWorker, maxQueue: tunables.poolMaxQueue },
+    { threads: tunables.workerThreads, minThreads: tunables.poolMinThreads, tasksPerWorker: tunables.tasksPerWorker, maxQueue: tunables.poolMaxQueue, ...(spawner === undefined ? {} : { spawnerSocket: spawner.socketPath }) },
     (err) => log.error({ err }, 'delegate pool worker failed'),
   );
   if (kubeOpts === undefined) log.warn('no Kubernetes credentials (kubeconfig key, KUBECONFIG or in-cluster): pods get the cluster network only');
@@ -150,6 +154,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await new Promise<void>((resolve) => (metricsServer === undefined ? resolve() : metricsServer.close(() => resolve())));
       await pool.close();
+      spawner?.stop();
       await kube?.close();
     },
   };
