@@ -8,7 +8,7 @@ import { bridgePlugin, multusStdin } from '../test/helpers/networks.js';
 import { DEBIAN_PLUGINS } from '../test/helpers/paths.js';
 import { podArgs, runShim } from '../test/helpers/shim.js';
 import { track } from './children.js';
-import { envCount } from './env.js';
+import { envCount, forwardedDaemonEnv } from './env.js';
 import type { ScopeOutput } from './scope.js';
 import { fixed, summarize, type Summary } from './stats.js';
 import type { Table } from './table.js';
@@ -119,8 +119,7 @@ export async function benchPodAdd(host: TestHost): Promise<ScopeOutput> {
   const noCpu: ThreadCpu = { main: 0, kube: 0, pool: 0, runtime: 0, plugins: 0 };
   const samples = EXTRAS.map(() => ({ floorAdd: [] as number[], floorDel: [] as number[], add: [] as number[], del: [] as number[], reads: 0, writes: 0, cpu: noCpu, floorCpu: 0 }));
   try {
-    // MULTUS_SPAWNER=0 in the bench's environment measures the daemon without its spawner.
-    cluster = await startTestCluster(host, { binDir: DEBIAN_PLUGINS, logLevel: 'error' }, process.env.MULTUS_SPAWNER === undefined ? {} : { MULTUS_SPAWNER: process.env.MULTUS_SPAWNER });
+    cluster = await startTestCluster(host, { binDir: DEBIAN_PLUGINS, logLevel: 'error' }, forwardedDaemonEnv());
     track(cluster.daemon.process);
     const { api, daemon } = cluster;
     const { clusterNet, confPath, extras } = benchNetworks(host, cluster, 240, [242, 243], 'bench-extra');
