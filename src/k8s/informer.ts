@@ -1,5 +1,6 @@
 import { ListWatch, type KubernetesObject, type Watch } from '@kubernetes/client-node';
 import { backoffDelay, type BackoffOptions } from '../util/backoff.js';
+import { errorText } from './api-objects.js';
 
 /**
  * A ListWatch that keeps itself alive. client-node 1.4.0's ListWatch stops for good on any
@@ -145,21 +146,4 @@ export class ResilientInformer<T extends KubernetesObject> {
     }, delay);
     this.#restartTimer.unref();
   }
-}
-
-/** A readable message for client-node errors (ApiException bodies are JSON strings). */
-export function errorText(err: unknown): string {
-  if (typeof err === 'object' && err !== null) {
-    const { code, body, message } = err as { code?: unknown; body?: unknown; message?: unknown };
-    if (typeof code === 'number' && typeof body === 'string') {
-      try {
-        const parsed = JSON.parse(body) as { message?: string; reason?: string };
-        return `HTTP ${code} ${parsed.reason ?? ''}: ${parsed.message ?? ''}`.trim();
-      } catch {
-        return `HTTP ${code}`;
-      }
-    }
-    if (typeof message === 'string') return message;
-  }
-  return String(err);
 }

@@ -11,7 +11,7 @@ import { pollUntil } from '../util/poll.js';
 import { clientCertificate, readStoredCertificate, storeCertificate, type ClientCertificate } from './cert-store.js';
 import { createKubeClients, loadKubeConfig } from './client.js';
 import { createCsr, csrObject, nodeIdentity } from './csr.js';
-import { errorText } from './informer.js';
+import { errorText } from './api-objects.js';
 import type { KubeLog, NodeCertificateOptions } from './protocol.js';
 
 /** How often a pending CSR is read again. A CSR is one small object, read a few times per rotation: no watch to keep alive. */

@@ -62,7 +62,8 @@ export async function startConfigManager(opts: ConfigManagerOptions): Promise<Co
     const content = `${JSON.stringify(file.content)}\n`;
     if (path === confPath && content === lastWritten) return;
     await writeFileAtomic(path, content, 0o600);
-    // A change of form (the master's version crossed 1.0.0) leaves one file, never two.
+    // A change of form (the master's version crossed 1.0.0) ends with one file, not two; the new
+    // one is in place before the old goes, so a runtime always finds one.
     if (path !== confPath) await removeFile(confPath);
     confPath = path;
     lastWritten = content;

@@ -69,6 +69,8 @@ export interface RecordedRequest {
   contentType?: string;
   /** Whether an Authorization header was sent. */
   authorization: boolean;
+  /** The User-Agent header. */
+  userAgent?: string;
   /** The verified client certificate the request came with (HTTPS only). */
   clientCertificate?: ClientCertificateIdentity;
   /** The HTTP status answered (0 while still in flight); 200 for every watch that was opened. */
@@ -427,6 +429,7 @@ export class FakeApiServer {
     const verb = verbOf(method, route, WATCH_TRUE.has(query.watch ?? ''));
     const contentType = req.headers['content-type'];
     const authorization = req.headers.authorization;
+    const userAgent = req.headers['user-agent'];
     const certificate = clientCertificateOf(req);
     const record: RecordedRequest = {
       method,
@@ -439,6 +442,7 @@ export class FakeApiServer {
       ...(route?.name === undefined ? {} : { name: route.name }),
       ...(contentType === undefined ? {} : { contentType }),
       authorization: authorization !== undefined,
+      ...(userAgent === undefined ? {} : { userAgent }),
       ...(certificate === undefined || certificate === 'invalid' ? {} : { clientCertificate: certificate }),
       status: 0,
     };

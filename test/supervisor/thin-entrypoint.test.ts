@@ -64,7 +64,7 @@ describe('thin entrypoint', () => {
     });
   });
 
-  it('writes 00-multus.conf below CNI 1.0.0, and switches form (one file, never two) when the version crosses it', async () => {
+  it('writes 00-multus.conf below CNI 1.0.0, and switches form (ending with one file, not two) when the version crosses it', async () => {
     const n = node();
     writeFileSync(join(n.netd, '10-flannel.conflist'), JSON.stringify({ cniVersion: '0.4.0', name: 'cbr0', plugins: [{ type: 'flannel' }] }));
     const entry = await start(n, { cniVersion: undefined });
@@ -72,8 +72,10 @@ describe('thin entrypoint', () => {
     expect(JSON.parse(readFileSync(join(n.netd, '00-multus.conf'), 'utf8'))).toMatchObject({ cniVersion: '0.4.0', type: 'multus' });
     // The master moves to 1.0.0: the config follows it, as a list.
     writeFileSync(join(n.netd, '10-flannel.conflist'), JSON.stringify({ cniVersion: '1.0.0', name: 'cbr0', plugins: [{ type: 'flannel' }] }));
-    await until(() => existsSync(join(n.netd, '00-multus.conflist')), '00-multus.conflist');
-    expect(existsSync(join(n.netd, '00-multus.conf'))).toBe(false);
+    // The new file is written first, then the old removed: until then a runtime still finds the
+    // old one (it sorts first), never none.
+    await until(() => existsSync(join(n.netd, '00-multus.conflist')) && !existsSync(join(n.netd, '00-multus.conf')), '00-multus.conflist in place of 00-multus.conf');
+    expect(JSON.parse(readFileSync(join(n.netd, '00-multus.conflist'), 'utf8'))).toMatchObject({ cniVersion: '1.0.0' });
   });
 
   it('builds the kubeconfig from the service account (0600) in a form client-node loads', async () => {
