@@ -75,6 +75,11 @@ export function createMetrics(sources: GaugeSources) {
     labelNames: ['reason'] as const,
     registers,
   });
+  const kubeWorkerRestarts = new Counter({
+    name: 'multus_kube_worker_restarts_total',
+    help: 'Times the kube worker thread died (an uncaught error, out of memory) and was started again',
+    registers,
+  });
   for (const command of ['ADD', 'DEL', 'CHECK']) for (const result of ['ok', 'error']) cniRequest.zero({ command, result });
   for (const reason of ['attempts', 'gc']) deletesAbandoned.inc({ reason }, 0);
 
@@ -113,7 +118,7 @@ export function createMetrics(sources: GaugeSources) {
     // Alert on time() > this − margin: a rotation that keeps failing shows here before requests fail.
     if (sources.nodeCertificate === true) kubeGauge('multus_client_certificate_expiration_timestamp_seconds', 'When the per-node client certificate in use expires (Unix time)', (s) => s.certificateExpirySeconds ?? 0);
   }
-  return { registry, cniRequest, delegate, poolWait, kubeRequest, serverRequests, deletesAbandoned };
+  return { registry, cniRequest, delegate, poolWait, kubeRequest, serverRequests, deletesAbandoned, kubeWorkerRestarts };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

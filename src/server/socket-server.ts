@@ -23,8 +23,10 @@ export interface SocketServerOptions {
   cni: (body: Buffer, clientGone: AbortSignal) => Promise<Reply>;
   /** POST /delegate (hot-plug API). */
   delegate: (body: Buffer, clientGone: AbortSignal) => Promise<Reply>;
-  /** Readiness for /readyz (false while shutting down). */
+  /** False while shutting down: /readyz answers 500 and /cni, /delegate 503. */
   ready: () => boolean;
+  /** Why the daemon serves requests but is not ready (its kube worker restarting): /readyz answers 500 with it. */
+  degraded?: () => string | undefined;
   /** Called once per answered request, for metrics. */
   onAnswer?: (info: { handler: string; method: string; status: number }) => void;
   /** `connectionLimit`: connections served at once (see connection-limit.ts); undefined for no bound. */
@@ -58,7 +60,8 @@ export async function makePrivateDir(dir: string): Promise<void> {
 
 /**
  * HTTP/1.1 on `<socketDir>/multus.sock` with upstream's endpoints: POST /cni and /delegate (503
- * while shutting down), GET|POST /healthz and /readyz (500 while shutting down), 405 for a wrong
+ * while shutting down), GET|POST /healthz and /readyz (500 while shutting down or degraded: the
+ * requests are still served then, and fail fast where they need the API), 405 for a wrong
  * method, 404 otherwise. The directory is
  * made 0700 and the socket 0600: only root on the node may talk to the daemon.
  */
@@ -72,8 +75,11 @@ export async function startSocketServer(opts: SocketServerOptions): Promise<Serv
     switch (handler) {
       case '/healthz':
         return { status: 200, body: '' };
-      case '/readyz':
-        return opts.ready() ? { status: 200, body: '' } : { status: 500, body: 'shutting down\n' };
+      case '/readyz': {
+        if (!opts.ready()) return { status: 500, body: 'shutting down\n' };
+        const degraded = opts.degraded?.();
+        return degraded === undefined ? { status: 200, body: '' } : { status: 500, body: `${degraded}\n` };
+      }
       case '/cni':
       case '/delegate': {
         const body = await readBody(req, opts.maxBodyBytes);

@@ -97,7 +97,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   });
   if (kubeOpts !== undefined) {
     const kubeLog = log.child({ component: 'kube' });
-    kube = await startKubeWorker(kubeOpts, (line) => kubeLog[line.level](line.fields, line.msg), (verb, code, seconds) => metrics.kubeRequest.observe({ verb, code }, seconds));
+    kube = await startKubeWorker(kubeOpts, (line) => kubeLog[line.level](line.fields, line.msg), (verb, code, seconds) => metrics.kubeRequest.observe({ verb, code }, seconds), { onRestart: () => metrics.kubeWorkerRestarts.inc() });
   }
   const delegateLog = log.child({ component: 'delegate' });
   const supervisor = createSupervisor({
@@ -136,12 +136,13 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     socketDir: opts.config.socketDir,
     maxBodyBytes: MAX_BODY_BYTES,
     ready: () => ready,
+    degraded: () => (kube === undefined || kube.up() ? undefined : 'the kube worker is restarting'),
     cni: createCniHandler(handlerOptions),
     delegate: createDelegateHandler(handlerOptions),
     onAnswer: ({ handler, method, status }) => metrics.serverRequests.inc({ handler, code: String(status), method }),
     connectionLimit: opts.config.connectionLimit,
   });
-  const metricsServer = opts.config.metricsPort === undefined ? undefined : await startMetricsServer(metrics.registry, opts.config.metricsPort, tunables.metricsBindAddress, () => ready, opts.config.enablePprof);
+  const metricsServer = opts.config.metricsPort === undefined ? undefined : await startMetricsServer(metrics.registry, opts.config.metricsPort, tunables.metricsBindAddress, () => ready && (kube === undefined || kube.up()), opts.config.enablePprof);
   // As upstream: the profiling endpoints live on the metrics port; without one there are none.
   if (opts.config.enablePprof && metricsServer === undefined) log.warn('enablePprof is set but metricsPort is not: no profiling endpoints are served');
   const socketPath = join(opts.config.socketDir, SOCKET_NAME);
