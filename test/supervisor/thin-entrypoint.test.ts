@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { KubeConfig } from '@kubernetes/client-node';
-import { startThinEntrypoint, type ThinEntrypoint } from '../../src/supervisor/thin-entrypoint.js';
+import { apiServerFromEnv, startThinEntrypoint, type ThinEntrypoint } from '../../src/supervisor/thin-entrypoint.js';
 import { TEST_TOKEN } from '../apiserver/kubeconfig.js';
 import { until } from '../helpers/wait.js';
 
@@ -102,6 +102,12 @@ describe('thin entrypoint', () => {
     const entry = await start(n, { kubeconfig: '/etc/kubernetes/multus.kubeconfig' });
     expect(entry.kubeconfigHostPath).toBe('/etc/kubernetes/multus.kubeconfig');
     expect(() => statSync(join(n.netd, 'multus.d', 'multus.kubeconfig'))).toThrow();
+  });
+
+  it('joins the service host and port as Go\'s JoinHostPort does: brackets for IPv6 only (upstream v4.2)', () => {
+    expect(apiServerFromEnv({ KUBERNETES_SERVICE_HOST: '10.96.0.1', KUBERNETES_SERVICE_PORT: '443' })).toBe('https://10.96.0.1:443');
+    expect(apiServerFromEnv({ KUBERNETES_SERVICE_HOST: 'fd00:10:96::1', KUBERNETES_SERVICE_PORT: '6443' })).toBe('https://[fd00:10:96::1]:6443');
+    expect(apiServerFromEnv({ KUBERNETES_SERVICE_HOST: 'api.example' })).toBe('https://api.example:443');
   });
 
   it('refuses to start without a service account token, naming the file', async () => {
