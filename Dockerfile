@@ -31,7 +31,8 @@ WORKDIR /src
 COPY package.json ./
 COPY src/shim ./src/shim
 RUN CC=target-gcc sh src/shim/build.sh /out/multus-shim \
-    && CC=target-gcc sh src/shim/build.sh /out/passthru src/shim/passthru.c
+    && CC=target-gcc sh src/shim/build.sh /out/passthru src/shim/passthru.c \
+    && CC=target-gcc sh src/shim/build.sh /out/multus-spawner src/shim/spawner.c
 
 FROM node:26-bookworm-slim
 # iproute2 and util-linux (nsenter) for default-route changes when chrootDir is not used;
@@ -44,6 +45,7 @@ WORKDIR /usr/src/multus-ts
 COPY --from=build /app ./
 COPY --from=shim /out/multus-shim ./dist/bin/multus-shim
 COPY --from=shim /out/passthru ./dist/bin/passthru
+COPY --from=shim /out/multus-spawner ./dist/bin/multus-spawner
 # Upstream's image layout, so upstream's manifests run with this image unchanged: the thick
 # DaemonSet's /usr/src/multus-cni/bin/multus-daemon and install_multus (or a plain `cp` of
 # multus-shim), the thin one's /thin_entrypoint and /install_multus.

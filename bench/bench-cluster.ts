@@ -4,6 +4,7 @@ import { NODE } from '../test/helpers/cluster.js';
 import { freePort, startTestDaemon, type TestDaemon } from '../test/helpers/daemon.js';
 import type { TestHost } from '../test/helpers/host.js';
 import { track } from './children.js';
+import { forwardedDaemonEnv } from './env.js';
 import { RemoteApi } from './remote-api.js';
 
 /** A daemon wired through a kubeconfig to the API server stand-in, which runs in its own process. */
@@ -30,7 +31,7 @@ export async function startBenchCluster(host: TestHost, binDir: string, env: Rec
     const kubeconfig = join(host.dir, 'kubeconfig');
     writeKubeconfig(kubeconfig, api.url);
     const metricsPort = await freePort();
-    const daemon = await startTestDaemon(host.dir, { kubeconfig, binDir, logLevel: 'error', metricsPort }, { MULTUS_NODE_NAME: NODE, ...env });
+    const daemon = await startTestDaemon(host.dir, { kubeconfig, binDir, logLevel: 'error', metricsPort }, { MULTUS_NODE_NAME: NODE, ...forwardedDaemonEnv(), ...env });
     track(daemon.process);
     return {
       api,

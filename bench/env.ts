@@ -23,3 +23,12 @@ export function envList(name: string, fallback: readonly string[], allowed: read
   if (values.some((v) => !allowed.includes(v))) throw new RangeError(`${name} must be a comma list of ${allowed.join(', ')}`);
   return values;
 }
+
+/**
+ * Daemon tunables the bench passes on from its own environment to every daemon it starts:
+ * MULTUS_SPAWNER=0 measures the daemon without its spawner.
+ */
+export function forwardedDaemonEnv(): Record<string, string> {
+  const spawner = process.env.MULTUS_SPAWNER;
+  return spawner === undefined ? {} : { MULTUS_SPAWNER: spawner };
+}

@@ -8,10 +8,11 @@ import { bridgePlugin, multusStdin } from '../test/helpers/networks.js';
 import { DEBIAN_PLUGINS } from '../test/helpers/paths.js';
 import { podArgs, runShim } from '../test/helpers/shim.js';
 import { track } from './children.js';
-import { envCount } from './env.js';
+import { envCount, forwardedDaemonEnv } from './env.js';
 import type { ScopeOutput } from './scope.js';
 import { fixed, summarize, type Summary } from './stats.js';
 import type { Table } from './table.js';
+import { cpuAdd, cpuSpent, daemonCpu, processCpu, readThreadCpu, type ThreadCpu } from './thread-cpu.js';
 
 /** The namespace of the bench's pods and NADs. */
 export const NAMESPACE = 'bench';
@@ -36,6 +37,12 @@ export interface PodAddFigures {
   /** Kubernetes API requests per pod (ADD + DEL), watches excluded (target: 0 reads, ≤ 2 writes). */
   apiReadsPerPod: number;
   apiWritesPerPod: number;
+  /** The daemon's CPU per pod (ADD + DEL and what follows them), ms, by thread kind, and its plugins'. */
+  cpuPerPodMs: ThreadCpu;
+  /** Every daemon thread, plugins excluded (issue 19's figure: upstream v4.1.4 spends 10.9 / 22.8 ms with 0 / 2 extra networks). */
+  daemonCpuPerPodMs: number;
+  /** The floor's plugins, ADD + DEL, ms per pod: `cpuPerPodMs.plugins` minus this is what starting them cost Multus. */
+  floorPluginCpuPerPodMs: number;
 }
 
 /** One delegate as the floor runs it: its config and interface name. */
@@ -79,7 +86,7 @@ function table(figures: readonly PodAddFigures[]): Table {
   const three = (s: Summary): string => `${fixed(s.p50, 1)}/${fixed(s.p90, 1)}/${fixed(s.p99, 1)}`;
   return {
     title: 'single pod, sequential: latency ms p50/p90/p99; overhead = Multus p50 − floor p50',
-    columns: ['extra nets', 'floor ADD', 'ADD', 'ADD overhead', 'ADD ×floor', 'floor DEL', 'DEL', 'DEL overhead', 'API r/w per pod', 'n'],
+    columns: ['extra nets', 'floor ADD', 'ADD', 'ADD overhead', 'ADD ×floor', 'floor DEL', 'DEL', 'DEL overhead', 'API r/w per pod', 'daemon CPU ms/pod', 'main/kube/pool/V8+libuv', 'plugins CPU (floor)', 'n'],
     rows: figures.map((f) => [
       String(f.extraNetworks),
       three(f.floorAdd),
@@ -90,6 +97,9 @@ function table(figures: readonly PodAddFigures[]): Table {
       three(f.del),
       `+${fixed(f.delOverheadP50Ms)}`,
       `${fixed(f.apiReadsPerPod)}/${fixed(f.apiWritesPerPod)}`,
+      fixed(f.daemonCpuPerPodMs, 1),
+      [f.cpuPerPodMs.main, f.cpuPerPodMs.kube, f.cpuPerPodMs.pool, f.cpuPerPodMs.runtime].map((ms) => fixed(ms, 1)).join('/'),
+      `${fixed(f.cpuPerPodMs.plugins, 1)} (${fixed(f.floorPluginCpuPerPodMs, 1)})`,
       String(f.add.n),
     ]),
   };
@@ -106,23 +116,29 @@ export async function benchPodAdd(host: TestHost): Promise<ScopeOutput> {
   const iterations = envCount('BENCH_ITERATIONS', 100, 10_000);
   const budgetMs = envCount('BENCH_MAX_SECONDS', 120, 3600) * 1000;
   let cluster: TestCluster | undefined;
-  const samples = EXTRAS.map(() => ({ floorAdd: [] as number[], floorDel: [] as number[], add: [] as number[], del: [] as number[], reads: 0, writes: 0 }));
+  const noCpu: ThreadCpu = { main: 0, kube: 0, pool: 0, runtime: 0, plugins: 0 };
+  const samples = EXTRAS.map(() => ({ floorAdd: [] as number[], floorDel: [] as number[], add: [] as number[], del: [] as number[], reads: 0, writes: 0, cpu: noCpu, floorCpu: 0 }));
   try {
-    cluster = await startTestCluster(host, { binDir: DEBIAN_PLUGINS, logLevel: 'error' });
+    cluster = await startTestCluster(host, { binDir: DEBIAN_PLUGINS, logLevel: 'error' }, forwardedDaemonEnv());
     track(cluster.daemon.process);
     const { api, daemon } = cluster;
     const { clusterNet, confPath, extras } = benchNetworks(host, cluster, 240, [242, 243], 'bench-extra');
     const stdin = multusStdin(daemon.socketDir, confPath);
-    // API requests are charged to the variant whose Multus ADD preceded them (events may be
-    // posted after the CNI answer), counted up to the next Multus ADD.
+    // API requests and the daemon's CPU are charged to the variant whose Multus ADD preceded
+    // them (the status patch and the event follow the CNI answer), up to the next Multus ADD.
+    const pid = daemon.process.pid ?? 0;
     let charged: (typeof samples)[number] | undefined;
+    let cpuMark = readThreadCpu(pid);
     const flush = (next: (typeof samples)[number] | undefined): void => {
       const requests = api.requests().filter((r) => r.verb !== 'watch');
       const reads = requests.filter((r) => READ_VERBS.has(r.verb)).length;
+      const cpuNow = readThreadCpu(pid);
       if (charged !== undefined) {
         charged.reads += reads;
         charged.writes += requests.length - reads;
+        charged.cpu = cpuAdd(charged.cpu, cpuSpent(cpuMark, cpuNow));
       }
+      cpuMark = cpuNow;
       api.resetRequests();
       charged = next;
     };
@@ -145,8 +161,10 @@ export async function benchPodAdd(host: TestHost): Promise<ScopeOutput> {
         if (s === undefined || pod === undefined) continue;
         const delegates = [clusterNet, ...extras.slice(0, n)];
         const floorId = `floor-${n}-${i}`;
+        const floorCpuBefore = processCpu('self').children;
         s.floorAdd.push(await runDirect(delegates, 'ADD', floorId, ns.path, pod.args));
         s.floorDel.push(await runDirect(delegates, 'DEL', floorId, ns.path, pod.args));
+        s.floorCpu += processCpu('self').children - floorCpuBefore;
         flush(s);
         const call = { containerId: `pod-add-${n}-${i}`, netns: ns.path, args: pod.args, stdin };
         for (const [command, into] of [['ADD', s.add], ['DEL', s.del]] as const) {
@@ -163,7 +181,7 @@ export async function benchPodAdd(host: TestHost): Promise<ScopeOutput> {
     await cluster?.stop();
   }
   const figures = EXTRAS.map((n): PodAddFigures => {
-    const s = samples[n] ?? { floorAdd: [], floorDel: [], add: [], del: [], reads: 0, writes: 0 };
+    const s = samples[n] ?? { floorAdd: [], floorDel: [], add: [], del: [], reads: 0, writes: 0, cpu: noCpu, floorCpu: 0 };
     const [floorAdd, add, floorDel, del] = [summarize(s.floorAdd), summarize(s.add), summarize(s.floorDel), summarize(s.del)];
     const n1 = Math.max(1, add.n);
     return {
@@ -178,6 +196,9 @@ export async function benchPodAdd(host: TestHost): Promise<ScopeOutput> {
       delRatioP50: del.p50 / floorDel.p50,
       apiReadsPerPod: s.reads / n1,
       apiWritesPerPod: s.writes / n1,
+      cpuPerPodMs: { main: s.cpu.main / n1, kube: s.cpu.kube / n1, pool: s.cpu.pool / n1, runtime: s.cpu.runtime / n1, plugins: s.cpu.plugins / n1 },
+      daemonCpuPerPodMs: daemonCpu(s.cpu) / n1,
+      floorPluginCpuPerPodMs: s.floorCpu / n1,
     };
   });
   return { figures: { iterations, variants: figures }, tables: [table(figures)] };

@@ -13,6 +13,7 @@ import { TestHost } from '../test/helpers/host.js';
 import { bridgePlugin, multusStdin } from '../test/helpers/networks.js';
 import { DEBIAN_PLUGINS } from '../test/helpers/paths.js';
 import { podArgs, runShim } from '../test/helpers/shim.js';
+import { until } from '../test/helpers/wait.js';
 
 function section(title: string): void {
   process.stdout.write(`\n=== ${title}\n`);
@@ -60,7 +61,8 @@ async function main(): Promise<void> {
     section('the pod\'s k8s.v1.cni.cncf.io/network-status annotation');
     // Written right after the runtime got its answer.
     const networkStatus = (): string | undefined => (cluster?.api.getPod('default', 'demo-pod') as { metadata: { annotations?: Record<string, string> } }).metadata.annotations?.['k8s.v1.cni.cncf.io/network-status'];
-    for (let i = 0; i < 100 && networkStatus() === undefined; i++) await new Promise((r) => setTimeout(r, 20));
+    // Shown as missing when it does not come.
+    await until(() => networkStatus() !== undefined, 'the network-status annotation', 2000).catch(() => undefined);
     process.stdout.write(`${networkStatus() ?? '(missing)'}\n`);
 
     section('CNI DEL, twice (the second as RemovePodSandbox sends it: no netns)');

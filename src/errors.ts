@@ -41,11 +41,6 @@ export class CniError extends Error {
     super(message, options);
     this.details = details;
   }
-
-  /** Rebuild from a wire body (a plugin's stdout or a worker's outcome). */
-  static fromBody(body: CniErrorBody): CniError {
-    return new CniError(body.code, body.msg, body.details);
-  }
 }
 
 /** Any thrown value as a CniError; anything else becomes 999 and keeps the original as `cause`. */

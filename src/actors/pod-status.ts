@@ -3,9 +3,11 @@ import { delegateIfname, type Delegate } from '../cni/delegate.js';
 import type { CniResult } from '../cni/result.js';
 import type { KubeAccess, PodInfo } from '../k8s/protocol.js';
 import { formatNetworkStatus, networkStatusesFor } from '../k8s/network-status.js';
+import { backoffDelay, type BackoffOptions } from '../util/backoff.js';
 
-/** Retries of a status patch that failed for a reason other than "pod not found". */
-const RETRY_DELAYS_MS = [1000, 4000, 16_000, 60_000];
+/** Retries of a status patch that failed for a reason other than "pod not found": after 1, 4, 16 and 60 s. */
+const RETRIES = 4;
+const RETRY: BackoffOptions = { startMs: 1000, maxMs: 60_000, factor: 4 };
 
 /**
  * After a successful ADD: the network-status annotation (one merge patch of pods/status, no GET
@@ -36,7 +38,7 @@ export async function publishPodNetworks(
   await Promise.all([kube.recordEvent({ pod, type: 'Normal', reason: 'AddedInterface', message: `Add ${added.join('; ')}` }), patchWithRetry(pod, value, kube, log, retryLater, 0)]);
 }
 
-/** The patch, then its retries, retry n after `RETRY_DELAYS_MS[n]`. */
+/** The patch, then up to RETRIES retries with backoff, each a job in the pod's mailbox (`retryLater`). */
 async function patchWithRetry(pod: PodInfo, value: string, kube: KubeAccess, log: Logger, retryLater: ((delayMs: number, job: () => Promise<void>) => void) | undefined, attempt: number): Promise<void> {
   const outcome = await kube.patchNetworkStatus(pod, value);
   if (outcome.ok) return;
@@ -45,11 +47,11 @@ async function patchWithRetry(pod: PodInfo, value: string, kube: KubeAccess, log
     log.warn(fields, 'network-status not written: the pod is gone or was re-created');
     return;
   }
-  const delay = RETRY_DELAYS_MS[attempt];
-  if (retryLater === undefined || delay === undefined) {
+  if (retryLater === undefined || attempt >= RETRIES) {
     log.error(fields, 'network-status not written; giving up');
     return;
   }
+  const delay = backoffDelay(attempt, RETRY);
   log.warn({ ...fields, retryInMs: delay }, 'network-status not written; retrying later unless the pod gets a new sandbox first');
   retryLater(delay, () => patchWithRetry(pod, value, kube, log, retryLater, attempt + 1));
 }

@@ -5,7 +5,7 @@ import { CNI_ERR, type CniErrorBody } from '../errors.js';
 import type { DelegateOutcome, DelegateTask, NetnsIpTask } from '../workers/protocol.js';
 
 /** A plugin printing more than this is broken; cap memory rather than trust it. */
-const MAX_OUTPUT_BYTES = 4 * 1024 * 1024;
+export const MAX_OUTPUT_BYTES = 4 * 1024 * 1024;
 /** Plugin names are bare file names (LIB-2, CNI-3): no path tricks, no odd characters. */
 const PLUGIN_NAME = /^[A-Za-z0-9][A-Za-z0-9_.+-]*$/;
 
@@ -65,10 +65,11 @@ function errorFromOutput(stdout: string, stderr: string, exitCode: number | null
 }
 
 /**
- * Run one plugin: spawn in its own process group, feed stdin, collect stdout/stderr (capped),
- * and on timeout SIGKILL the whole group so helpers it forked die too. Never throws.
+ * Run one plugin, found in its bin dirs, with `run` (spawned from this thread, or through the
+ * daemon's spawner): its own process group, stdin fed, output capped, the group killed at the
+ * timeout. Never throws.
  */
-export async function execPlugin(task: DelegateTask): Promise<DelegateOutcome> {
+export async function execPlugin(task: DelegateTask, run: ProcessRunner = spawnHere): Promise<DelegateOutcome> {
   const started = performance.now();
   let path: string;
   try {
@@ -78,13 +79,13 @@ export async function execPlugin(task: DelegateTask): Promise<DelegateOutcome> {
     if (err instanceof PluginLookupError) return { ok: false, error: err.body, stderr: '', ...timing, timedOut: false, ran: false, pluginNotFound: true };
     return { ok: false, error: { code: CNI_ERR.INTERNAL, msg: String(err) }, stderr: '', ...timing, timedOut: false, ran: false };
   }
-  return runProcess({ ...chrooted(task.chrootDir, path, []), env: { ...process.env, ...task.env }, stdin: task.stdin, timeoutMs: task.timeoutMs, label: `plugin ${task.pluginType}` }, started);
+  return run({ ...chrooted(task.chrootDir, path, []), env: { ...process.env, ...task.env }, stdin: task.stdin, timeoutMs: task.timeoutMs, label: `plugin ${task.pluginType}` }, started);
 }
 
 /** `nsenter --net=<netns> ip <args>`: route changes inside a pod's namespace. */
-export function execNetnsIp(task: NetnsIpTask): Promise<DelegateOutcome> {
+export function execNetnsIp(task: NetnsIpTask, run: ProcessRunner = spawnHere): Promise<DelegateOutcome> {
   const command = chrooted(task.chrootDir, 'nsenter', [`--net=${task.netns}`, 'ip', ...task.args]);
-  return runProcess({ ...command, env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' }, stdin: '', timeoutMs: task.timeoutMs, label: `ip ${task.args.join(' ')}` }, performance.now());
+  return run({ ...command, env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' }, stdin: '', timeoutMs: task.timeoutMs, label: `ip ${task.args.join(' ')}` }, performance.now());
 }
 
 /**
@@ -106,7 +107,8 @@ function chrooted(chrootDir: string | undefined, path: string, args: string[]): 
   return chrootDir === undefined || chrootDir === '' ? { path, args } : { path: 'chroot', args: [chrootDir, path, ...args] };
 }
 
-interface ProcessSpec {
+/** A program to run, as both ways of starting it take it. */
+export interface ProcessSpec {
   path: string;
   args: string[];
   env: NodeJS.ProcessEnv;
@@ -116,10 +118,43 @@ interface ProcessSpec {
   label: string;
 }
 
-function runProcess(spec: ProcessSpec, started: number): Promise<DelegateOutcome> {
-  const elapsed = (): number => performance.now() - started;
-  const startedAtMs = performance.timeOrigin + started;
-  const { path, timeoutMs, label } = spec;
+/** How a run ended, before it is judged: what either way of starting it reports. */
+export interface ProcessEnd {
+  code: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+  /** Killed by us at its timeout. */
+  timedOut: boolean;
+  /** Killed by us for printing more than MAX_OUTPUT_BYTES. */
+  overflow: boolean;
+}
+
+/** The outcome of a run that started; `started` is its performance.now() at the start. */
+export function judgeRun(spec: ProcessSpec, end: ProcessEnd, started: number): DelegateOutcome {
+  const timing = { startedAtMs: performance.timeOrigin + started, durationMs: performance.now() - started };
+  const { label, timeoutMs } = spec;
+  if (end.timedOut) return { ok: false, error: { code: CNI_ERR.TRY_AGAIN_LATER, msg: `${label} timed out after ${timeoutMs} ms and was killed` }, stderr: end.stderr, ...timing, timedOut: true, ran: true };
+  if (end.overflow) return { ok: false, error: { code: CNI_ERR.INTERNAL, msg: `${label} printed more than ${MAX_OUTPUT_BYTES} bytes and was killed` }, stderr: end.stderr, ...timing, timedOut: false, ran: true };
+  if (end.code === 0) return { ok: true, stdout: end.stdout, stderr: end.stderr, ...timing };
+  return { ok: false, error: errorFromOutput(end.stdout, end.stderr, end.code, end.signal), stderr: end.stderr, ...timing, timedOut: false, ran: true };
+}
+
+/** The outcome of a program that could not be started at all (`why` like Node's "spawn x ENOENT"). */
+export function notStarted(spec: ProcessSpec, why: string, started: number): DelegateOutcome {
+  return { ok: false, error: { code: CNI_ERR.INTERNAL, msg: `cannot run ${spec.label} (${spec.path}): ${why}` }, stderr: '', startedAtMs: performance.timeOrigin + started, durationMs: performance.now() - started, timedOut: false, ran: false };
+}
+
+/** Starts a program and reports how it ended: through the spawner, or spawned from this thread. */
+export type ProcessRunner = (spec: ProcessSpec, started: number) => Promise<DelegateOutcome>;
+
+/**
+ * Spawn from this thread: in its own process group, stdin fed, stdout/stderr collected (capped),
+ * on timeout the whole group SIGKILLed so helpers it forked die too. What the thin plugin does,
+ * and the daemon when its spawner is not there.
+ */
+export function spawnHere(spec: ProcessSpec, started: number): Promise<DelegateOutcome> {
+  const { path, timeoutMs } = spec;
   return new Promise<DelegateOutcome>((resolve) => {
     const child = spawn(path, spec.args, {
       env: spec.env,
@@ -157,26 +192,13 @@ function runProcess(spec: ProcessSpec, started: number): Promise<DelegateOutcome
     // A plugin that exits without reading stdin makes our write fail with EPIPE: harmless.
     child.stdin.on('error', () => undefined);
     child.stdin.end(spec.stdin);
-    const finish = (outcome: DelegateOutcome): void => {
-      clearTimeout(timer);
-      resolve(outcome);
-    };
     child.on('error', (e) => {
-      finish({ ok: false, error: { code: CNI_ERR.INTERNAL, msg: `cannot run ${label} (${path}): ${e.message}` }, stderr: '', startedAtMs, durationMs: elapsed(), timedOut: false, ran: false });
+      clearTimeout(timer);
+      resolve(notStarted(spec, e.message, started));
     });
     child.on('close', (code, signal) => {
-      const stdout = Buffer.concat(out).toString('utf8');
-      const stderr = Buffer.concat(err).toString('utf8');
-      const durationMs = elapsed();
-      if (timedOut) {
-        finish({ ok: false, error: { code: CNI_ERR.TRY_AGAIN_LATER, msg: `${label} timed out after ${timeoutMs} ms and was killed` }, stderr, startedAtMs, durationMs, timedOut: true, ran: true });
-      } else if (overflow) {
-        finish({ ok: false, error: { code: CNI_ERR.INTERNAL, msg: `${label} printed more than ${MAX_OUTPUT_BYTES} bytes and was killed` }, stderr, startedAtMs, durationMs, timedOut: false, ran: true });
-      } else if (code === 0) {
-        finish({ ok: true, stdout, stderr, startedAtMs, durationMs });
-      } else {
-        finish({ ok: false, error: errorFromOutput(stdout, stderr, code, signal), stderr, startedAtMs, durationMs, timedOut: false, ran: true });
-      }
+      clearTimeout(timer);
+      resolve(judgeRun(spec, { code, signal, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), timedOut, overflow }, started));
     });
   });
 }

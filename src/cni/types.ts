@@ -38,6 +38,3 @@ export interface NetworkConfig {
 /** The CNI commands the daemon serves. VERSION never reaches it: the shim answers locally. */
 export const CNI_COMMANDS = ['ADD', 'DEL', 'CHECK', 'STATUS', 'GC'] as const;
 export type CniCommand = (typeof CNI_COMMANDS)[number];
-
-/** Commands that carry a container (and so a pod) context. */
-export type PodCommand = 'ADD' | 'DEL' | 'CHECK';

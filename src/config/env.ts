@@ -18,6 +18,12 @@ export interface Tunables {
   tasksPerWorker: number;
   /** MULTUS_POOL_MAX_QUEUE: plugin runs waiting for a slot before CNI error 11. Default 1024. */
   poolMaxQueue: number;
+  /**
+   * MULTUS_SPAWNER: 1 (default) starts plugins through multus-spawner, a small process whose
+   * forks cost a fraction of the daemon's (src/shim/spawner.c); 0 spawns them from the pool's
+   * threads, as before it existed.
+   */
+  spawner: boolean;
   /** MULTUS_DELEGATE_TIMEOUT_MS: one plugin run is killed after this. Default 60000. */
   delegateTimeoutMs: number;
   /** MULTUS_MAX_INFLIGHT: CNI requests accepted and not yet answered (running or queued in mailboxes). Default 1024. */
@@ -77,6 +83,7 @@ export function parseTunables(env: NodeJS.ProcessEnv = process.env): Readonly<Tu
     poolMinThreads: integer(env, 'MULTUS_POOL_MIN_THREADS', 0, 0, workerThreads),
     tasksPerWorker: integer(env, 'MULTUS_TASKS_PER_WORKER', 16, 1, 1024),
     poolMaxQueue: integer(env, 'MULTUS_POOL_MAX_QUEUE', 1024, 0, 1_000_000),
+    spawner: integer(env, 'MULTUS_SPAWNER', 1, 0, 1) === 1,
     delegateTimeoutMs: integer(env, 'MULTUS_DELEGATE_TIMEOUT_MS', 60_000, 100, 3_600_000),
     maxInflight: integer(env, 'MULTUS_MAX_INFLIGHT', 1024, 1, 1_000_000),
     maxFollowUps: integer(env, 'MULTUS_MAX_FOLLOWUPS', 1024, 1, 1_000_000),

@@ -179,7 +179,7 @@ async function pluginsOf(d: Delegate, capabilityArgs: Record<string, unknown>, b
     try {
       shown.binary = await findPlugin(plugin.type, binDirs, chrootDir);
     } catch (err) {
-      const e = err instanceof PluginLookupError ? CniError.fromBody(err.body) : asCniError(err);
+      const e = err instanceof PluginLookupError ? new CniError(err.body.code, err.body.msg, err.body.details) : asCniError(err);
       errors.push({ ...findingOf(e), message: `network "${d.name}": ${e.message}` });
     }
     const { runtimeConfig } = JSON.parse(pluginStdin(d.net, plugin, capabilityArgs, undefined)) as { runtimeConfig?: Record<string, unknown> };

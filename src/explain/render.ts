@@ -20,7 +20,7 @@ function attachmentLines(a: ExplainedAttachment, i: number, binDirs: readonly st
   // Requested values no plugin takes never reach the chain (the master's runtimeConfig is the runtime's).
   const offered = Object.keys(a.capabilityArgs).filter((k) => !a.plugins.some((p) => p.runtimeConfig?.[k] !== undefined));
   if (offered.length > 0) lines.push(`   not passed  ${offered.join(', ')} (no plugin declares the capability)`);
-  if (a.resourceName !== undefined) lines.push(`   device    ${a.resourceName}: ${String(a.capabilityArgs.deviceID ?? '')}`);
+  if (a.resourceName !== undefined) lines.push(`   device    ${a.resourceName}: ${typeof a.capabilityArgs.deviceID === 'string' ? a.capabilityArgs.deviceID : 'none assigned'}`);
   lines.push(`   CNI_ARGS  ${a.cniArgs}`);
   return lines;
 }

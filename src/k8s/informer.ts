@@ -1,4 +1,6 @@
 import { ListWatch, type KubernetesObject, type Watch } from '@kubernetes/client-node';
+import { backoffDelay, type BackoffOptions } from '../util/backoff.js';
+import { errorText } from './api-objects.js';
 
 /**
  * A ListWatch that keeps itself alive. client-node 1.4.0's ListWatch stops for good on any
@@ -21,8 +23,8 @@ export interface InformerOptions<T extends KubernetesObject> {
   onRestart: (reason: string, delayMs: number) => void;
 }
 
-const BACKOFF_START_MS = 1000;
-const BACKOFF_MAX_MS = 30_000;
+/** Watch restarts: doubled from 1 s up to 30 s, each between half and all of that at random. */
+const BACKOFF: BackoffOptions = { startMs: 1000, maxMs: 30_000, jitter: 0.5 };
 
 export class ResilientInformer<T extends KubernetesObject> {
   readonly #opts: InformerOptions<T>;
@@ -84,7 +86,7 @@ export class ResilientInformer<T extends KubernetesObject> {
   }
 
   /** Every cached object. */
-  list(): T[] {
+  list(): readonly T[] {
     return this.#lw.list();
   }
 
@@ -137,8 +139,7 @@ export class ResilientInformer<T extends KubernetesObject> {
   #scheduleRestart(reason: string): void {
     this.#connected = false;
     if (this.#stopped || this.#restartTimer !== undefined) return;
-    const base = Math.min(BACKOFF_MAX_MS, BACKOFF_START_MS * 2 ** this.#failures);
-    const delay = Math.round(base / 2 + Math.random() * (base / 2));
+    const delay = backoffDelay(this.#failures, BACKOFF);
     this.#failures++;
     this.#opts.onRestart(reason, delay);
     this.#restartTimer = setTimeout(() => {
@@ -150,21 +151,4 @@ export class ResilientInformer<T extends KubernetesObject> {
     }, delay);
     this.#restartTimer.unref();
   }
-}
-
-/** A readable message for client-node errors (ApiException bodies are JSON strings). */
-export function errorText(err: unknown): string {
-  if (typeof err === 'object' && err !== null) {
-    const { code, body, message } = err as { code?: unknown; body?: unknown; message?: unknown };
-    if (typeof code === 'number' && typeof body === 'string') {
-      try {
-        const parsed = JSON.parse(body) as { message?: string; reason?: string };
-        return `HTTP ${code} ${parsed.reason ?? ''}: ${parsed.message ?? ''}`.trim();
-      } catch {
-        return `HTTP ${code}`;
-      }
-    }
-    if (typeof message === 'string') return message;
-  }
-  return String(err);
 }

@@ -1,16 +1,11 @@
-import { randomBytes } from 'node:crypto';
-import { PatchStrategy, Watch, setHeaderOptions, type CoreV1Event, type KubeConfig, type KubernetesObject, type V1Pod } from '@kubernetes/client-node';
+import { PatchStrategy, Watch, setHeaderOptions, type KubeConfig, type KubernetesObject, type V1Pod } from '@kubernetes/client-node';
 import { createLoopDelayMonitor } from '../metrics/loop-delay.js';
 import { clientCertKubeConfig, createKubeClients, loadKubeConfig, setClientCertificate, type KubeClients } from './client.js';
-import { ResilientInformer, errorText } from './informer.js';
+import { NAD_GROUP, NAD_PLURAL, errorText, httpCode, isStatic, lookupNad, lookupPod, nadInfo, networkStatusPatch, podEventBody, podInfo, statusPatchOutcome, type NadObject } from './api-objects.js';
+import { ResilientInformer } from './informer.js';
 import { NodeCertificateManager } from './node-certificate.js';
-import { podInfo } from './pod-info.js';
-import type { ApiRequestObserver, DraDevice, DraLookup, KubeApi, KubeLog, KubeOptions, KubeStats, NadInfo, NadLookup, NadNamespaces, PodEvent, PodInfo, PodLookup, StatusPatchOutcome } from './protocol.js';
+import type { ApiRequestObserver, DraDevice, DraLookup, KubeApi, KubeLog, KubeOptions, KubeStats, NadLookup, NadNamespaces, PodEvent, PodInfo, PodLookup, StatusPatchOutcome } from './protocol.js';
 
-/** Pods not from the API server (static pods) carry another config source; their uids differ by design. */
-const CONFIG_SOURCE_ANNOTATION = 'kubernetes.io/config.source';
-const NAD_GROUP = 'k8s.cni.cncf.io';
-const NAD_PLURAL = 'network-attachment-definitions';
 const DRA_GROUP = 'resource.k8s.io';
 /** Device attributes a DRA driver sets so CNI plugins can find the device (upstream §4.6). */
 const DRA_RESOURCE_NAME = 'k8s.cni.cncf.io/resourceName';
@@ -26,11 +21,6 @@ interface ResourceSliceObject extends KubernetesObject {
   spec?: { driver?: string; pool?: { name?: string }; devices?: Array<{ name?: string; attributes?: Record<string, { string?: string }> }> };
 }
 
-/** A NetworkAttachmentDefinition as the API returns it. */
-interface NadObject extends KubernetesObject {
-  spec?: { config?: string };
-}
-
 /** The CNI-relevant devices among a claim's allocation results, found in the slices. */
 function draDevicesOf(results: ReadonlyArray<{ driver?: string; pool?: string; device?: string }>, slices: readonly ResourceSliceObject[]): DraDevice[] {
   return results.flatMap((r) => {
@@ -40,21 +30,6 @@ function draDevicesOf(results: ReadonlyArray<{ driver?: string; pool?: string; d
     const deviceID = attributes[DRA_DEVICE_ID]?.string;
     return resourceName === undefined || deviceID === undefined ? [] : [{ resourceName, deviceID }];
   });
-}
-
-function nadInfo(nad: NadObject): NadInfo {
-  const m = nad.metadata ?? {};
-  return { namespace: m.namespace ?? '', name: m.name ?? '', config: nad.spec?.config ?? '', annotations: { ...(m.annotations ?? {}) } };
-}
-
-function isStatic(pod: PodInfo): boolean {
-  const source = pod.annotations[CONFIG_SOURCE_ANNOTATION];
-  return source !== undefined && source !== 'api';
-}
-
-function httpCode(err: unknown): number | undefined {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'number' ? code : undefined;
 }
 
 /**
@@ -150,26 +125,15 @@ export class KubeService implements KubeApi {
       if (uid === '' || pod.uid === uid || isStatic(pod)) return { kind: 'found', pod };
       // The cache may lag behind a pod re-created with the same name: ask the API server.
     }
-    try {
-      const live = podInfo(await this.#timed('get', () => this.#api().core.readNamespacedPod({ namespace, name }, this.#api().callOptions())));
-      if (uid !== '' && live.uid !== uid && !isStatic(live)) return { kind: 'uid-mismatch', pod: live };
-      return { kind: 'found', pod: live };
-    } catch (err) {
-      if (httpCode(err) === 404) return { kind: 'missing' };
-      return { kind: 'error', message: `cannot read pod ${namespace}/${name}: ${errorText(err)}` };
-    }
+    const api = this.#api();
+    return lookupPod(namespace, name, uid, () => this.#timed('get', () => api.core.readNamespacedPod({ namespace, name }, api.callOptions())));
   }
 
   async getNad(namespace: string, name: string): Promise<NadLookup> {
     const cached = this.#nads?.get(name, namespace);
     if (cached !== undefined) return { kind: 'found', nad: nadInfo(cached) };
-    try {
-      const live = (await this.#timed('get', () => this.#api().custom.getNamespacedCustomObject({ group: NAD_GROUP, version: 'v1', namespace, plural: NAD_PLURAL, name }, this.#api().callOptions()))) as NadObject;
-      return { kind: 'found', nad: nadInfo(live) };
-    } catch (err) {
-      if (httpCode(err) === 404) return { kind: 'missing' };
-      return { kind: 'error', message: `cannot read network-attachment-definition ${namespace}/${name}: ${errorText(err)}` };
-    }
+    const api = this.#api();
+    return lookupNad(namespace, name, async () => (await this.#timed('get', () => api.custom.getNamespacedCustomObject({ group: NAD_GROUP, version: 'v1', namespace, plural: NAD_PLURAL, name }, api.callOptions()))) as NadObject);
   }
 
   async nadNamespaces(name: string): Promise<NadNamespaces> {
@@ -211,36 +175,13 @@ export class KubeService implements KubeApi {
 
   async patchNetworkStatus(pod: PodInfo, value: string): Promise<StatusPatchOutcome> {
     const api = this.#api();
-    // metadata.uid in a merge patch is a precondition: a re-created pod of the same name is not touched.
-    const body = { metadata: { uid: pod.uid, annotations: { 'k8s.v1.cni.cncf.io/network-status': value } } };
-    try {
-      await this.#timed('patch', () => api.core.patchNamespacedPodStatus({ namespace: pod.namespace, name: pod.name, body }, api.callOptions(setHeaderOptions('Content-Type', PatchStrategy.MergePatch))));
-      return { ok: true };
-    } catch (err) {
-      // 404: the pod is gone; 409: our uid precondition failed, the pod was re-created.
-      const code = httpCode(err);
-      return { ok: false, gone: code === 404 || code === 409, message: errorText(err) };
-    }
+    return statusPatchOutcome(() => this.#timed('patch', () => api.core.patchNamespacedPodStatus({ namespace: pod.namespace, name: pod.name, body: networkStatusPatch(pod, value) }, api.callOptions(setHeaderOptions('Content-Type', PatchStrategy.MergePatch)))));
   }
 
   async recordEvent(event: PodEvent): Promise<void> {
     const api = this.#api();
-    const now = new Date();
-    const body: CoreV1Event = {
-      metadata: { name: `${event.pod.name}.${randomBytes(8).toString('hex')}`, namespace: event.pod.namespace },
-      involvedObject: { apiVersion: 'v1', kind: 'Pod', namespace: event.pod.namespace, name: event.pod.name, uid: event.pod.uid },
-      type: event.type,
-      reason: event.reason,
-      message: event.message,
-      source: { component: 'multus', host: this.#nodeName },
-      reportingComponent: 'multus',
-      reportingInstance: this.#nodeName,
-      firstTimestamp: now,
-      lastTimestamp: now,
-      count: 1,
-    };
     try {
-      await this.#timed('create', () => api.core.createNamespacedEvent({ namespace: event.pod.namespace, body }, api.callOptions()));
+      await this.#timed('create', () => api.core.createNamespacedEvent({ namespace: event.pod.namespace, body: podEventBody(event, this.#nodeName) }, api.callOptions()));
     } catch (err) {
       this.#log({ level: 'warn', msg: 'cannot record event', fields: { reason: event.reason, pod: `${event.pod.namespace}/${event.pod.name}`, err: errorText(err) } });
     }

@@ -1,20 +1,42 @@
 import { Worker } from 'node:worker_threads';
 import * as Comlink from 'comlink';
+import { backoffDelay, type BackoffOptions } from '../util/backoff.js';
 import { workerEnv } from '../util/compile-cache.js';
 import { nodeEndpoint } from './comlink-node.js';
-import type { ApiRequestObserver, KubeApi, KubeLog, KubeOptions } from './protocol.js';
+import type { ApiRequestObserver, DraLookup, KubeApi, KubeLog, KubeOptions, KubeStats, NadLookup, NadNamespaces, PodEvent, PodInfo, PodLookup, StatusPatchOutcome } from './protocol.js';
 
-/** The main thread's handle on the kube worker. */
+/** What the actors and the metrics use of the kube worker, whichever worker is current. */
+export type KubeFacade = Pick<KubeApi, 'getPod' | 'getNad' | 'nadNamespaces' | 'draDevices' | 'patchNetworkStatus' | 'recordEvent' | 'stats'>;
+
+/** The main thread's handle on the supervised kube worker. */
 export interface KubeHandle {
-  api: Comlink.Remote<KubeApi>;
+  api: KubeFacade;
+  /** False while the worker is down and being restarted (/readyz answers 500 meanwhile). */
+  up(): boolean;
   close(): Promise<void>;
 }
 
+/** What the supervisor reports besides log lines. */
+export interface KubeSupervision {
+  /** The worker died (it will be restarted): for the restarts counter. */
+  onRestart(reason: string): void;
+}
+
+/** Restarts after a death: 0.5 s doubling up to 30 s, up to a fifth less at random. */
+const RESTART: BackoffOptions = { startMs: 500, maxMs: 30_000, jitter: 0.2 };
+
+/** One running worker: its comlink proxy, and a promise that settles when it dies. */
+interface Incarnation {
+  worker: Worker;
+  api: Comlink.Remote<KubeApi>;
+  died: Promise<string>;
+}
+
 /**
- * Start the kube worker and its informers. The comlink proxy is created once and kept for the
- * daemon's life: a proxy collected mid-call would hang that call (comlink #692).
+ * Start one worker and its informers. The comlink proxy is created once per worker and kept for
+ * its life: a proxy collected mid-call would hang that call (comlink #692).
  */
-export async function startKubeWorker(opts: KubeOptions, log: (line: KubeLog) => void, observe: ApiRequestObserver, filename?: URL): Promise<KubeHandle> {
+async function startIncarnation(opts: KubeOptions, log: (line: KubeLog) => void, observe: ApiRequestObserver, filename?: URL): Promise<Incarnation> {
   // A small young generation: each thread's isolate otherwise reserves tens of MiB that this
   // thread, mostly idle between watch events, never needs (measured: 160 -> 146 MiB daemon RSS).
   // The bundled worker (src/bundle.sh): client-node as one module instead of ~900 takes
@@ -23,24 +45,107 @@ export async function startKubeWorker(opts: KubeOptions, log: (line: KubeLog) =>
   // MiB, measured with `--scope startup`). DEP0169: client-node 1.x (node-fetch 2) calls
   // url.parse() for every request, and Node >= 24 says so on stderr; nothing an operator can act on.
   const worker = new Worker(filename ?? new URL('../kube-bundle/kube.worker.mjs', import.meta.url), {
+    // The OS thread's name (Node >= 24): `top -H`, /proc/<pid>/task/*/comm and the bench's CPU
+    // per thread tell it from the pool's threads (`WorkerThread`).
+    name: 'multus-kube',
     resourceLimits: { maxYoungGenerationSizeMb: 4 },
     env: workerEnv(),
     execArgv: [...process.execArgv, '--disable-warning=DEP0169'],
   });
+  // An uncaught error in the thread is followed by its exit: the exit is what counts.
+  let lastError = '';
+  worker.on('error', (err) => (lastError = err instanceof Error ? err.message : String(err)));
+  const died = new Promise<string>((resolve) => worker.once('exit', (code) => resolve(lastError !== '' ? lastError : `exit code ${code}`)));
   const api = Comlink.wrap<KubeApi>(nodeEndpoint(worker));
-  worker.on('error', (err) => log({ level: 'error', msg: 'kube worker failed', fields: { err: err instanceof Error ? err.message : String(err) } }));
   try {
-    await api.start(opts, Comlink.proxy(log), Comlink.proxy(observe));
+    const started = api.start(opts, Comlink.proxy(log), Comlink.proxy(observe));
+    await Promise.race([started, died.then((why) => Promise.reject(new Error(`the kube worker died while starting: ${why}`)))]);
   } catch (err) {
     await worker.terminate();
     throw err;
   }
+  return { worker, api, died };
+}
+
+/**
+ * Start the kube worker and supervise it. Calls go to the current worker; when it dies (an
+ * uncaught error, its isolate out of memory, an exit) the calls in flight end at once with
+ * their failure answer (a lookup `error`, a failed status patch: the callers turn those into
+ * CNI error 11 or a later retry) instead of waiting forever on a proxy nobody answers, calls
+ * meanwhile get the same, and a new worker is started with capped backoff; its informers list
+ * everything again. The first start's failure is the caller's (the daemon does not start).
+ */
+export async function startKubeWorker(opts: KubeOptions, log: (line: KubeLog) => void, observe: ApiRequestObserver, supervision: KubeSupervision, filename?: URL): Promise<KubeHandle> {
+  let current: Incarnation | undefined = await startIncarnation(opts, log, observe, filename);
+  let closing = false;
+  let attempt = 0;
+  let timer: NodeJS.Timeout | undefined;
+
+  const restart = (): void => {
+    const delayMs = backoffDelay(attempt++, RESTART);
+    timer = setTimeout(() => {
+      timer = undefined;
+      startIncarnation(opts, log, observe, filename).then(
+        (next) => {
+          if (closing) return void next.worker.terminate();
+          current = next;
+          attempt = 0;
+          log({ level: 'info', msg: 'kube worker restarted', fields: {} });
+          watch(next);
+        },
+        (err: unknown) => {
+          log({ level: 'error', msg: 'kube worker restart failed; trying again', fields: { err: (err as Error).message } });
+          if (!closing) restart();
+        },
+      );
+    }, delayMs);
+  };
+  const watch = (incarnation: Incarnation): void => {
+    void incarnation.died.then((why) => {
+      if (closing || current !== incarnation) return;
+      current = undefined;
+      log({ level: 'error', msg: 'kube worker died; restarting it', fields: { reason: why } });
+      supervision.onRestart(why);
+      restart();
+    });
+  };
+  watch(current);
+
+  /** A call on the current worker, or `down(why)` when there is none or it dies before answering. */
+  function call<T>(run: (api: Comlink.Remote<KubeApi>) => Promise<T>, down: (why: string) => T): Promise<T> {
+    const incarnation = current;
+    if (incarnation === undefined) return Promise.resolve(down('the kube worker is restarting'));
+    return Promise.race([run(incarnation.api), incarnation.died.then((why) => down(`the kube worker died (${why}) during the call`))]);
+  }
+  const api: KubeFacade = {
+    getPod: (namespace, name, uid) => call<PodLookup>((a) => a.getPod(namespace, name, uid), (why) => ({ kind: 'error', message: `cannot read pod ${namespace}/${name}: ${why}` })),
+    getNad: (namespace, name) => call<NadLookup>((a) => a.getNad(namespace, name), (why) => ({ kind: 'error', message: `cannot read network-attachment-definition ${namespace}/${name}: ${why}` })),
+    nadNamespaces: (name) => call<NadNamespaces>((a) => a.nadNamespaces(name), (why) => ({ kind: 'error', message: `cannot list network-attachment-definitions: ${why}` })),
+    draDevices: (pod: PodInfo) => call<DraLookup>((a) => a.draDevices(pod), (why) => ({ kind: 'error', message: `cannot read the DRA devices of pod ${pod.namespace}/${pod.name}: ${why}` })),
+    patchNetworkStatus: (pod, value) => call<StatusPatchOutcome>((a) => a.patchNetworkStatus(pod, value), (why) => ({ ok: false, gone: false, message: why })),
+    recordEvent: (event: PodEvent) =>
+      call<void>(
+        (a) => a.recordEvent(event),
+        (why) => log({ level: 'warn', msg: 'cannot record event', fields: { reason: event.reason, pod: `${event.pod.namespace}/${event.pod.name}`, err: why } }),
+      ),
+    stats: () =>
+      call<KubeStats>(
+        (a) => a.stats(),
+        (): KubeStats => ({ connected: false, restarts: 0, podsCached: 0, nadsCached: 0, apiRequests: 0, eventLoopLagP99Seconds: 0, certificateExpirySeconds: undefined }),
+      ),
+  };
   return {
     api,
+    up: () => current !== undefined,
     async close() {
-      await api.stop().catch(() => undefined);
-      api[Comlink.releaseProxy]();
-      await worker.terminate();
+      closing = true;
+      if (timer !== undefined) clearTimeout(timer);
+      const incarnation = current;
+      current = undefined;
+      if (incarnation === undefined) return;
+      await incarnation.api.stop().catch(() => undefined);
+      incarnation.api[Comlink.releaseProxy]();
+      await incarnation.worker.terminate();
     },
   };
 }

@@ -4,20 +4,20 @@
  * obtains through a CertificateSigningRequest, submitted with the bootstrap kubeconfig's
  * credentials, and renews well before it expires.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { KubeConfig, V1CertificateSigningRequest } from '@kubernetes/client-node';
 import { removeStaleTempFiles } from '../util/atomic-write.js';
+import { backoffDelay, type BackoffOptions } from '../util/backoff.js';
+import { pollUntil } from '../util/poll.js';
 import { clientCertificate, readStoredCertificate, storeCertificate, type ClientCertificate } from './cert-store.js';
 import { createKubeClients, loadKubeConfig } from './client.js';
 import { createCsr, csrObject, nodeIdentity } from './csr.js';
-import { errorText } from './informer.js';
+import { errorText } from './api-objects.js';
 import type { KubeLog, NodeCertificateOptions } from './protocol.js';
 
 /** How often a pending CSR is read again. A CSR is one small object, read a few times per rotation: no watch to keep alive. */
 const POLL_MS = 500;
-/** Retry backoff of a failed rotation: doubled from the start up to the cap, with ±20 % jitter. */
-const RETRY_START_MS = 1000;
-const RETRY_MAX_MS = 120_000;
+/** Retry backoff of a failed rotation: doubled from 1 s up to 2 min, up to 20 % less at random. */
+const RETRY: BackoffOptions = { startMs: 1000, maxMs: 120_000, jitter: 0.2 };
 /** setTimeout fires at once beyond 2^31-1 ms (about 24.8 days); longer waits are taken in steps. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -62,22 +62,25 @@ async function requestCertificate(r: CertificateRequester): Promise<ClientCertif
     } catch (err) {
       throw new Error(`cannot create a certificate signing request for ${identity}: ${errorText(err)}`, { cause: err });
     }
-    const deadline = Date.now() + r.opts.waitTimeoutMs;
     let lastError = '';
-    for (;;) {
-      try {
-        const issued = outcome(await clients.certificates.readCertificateSigningRequest({ name }, clients.callOptions()));
-        if (issued !== undefined) return clientCertificate(issued, keyPem, identity);
-      } catch (err) {
-        if (err instanceof CsrRefusedError) throw err;
-        lastError = errorText(err);
-      }
-      const left = deadline - Date.now();
-      if (left <= 0) {
-        throw new Error(`certificate signing request ${name} for ${identity} was not approved and issued within ${r.opts.waitTimeoutMs} ms${lastError === '' ? '' : ` (last error: ${lastError})`}`);
-      }
-      await sleep(Math.min(POLL_MS, left), undefined, { signal: r.signal });
-    }
+    const issued = await pollUntil(
+      async () => {
+        try {
+          return outcome(await clients.certificates.readCertificateSigningRequest({ name }, clients.callOptions()));
+        } catch (err) {
+          if (err instanceof CsrRefusedError) throw err;
+          lastError = errorText(err);
+          return undefined;
+        }
+      },
+      {
+        timeoutMs: r.opts.waitTimeoutMs,
+        everyMs: POLL_MS,
+        signal: r.signal,
+        timedOut: () => new Error(`certificate signing request ${name} for ${identity} was not approved and issued within ${r.opts.waitTimeoutMs} ms${lastError === '' ? '' : ` (last error: ${lastError})`}`),
+      },
+    );
+    return clientCertificate(issued, keyPem, identity);
   } finally {
     clients.close();
   }
@@ -166,8 +169,8 @@ export class NodeCertificateManager {
     } catch (err) {
       if (this.#abort.signal.aborted) return;
       this.#failures++;
-      const backoff = Math.min(RETRY_START_MS * 2 ** (this.#failures - 1), RETRY_MAX_MS) * (0.8 + 0.4 * Math.random());
-      this.#log({ level: 'warn', msg: 'node certificate rotation failed; the current certificate stays in use', fields: { identity, err: errorText(err), retryInMs: Math.round(backoff), notAfter: this.#current.notAfter.toISOString() } });
+      const backoff = backoffDelay(this.#failures - 1, RETRY);
+      this.#log({ level: 'warn', msg: 'node certificate rotation failed; the current certificate stays in use', fields: { identity, err: errorText(err), retryInMs: backoff, notAfter: this.#current.notAfter.toISOString() } });
       this.#arm(Date.now() + backoff, onRotated);
     }
   }

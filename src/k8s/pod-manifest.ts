@@ -1,6 +1,5 @@
-import type { V1Pod } from '@kubernetes/client-node';
 import { isJsonObject } from '../cni/types.js';
-import { podInfo } from './pod-info.js';
+import { podInfo } from './api-objects.js';
 import type { PodInfo } from './protocol.js';
 
 /**
@@ -30,8 +29,8 @@ export async function readManifest(text: string, source: string): Promise<unknow
 /** A pod object already parsed (an explain request's body). */
 export function podFromObject(obj: unknown, source: string): PodInfo {
   if (!isJsonObject(obj)) throw new Error(`${source} must be a Pod object`);
-  if (obj.kind !== undefined && obj.kind !== 'Pod') throw new Error(`${source} is a ${String(obj.kind)}, not a Pod`);
-  const pod = podInfo(obj as V1Pod);
+  if (obj.kind !== undefined && obj.kind !== 'Pod') throw new Error(`${source} is a ${JSON.stringify(obj.kind)}, not a Pod`);
+  const pod = podInfo(obj);
   if (pod.name === '') throw new Error(`${source} has no metadata.name`);
   return { ...pod, namespace: pod.namespace === '' ? 'default' : pod.namespace };
 }

@@ -14,6 +14,8 @@ const WAIT_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25
 export interface KubeGaugeValues {
   connected: boolean;
   restarts: number;
+  podsCached: number;
+  nadsCached: number;
   eventLoopLagP99Seconds: number;
   certificateExpirySeconds: number | undefined;
 }
@@ -73,6 +75,11 @@ export function createMetrics(sources: GaugeSources) {
     labelNames: ['reason'] as const,
     registers,
   });
+  const kubeWorkerRestarts = new Counter({
+    name: 'multus_kube_worker_restarts_total',
+    help: 'Times the kube worker thread died (an uncaught error, out of memory) and was started again',
+    registers,
+  });
   for (const command of ['ADD', 'DEL', 'CHECK']) for (const result of ['ok', 'error']) cniRequest.zero({ command, result });
   for (const reason of ['attempts', 'gc']) deletesAbandoned.inc({ reason }, 0);
 
@@ -105,11 +112,13 @@ export function createMetrics(sources: GaugeSources) {
     };
     kubeGauge('multus_informer_connected', '1 when every informer watch is connected', (s) => (s.connected ? 1 : 0));
     kubeGauge('multus_informer_restarts', 'Informer restarts since start (errors and watchdog)', (s) => s.restarts);
+    kubeGauge('multus_informer_cached_pods', 'Pods of this node in the informer cache', (s) => s.podsCached);
+    kubeGauge('multus_informer_cached_nads', 'NetworkAttachmentDefinitions in the informer cache', (s) => s.nadsCached);
     kubeGauge('multus_kube_eventloop_lag_p99_seconds', 'Event-loop delay p99 of the kube worker thread since the last scrape', (s) => s.eventLoopLagP99Seconds);
     // Alert on time() > this − margin: a rotation that keeps failing shows here before requests fail.
     if (sources.nodeCertificate === true) kubeGauge('multus_client_certificate_expiration_timestamp_seconds', 'When the per-node client certificate in use expires (Unix time)', (s) => s.certificateExpirySeconds ?? 0);
   }
-  return { registry, cniRequest, delegate, poolWait, kubeRequest, serverRequests, deletesAbandoned };
+  return { registry, cniRequest, delegate, poolWait, kubeRequest, serverRequests, deletesAbandoned, kubeWorkerRestarts };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

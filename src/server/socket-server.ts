@@ -25,38 +25,50 @@ export interface SocketServerOptions {
   delegate: (body: Buffer, clientGone: AbortSignal) => Promise<Reply>;
   /** GET /explain (query: the pod) or POST /explain (body: a pod); read only. */
   explain: (query: URLSearchParams, body: Buffer | undefined) => Promise<Reply>;
-  /** Readiness for /readyz (false while shutting down). */
+  /** False while shutting down: /readyz answers 500 and /cni, /delegate 503. */
   ready: () => boolean;
+  /** Why the daemon serves requests but is not ready (its kube worker restarting): /readyz answers 500 with it. */
+  degraded?: () => string | undefined;
   /** Called once per answered request, for metrics. */
   onAnswer?: (info: { handler: string; method: string; status: number }) => void;
   /** `connectionLimit`: connections served at once (see connection-limit.ts); undefined for no bound. */
   connectionLimit?: number | undefined;
 }
 
+/**
+ * The body, or undefined as soon as it exceeds `limit`. The rest is then read and dropped, not
+ * buffered: destroying the request here would close the socket before the 413 is written, and
+ * the response's `Connection: close` ends the connection once the 413 is out.
+ */
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size > limit) {
-        resolve(undefined);
-        req.destroy();
-      } else chunks.push(chunk);
+      if (size <= limit) chunks.push(chunk);
+      else resolve(undefined);
     });
     req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
   });
 }
 
+/** The socket directory: only root may enter it, whatever it was before. */
+export async function makePrivateDir(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await chmod(dir, 0o700);
+}
+
 /**
- * HTTP/1.1 on `<socketDir>/multus.sock` with upstream's endpoints: POST /cni and /delegate, GET|POST /healthz
- * and /readyz (500 while shutting down); ours: GET|POST /explain; 405 for a wrong method, 404 otherwise. The directory is
+ * HTTP/1.1 on `<socketDir>/multus.sock` with upstream's endpoints: POST /cni and /delegate (503
+ * while shutting down), GET|POST /healthz and /readyz (500 while shutting down or degraded: the
+ * requests are still served then, and fail fast where they need the API); ours: GET|POST
+ * /explain (read only); 405 for a wrong method, 404 otherwise. The directory is
  * made 0700 and the socket 0600: only root on the node may talk to the daemon.
  */
 export async function startSocketServer(opts: SocketServerOptions): Promise<Server> {
-  await mkdir(opts.socketDir, { recursive: true, mode: 0o700 });
-  await chmod(opts.socketDir, 0o700);
+  await makePrivateDir(opts.socketDir);
   const socketPath = join(opts.socketDir, SOCKET_NAME);
   // A socket left by a previous daemon makes listen() fail with EADDRINUSE.
   await unlink(socketPath).catch(() => undefined);
@@ -65,8 +77,11 @@ export async function startSocketServer(opts: SocketServerOptions): Promise<Serv
     switch (handler) {
       case '/healthz':
         return { status: 200, body: '' };
-      case '/readyz':
-        return opts.ready() ? { status: 200, body: '' } : { status: 500, body: 'shutting down\n' };
+      case '/readyz': {
+        if (!opts.ready()) return { status: 500, body: 'shutting down\n' };
+        const degraded = opts.degraded?.();
+        return degraded === undefined ? { status: 200, body: '' } : { status: 500, body: `${degraded}\n` };
+      }
       case '/explain': {
         const query = new URL(req.url ?? '/', 'http://multus').searchParams;
         if (req.method === 'GET') return opts.explain(query, undefined);
@@ -77,6 +92,9 @@ export async function startSocketServer(opts: SocketServerOptions): Promise<Serv
       case '/cni':
       case '/delegate': {
         const body = await readBody(req, opts.maxBodyBytes);
+        // Shutting down: not taken (503), so the shim waits for the next daemon and sends the
+        // same request there. Read first all the same: the shim is not cut off mid-write.
+        if (!opts.ready()) return { status: 503, body: 'shutting down\n' };
         if (body === undefined) return { status: 413, body: `request body larger than ${opts.maxBodyBytes} bytes\n` };
         return handler === '/cni' ? opts.cni(body, clientGone) : opts.delegate(body, clientGone);
       }

@@ -7,10 +7,12 @@
  *
  *   1. answers VERSION locally (so `cnitool`/the runtime can probe it even when
  *      the daemon is down),
- *   2. waits until the daemon answers `GET /readyz` with 200 (or, when it has no
- *      /readyz, as upstream's daemons up to v4.3.0, `GET /healthz`),
- *   3. forwards `{"env":{...},"config":"<base64 stdin>"}` as `POST /cni` over
- *      the unix socket <daemonSocketDir>/multus.sock, and
+ *   2. forwards `{"env":{...},"config":"<base64 stdin>"}` as `POST /cni` over
+ *      the unix socket <daemonSocketDir>/multus.sock,
+ *   3. only when no daemon serves that (no socket, refused, or 503 while ours
+ *      shuts down): waits until the daemon answers `GET /readyz` with 200 (or,
+ *      when it has no /readyz, as upstream's daemons up to v4.3.0, `GET
+ *      /healthz`), and sends it again, and
  *   4. turns the HTTP answer into CNI output on stdout.
  *
  * Why C and not Node: the runtime runs one shim per pod sandbox operation, on
@@ -937,6 +939,17 @@ static void build_body(buf_t *b, const buf_t *in)
     buf_adds(b, "\"}");
 }
 
+/* One POST /cni, bounded by the client timeout from now. */
+static int post_cni(const struct sockaddr_un *sa, const buf_t *head, const buf_t *body, long client_ms, http_resp_t *r,
+                    char *why, size_t whyn, const char *cmd, int64_t t0)
+{
+    int64_t t1 = now_us();
+    int rc = http_exchange(sa, head->d, head->len, body->d, body->len, t1 + (int64_t)client_ms * 1000, BODY_MAX, r, why, whyn);
+    dbg("multus-shim: POST /cni %s: rc=%d status=%d body=%zu bytes in %.3f ms (total %.3f ms)", cmd, rc, r->status,
+        r->body_len, (double)(now_us() - t1) / 1000, (double)(now_us() - t0) / 1000);
+    return rc;
+}
+
 static void result_cb(void *ctx, span_t key, span_t val)
 {
     if (key_is(key, "Result")) *(span_t *)ctx = val;
@@ -1010,20 +1023,23 @@ int main(int argc, char **argv)
              path.d, path.len, sizeof sa.sun_path - 1);
     memcpy(sa.sun_path, path.d, path.len);
 
-    /* Readiness first, for every command including DEL: unlike upstream we do
-     * not pretend DEL succeeded while the daemon is down, which leaks IPs. */
-    wait_ready(&sa, path.d, ready_ms);
-
     buf_t body = {0}, head = {0};
     build_body(&body, &in);
     buf_printf(&head, "POST /cni HTTP/1.1\r\nHost: multus\r\nContent-Type: application/json\r\n"
                       "Content-Length: %zu\r\nConnection: close\r\n\r\n", body.len);
     http_resp_t r = {0};
     char why[256];
-    int64_t t1 = now_us();
-    int rc = http_exchange(&sa, head.d, head.len, body.d, body.len, t1 + (int64_t)client_ms * 1000, BODY_MAX, &r, why, sizeof why);
-    dbg("multus-shim: POST /cni %s: rc=%d status=%d body=%zu bytes in %.3f ms (total %.3f ms)", cmd, rc, r.status,
-        r.body_len, (double)(now_us() - t1) / 1000, (double)(now_us() - t0) / 1000);
+    /* The request first: a daemon that serves it needs no probe before (one exchange per
+     * call, not two). Only when no daemon serves it -- no socket or refused (down or
+     * restarting), or our daemon's 503 while it shuts down, both before it read anything --
+     * wait for readiness and send it once more. For every command including DEL: unlike
+     * upstream we do not pretend DEL succeeded while the daemon is down, which leaks IPs. */
+    int rc = post_cni(&sa, &head, &body, client_ms, &r, why, sizeof why, cmd, t0);
+    if (rc == XR_CONNECT || (rc == XR_OK && r.status == 503)) {
+        dbg("multus-shim: daemon not serving (%s); waiting for it", rc == XR_CONNECT ? why : "503");
+        wait_ready(&sa, path.d, ready_ms);
+        rc = post_cni(&sa, &head, &body, client_ms, &r, why, sizeof why, cmd, t0);
+    }
     switch (rc) {
     case XR_OK: break;
     case XR_TIMEOUT:

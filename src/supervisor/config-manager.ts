@@ -1,7 +1,6 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile, readdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { loadNetworkConfigFile } from '../cni/network-config.js';
 import type { JsonObject } from '../cni/types.js';
@@ -10,6 +9,7 @@ import { MULTUS_CONF_NAME, generateMultusConf, masterCandidates, multusConfFile 
 import { waitForReadinessIndicator } from '../actors/readiness.js';
 import { removeFile, writeFileAtomic } from '../util/atomic-write.js';
 import { pathExists } from '../util/path-exists.js';
+import { pollUntil } from '../util/poll.js';
 
 /**
  * Keeps `<cniConfigDir>/00-multus.conf` right (upstream §2.4, minus its bugs): generated from the
@@ -41,14 +41,8 @@ export interface ConfigManager {
 const POLL_MS = 1000;
 const DEBOUNCE_MS = 100;
 
-async function waitFor(what: string, deadlineMs: number, probe: () => Promise<string | undefined>): Promise<string> {
-  const deadline = Date.now() + deadlineMs;
-  for (;;) {
-    const found = await probe();
-    if (found !== undefined) return found;
-    if (Date.now() >= deadline) throw new Error(`${what} did not appear within ${deadlineMs} ms`);
-    await sleep(POLL_MS);
-  }
+function waitFor(what: string, deadlineMs: number, probe: () => Promise<string | undefined>): Promise<string> {
+  return pollUntil(probe, { timeoutMs: deadlineMs, everyMs: POLL_MS, timedOut: () => new Error(`${what} did not appear within ${deadlineMs} ms`) });
 }
 
 /** Start managing 00-multus.conf; resolves once the first file is written. */
@@ -68,7 +62,8 @@ export async function startConfigManager(opts: ConfigManagerOptions): Promise<Co
     const content = `${JSON.stringify(file.content)}\n`;
     if (path === confPath && content === lastWritten) return;
     await writeFileAtomic(path, content, 0o600);
-    // A change of form (the master's version crossed 1.0.0) leaves one file, never two.
+    // A change of form (the master's version crossed 1.0.0) ends with one file, not two; the new
+    // one is in place before the old goes, so a runtime always finds one.
     if (path !== confPath) await removeFile(confPath);
     confPath = path;
     lastWritten = content;

@@ -14,9 +14,10 @@ import { createMetrics, type Metrics } from '../metrics/registry.js';
 import { createCniHandler, createDelegateHandler } from '../server/cni-handler.js';
 import { createExplainHandler } from '../server/explain-handler.js';
 import type { CniRequest } from '../server/request.js';
-import { SOCKET_NAME, startSocketServer } from '../server/socket-server.js';
+import { SOCKET_NAME, makePrivateDir, startSocketServer } from '../server/socket-server.js';
 import { removeStaleTempFiles } from '../util/atomic-write.js';
 import { createDelegatePool } from '../workers/pool.js';
+import { SPAWNER_SOCKET_NAME, startSpawner } from '../workers/spawner.js';
 import { createSupervisor } from './supervisor.js';
 
 /** CNI request bodies are a config plus an environment: a few KiB. Cap them well above that. */
@@ -57,8 +58,11 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const swept = (await removeStaleTempFiles(cniDir)) + (await removeStaleTempFiles(join(cniDir, 'results')));
   if (swept > 0) log.info({ cniDir, files: swept }, 'removed temp files of cache writes interrupted by a crash');
   const kubeOpts = kubeOptions(opts.config, tunables);
+  await makePrivateDir(opts.config.socketDir);
+  const spawnerGone = (why: string): void => log.warn({ why }, 'multus-spawner is not running: the pool spawns plugins itself (more CPU per plugin run)');
+  const spawner = tunables.spawner ? await startSpawner(join(opts.config.socketDir, SPAWNER_SOCKET_NAME), spawnerGone) : undefined;
   const pool = createDelegatePool(
-    { threads: tunables.workerThreads, minThreads: tunables.poolMinThreads, tasksPerWorker: tunables.tasksPerWorker, maxQueue: tunables.poolMaxQueue },
+    { threads: tunables.workerThreads, minThreads: tunables.poolMinThreads, tasksPerWorker: tunables.tasksPerWorker, maxQueue: tunables.poolMaxQueue, ...(spawner === undefined ? {} : { spawnerSocket: spawner.socketPath }) },
     (err) => log.error({ err }, 'delegate pool worker failed'),
   );
   if (kubeOpts === undefined) log.warn('no Kubernetes credentials (kubeconfig key, KUBECONFIG or in-cluster): pods get the cluster network only');
@@ -69,11 +73,11 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     supervisor: () => stats(),
     pool: () => pool.stats(),
     nodeCertificate: kubeOpts?.nodeCertificate !== undefined,
-    ...(kubeOpts === undefined ? {} : { kube: async () => (kube === undefined ? { connected: false, restarts: 0, eventLoopLagP99Seconds: 0, certificateExpirySeconds: undefined } : kube.api.stats()) }),
+    ...(kubeOpts === undefined ? {} : { kube: async () => (kube === undefined ? { connected: false, restarts: 0, podsCached: 0, nadsCached: 0, eventLoopLagP99Seconds: 0, certificateExpirySeconds: undefined } : kube.api.stats()) }),
   });
   if (kubeOpts !== undefined) {
     const kubeLog = log.child({ component: 'kube' });
-    kube = await startKubeWorker(kubeOpts, (line) => kubeLog[line.level](line.fields, line.msg), (verb, code, seconds) => metrics.kubeRequest.observe({ verb, code }, seconds));
+    kube = await startKubeWorker(kubeOpts, (line) => kubeLog[line.level](line.fields, line.msg), (verb, code, seconds) => metrics.kubeRequest.observe({ verb, code }, seconds), { onRestart: () => metrics.kubeWorkerRestarts.inc() });
   }
   const delegateLog = log.child({ component: 'delegate' });
   const supervisor = createSupervisor({
@@ -115,6 +119,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     socketDir: opts.config.socketDir,
     maxBodyBytes: MAX_BODY_BYTES,
     ready: () => ready,
+    degraded: () => (kube === undefined || kube.up() ? undefined : 'the kube worker is restarting'),
     cni: createCniHandler(handlerOptions),
     delegate: createDelegateHandler(handlerOptions),
     // No runner and no pool: explain cannot run a plugin; only kube's reading methods.
@@ -132,7 +137,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     onAnswer: ({ handler, method, status }) => metrics.serverRequests.inc({ handler, code: String(status), method }),
     connectionLimit: opts.config.connectionLimit,
   });
-  const metricsServer = opts.config.metricsPort === undefined ? undefined : await startMetricsServer(metrics.registry, opts.config.metricsPort, tunables.metricsBindAddress, () => ready, opts.config.enablePprof);
+  const metricsServer = opts.config.metricsPort === undefined ? undefined : await startMetricsServer(metrics.registry, opts.config.metricsPort, tunables.metricsBindAddress, () => ready && (kube === undefined || kube.up()), opts.config.enablePprof);
   // As upstream: the profiling endpoints live on the metrics port; without one there are none.
   if (opts.config.enablePprof && metricsServer === undefined) log.warn('enablePprof is set but metricsPort is not: no profiling endpoints are served');
   const socketPath = join(opts.config.socketDir, SOCKET_NAME);
@@ -145,6 +150,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await new Promise<void>((resolve) => (metricsServer === undefined ? resolve() : metricsServer.close(() => resolve())));
       await pool.close();
+      spawner?.stop();
       await kube?.close();
     },
   };

@@ -1,7 +1,7 @@
-import { randomBytes } from 'node:crypto';
-import { chmod, copyFile, mkdir, open, rename, unlink } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { writeFileAtomic } from '../util/atomic-write.js';
 import { installThinRuntime } from './install-thin.js';
 
 /** The binaries built next to the daemon: the shim, and passthru (the auxiliary chain's head). */
@@ -9,29 +9,14 @@ export const BUILT_BINARIES = ['multus-shim', 'passthru'].map((name) => fileURLT
 
 /**
  * Install a binary into the host's CNI bin dir the way the DaemonSet's init container needs:
- * copy to a temp file in the same directory, fsync, chmod 0755, rename over the target. A
+ * written atomically (temp file in the same directory, fsync, mode 0755, rename). A
  * runtime may be executing the old shim right now (after a reboot it blocks waiting for the
  * daemon): overwriting it in place fails with "Text file busy" (upstream #1221); a rename
  * swaps the directory entry and leaves the running process its own inode.
  */
 export async function installBinary(source: string, destDir: string): Promise<string> {
-  await mkdir(destDir, { recursive: true });
   const target = join(destDir, basename(source));
-  const tmp = join(destDir, `.${basename(source)}.tmp-${randomBytes(6).toString('hex')}`);
-  try {
-    await copyFile(source, tmp);
-    const handle = await open(tmp, 'r');
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await chmod(tmp, 0o755);
-    await rename(tmp, target);
-  } catch (err) {
-    await unlink(tmp).catch(() => undefined);
-    throw err;
-  }
+  await writeFileAtomic(target, await readFile(source), 0o755, { dirMode: 0o755 });
   return target;
 }
 

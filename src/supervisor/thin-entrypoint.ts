@@ -42,9 +42,10 @@ export interface ThinEntrypoint {
   stop(): Promise<void>;
 }
 
-function apiServerFromEnv(): string {
-  const host = process.env.KUBERNETES_SERVICE_HOST ?? '';
-  const port = process.env.KUBERNETES_SERVICE_PORT ?? '443';
+/** The API server's URL from the in-cluster environment; an IPv6 host in brackets (Go's JoinHostPort, upstream v4.2). */
+export function apiServerFromEnv(env: NodeJS.ProcessEnv = process.env): string {
+  const host = env.KUBERNETES_SERVICE_HOST ?? '';
+  const port = env.KUBERNETES_SERVICE_PORT ?? '443';
   if (host === '') throw new Error('thin entrypoint: KUBERNETES_SERVICE_HOST is not set; run it in a pod, or set "kubeconfig" in the daemon config to a kubeconfig the host can read');
   return `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }

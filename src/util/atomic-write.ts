@@ -24,13 +24,15 @@ export interface AtomicWriteOptions {
  * temp file in the same directory, then rename over the target (or link, when it must not
  * replace one); durable, with fsync of the file and then of the directory.
  */
-export async function writeFileAtomic(path: string, data: string, mode: number, { dirMode = 0o700, durable = true, replace = true }: AtomicWriteOptions = {}): Promise<void> {
+export async function writeFileAtomic(path: string, data: string | Uint8Array, mode: number, { dirMode = 0o700, durable = true, replace = true }: AtomicWriteOptions = {}): Promise<void> {
   const dir = dirname(path);
   await mkdir(dir, { recursive: true, mode: dirMode });
   const tmp = `${path}${TMP_MARK}${randomBytes(6).toString('hex')}`;
   const handle = await open(tmp, 'wx', mode);
   try {
     await handle.writeFile(data);
+    // Exactly `mode`, whatever the umask (an installed binary must be 0755).
+    await handle.chmod(mode);
     if (durable) await handle.sync();
   } catch (err) {
     await handle.close();

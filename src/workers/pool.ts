@@ -1,6 +1,6 @@
 import { Piscina } from 'piscina';
 import { CNI_ERR } from '../errors.js';
-import type { DelegateOutcome, DelegateTask, NetnsIpTask } from './protocol.js';
+import type { DelegateOutcome, DelegateTask, NetnsIpTask, PoolWorkerData } from './protocol.js';
 
 /** Pool sizing, validated by config/env.ts. */
 export interface PoolOptions {
@@ -14,6 +14,8 @@ export interface PoolOptions {
   maxQueue: number;
   /** Worker module; tests may point elsewhere. Default: the built delegate.worker.js beside this file. */
   filename?: string;
+  /** The daemon's multus-spawner socket, when it runs one. */
+  spawnerSocket?: string;
 }
 
 /** The delegate pool as the actors see it. */
@@ -48,6 +50,7 @@ export function createDelegatePool(opts: PoolOptions, onError: (err: Error) => v
     atomics: 'disabled',
     // A task only spawns a process and parses a few KiB: a small young generation is plenty.
     resourceLimits: { maxYoungGenerationSizeMb: 2 },
+    workerData: (opts.spawnerSocket === undefined ? {} : { spawnerSocket: opts.spawnerSocket }) satisfies PoolWorkerData,
   });
   // A worker failing outside a task is emitted here; unhandled it would kill the daemon.
   pool.on('error', onError);

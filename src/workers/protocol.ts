@@ -55,3 +55,9 @@ export interface NetnsIpTask {
   /** As for plugins: `nsenter` and `ip` are the host's, and the netns path is a host path. */
   chrootDir?: string;
 }
+
+/** What each pool thread is started with (piscina's workerData). */
+export interface PoolWorkerData {
+  /** The daemon's multus-spawner; without one, each thread spawns its plugins itself. */
+  spawnerSocket?: string;
+}

@@ -69,6 +69,8 @@ export interface RecordedRequest {
   contentType?: string;
   /** Whether an Authorization header was sent. */
   authorization: boolean;
+  /** The User-Agent header. */
+  userAgent?: string;
   /** The verified client certificate the request came with (HTTPS only). */
   clientCertificate?: ClientCertificateIdentity;
   /** The HTTP status answered (0 while still in flight); 200 for every watch that was opened. */
@@ -304,6 +306,16 @@ export class FakeApiServer {
     return clone(this.handlers.create(resourceFor(group, resource), namespace, body, 'helper'));
   }
 
+  /** How many pods are stored, all or only those bound to `nodeName`. */
+  countPods(nodeName?: string): number {
+    return this.store.list(PODS.storage).filter((p) => nodeName === undefined || (p.spec as { nodeName?: string } | undefined)?.nodeName === nodeName).length;
+  }
+
+  /** How many NetworkAttachmentDefinitions are stored. */
+  countNads(): number {
+    return this.store.list(NADS.storage).length;
+  }
+
   /** Stored core/v1 Events (also those posted through events.k8s.io), oldest first. */
   events(namespace?: string): KubeObject[] {
     return this.store
@@ -417,6 +429,7 @@ export class FakeApiServer {
     const verb = verbOf(method, route, WATCH_TRUE.has(query.watch ?? ''));
     const contentType = req.headers['content-type'];
     const authorization = req.headers.authorization;
+    const userAgent = req.headers['user-agent'];
     const certificate = clientCertificateOf(req);
     const record: RecordedRequest = {
       method,
@@ -429,6 +442,7 @@ export class FakeApiServer {
       ...(route?.name === undefined ? {} : { name: route.name }),
       ...(contentType === undefined ? {} : { contentType }),
       authorization: authorization !== undefined,
+      ...(userAgent === undefined ? {} : { userAgent }),
       ...(certificate === undefined || certificate === 'invalid' ? {} : { clientCertificate: certificate }),
       status: 0,
     };

@@ -44,6 +44,13 @@ describe.skipIf(skip !== undefined)(`arm64 under qemu-aarch64-static${skip === u
     }
   });
 
+  it('the spawner cross-compiles too, and without its socket argument says how to run it', () => {
+    const out = join(host.dir, 'multus-spawner');
+    execFileSync('sh', ['src/shim/build.sh', out, 'src/shim/spawner.c'], { cwd: ROOT, env: { ...process.env, CC }, stdio: 'pipe' });
+    expect(execFileSync('file', ['-b', out], { encoding: 'utf8' })).toMatch(/ARM aarch64/);
+    expect(() => emulated([out])).toThrow(/usage: multus-spawner <socket path>/);
+  });
+
   it('the arm64 Node.js runs the daemon entry and the thin plugin of the image layout', () => {
     expect(execFileSync('file', ['-b', node], { encoding: 'utf8' })).toMatch(/ARM aarch64/);
     expect(emulated([node, join(ROOT, 'dist/app/dist/supervisor/main.js'), '-version'])).toMatch(/^multus-daemon: version:\d+\.\d+\.\d+\n$/);

@@ -15,6 +15,8 @@ describe('Dockerfile', () => {
     expect(dockerfile).toMatch(/amd64\)/);
     expect(dockerfile).toMatch(/arm64\)/);
     expect(dockerfile).toContain('COPY --from=shim /out/multus-shim ./dist/bin/multus-shim');
+    // The daemon starts its plugins through it (src/workers/spawner.ts looks for it there).
+    expect(dockerfile).toContain('COPY --from=shim /out/multus-spawner ./dist/bin/multus-spawner');
   });
 
   it('puts the daemon entry at the path the DaemonSet runs', () => {

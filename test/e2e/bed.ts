@@ -2,6 +2,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, rmdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { afterAll, afterEach, expect } from 'vitest';
+import { pollUntil } from '../../src/util/poll.js';
 import { FakeApiServer } from '../apiserver/server.js';
 import { TEST_TOKEN, writeKubeconfig } from '../apiserver/kubeconfig.js';
 import { TestCa } from '../apiserver/test-ca.js';
@@ -354,15 +355,12 @@ export class E2eBed {
   /** Wait until the daemon's 00-multus.conf satisfies `ready`, and return it. */
   async multusConf(ready: (conf: Record<string, unknown>) => boolean): Promise<Record<string, unknown>> {
     const path = join(this.cniConfDir, '00-multus.conf');
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      if (existsSync(path)) {
-        const conf = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
-        if (ready(conf)) return conf;
-      }
-      if (Date.now() > deadline) throw new Error(`00-multus.conf not (re)generated in ${this.cniConfDir}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    const current = (): Record<string, unknown> | undefined => {
+      if (!existsSync(path)) return undefined;
+      const conf = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+      return ready(conf) ? conf : undefined;
+    };
+    return pollUntil(current, { timeoutMs: 10_000, everyMs: 50, timedOut: () => new Error(`00-multus.conf not (re)generated in ${this.cniConfDir}`) });
   }
 
   get api(): FakeApiServer {
@@ -472,12 +470,11 @@ export class E2eBed {
 
   /** The annotation once it has `entries` entries: it lands just after the ADD's answer. */
   async awaitNetworkStatus(namespace: string, name: string, entries: number): Promise<NetworkStatusEntry[]> {
-    const deadline = Date.now() + 5000;
-    while (this.networkStatus(namespace, name).length !== entries) {
-      if (Date.now() > deadline) throw new Error(`no network-status with ${entries} entries on ${namespace}/${name}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    return this.networkStatus(namespace, name);
+    const complete = (): NetworkStatusEntry[] | undefined => {
+      const status = this.networkStatus(namespace, name);
+      return status.length === entries ? status : undefined;
+    };
+    return pollUntil(complete, { timeoutMs: 5000, everyMs: 20, timedOut: () => new Error(`no network-status with ${entries} entries on ${namespace}/${name}`) });
   }
 
   /** Stop the daemon process and start a new one on the same dirs and socket (node-a, same API). */

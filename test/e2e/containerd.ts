@@ -2,11 +2,10 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync, rmSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pollUntil } from '../../src/util/poll.js';
 import { containerdConfig, type ContainerdLayout } from './containerd-config.js';
 import { CriClient } from './cri-client.js';
 import { buildPauseImage } from './pause-image.js';
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** libcni's result cache: the CRI plugin of containerd 1.6 has no setting to move it. */
 const LIBCNI_CACHE = '/var/lib/cni/results';
@@ -167,17 +166,18 @@ export class Containerd {
   }
 
   async #waitForCri(): Promise<void> {
-    const deadline = Date.now() + 20_000;
-    for (;;) {
+    let lastError: unknown;
+    const answers = async (): Promise<boolean> => {
       if (this.#process?.exitCode !== null || this.#process.signalCode !== null) throw new Error('containerd exited');
       try {
         await this.cri.version(1000);
-        return;
+        return true;
       } catch (err) {
-        if (Date.now() > deadline) throw new Error(`containerd's CRI plugin not answering within 20 s: ${String(err)}\n${this.logTail()}`);
+        lastError = err;
+        return false;
       }
-      await sleep(100);
-    }
+    };
+    await pollUntil(answers, { timeoutMs: 20_000, everyMs: 100, timedOut: () => new Error(`containerd's CRI plugin not answering within 20 s: ${String(lastError)}\n${this.logTail()}`) });
   }
 
   /**
@@ -194,11 +194,7 @@ export class Containerd {
 
   /** The CRI plugin learns of imported images from containerd's events, asynchronously. */
   async #waitForImage(ref: string): Promise<void> {
-    const deadline = Date.now() + 10_000;
-    while ((await this.cri.imageId(ref, 2000)) === undefined) {
-      if (Date.now() > deadline) throw new Error(`the CRI plugin does not see the imported image ${ref}`);
-      await sleep(100);
-    }
+    await pollUntil(() => this.cri.imageId(ref, 2000), { timeoutMs: 10_000, everyMs: 100, timedOut: () => new Error(`the CRI plugin does not see the imported image ${ref}`) });
   }
 
   /** The PID of containerd itself. */

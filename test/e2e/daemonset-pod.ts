@@ -1,6 +1,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
+import { pollUntil } from '../../src/util/poll.js';
 import type { ContainerConfig, ContainerMount, ContainerStatus, CriClient, SandboxConfig } from './cri-client.js';
 
 /** The parts of a DaemonSet's pod template that kubelet turns into CRI calls. */
@@ -74,10 +75,6 @@ const PROPAGATION: Record<string, NonNullable<ContainerMount['propagation']>> = 
 
 /** kubelet's service account volume, at the path client libraries read it from. */
 const SERVICE_ACCOUNT_PATH = '/var/run/secrets/kubernetes.io/serviceaccount';
-
-async function sleep(ms: number): Promise<void> {
-  await new Promise((r) => setTimeout(r, ms));
-}
 
 /**
  * One pod of a DaemonSet, run through CRI the way kubelet runs it: a hostNetwork/hostPID
@@ -193,13 +190,13 @@ export class DaemonSetPod {
   }
 
   async waitExited(name: string, timeoutMs: number): Promise<ContainerStatus> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
+    let state = '';
+    const exited = async (): Promise<ContainerStatus | undefined> => {
       const status = await this.status(name);
-      if (status.state === 'CONTAINER_EXITED') return status;
-      if (Date.now() > deadline) throw new Error(`container ${name} still ${status.state} after ${timeoutMs} ms: ${this.log(name).slice(-10).join('\n')}`);
-      await sleep(100);
-    }
+      state = status.state;
+      return status.state === 'CONTAINER_EXITED' ? status : undefined;
+    };
+    return pollUntil(exited, { timeoutMs, everyMs: 100, timedOut: () => new Error(`container ${name} still ${state} after ${timeoutMs} ms: ${this.log(name).slice(-10).join('\n')}`) });
   }
 
   /** A container's output lines, from the CRI log file (`<time> <stream> <tag> <line>`). */

@@ -31,6 +31,8 @@ describe.skipIf(setup.skip !== undefined)(`the image as the thick DaemonSet's po
     expect(await get('/healthz')).toBe(200);
     expect(await get('/readyz')).toBe(200);
     expect(bed().daemonSetPod.jsonLog('kube-multus').some((l) => l.msg === 'runtime' && l.node === process.versions.node)).toBe(true);
+    // The image ships multus-spawner where the daemon looks for it: plugins are not forked from the daemon.
+    expect(bed().daemonSetPod.jsonLog('kube-multus').filter((l) => String(l.msg).startsWith('multus-spawner'))).toEqual([]);
   });
 
   it('a pod with two NADs gets eth0 + net1 + net2 and its network-status through the containerised daemon; nothing left after removal', async () => {

@@ -177,9 +177,7 @@ describe.skipIf(setup.skip !== undefined)(`pods through containerd + CRI${setup.
     await bed().daemon.stop();
 
     const notReady = new RegExp(`multus-daemon is not ready at \\S+multus\\.sock after ${SHIM_READY_TIMEOUT_MS} ms`);
-    const started = Date.now();
     await expect(bed().cri.stopPodSandbox(running.sandboxId)).rejects.toThrow(notReady);
-    expect(Date.now() - started).toBeLessThan(SHIM_READY_TIMEOUT_MS + 5000); // bounded, not containerd's or kubelet's timeout
     await expect(bed().runPod('default', 'down-1')).rejects.toThrow(notReady);
     // ADD and its cleanup DEL both failed: containerd keeps a NOTREADY sandbox for kubelet to collect.
     const left = await bed().cri.listPodSandbox({ 'io.kubernetes.pod.name': 'down-1' });

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { pollUntil } from '../../src/util/poll.js';
 import { FakeApiServer } from '../apiserver/server.js';
 import { writeKubeconfig } from '../apiserver/kubeconfig.js';
 import { startTestDaemon, type TestDaemon } from './daemon.js';
@@ -20,6 +21,12 @@ export interface TestCluster {
   kubeconfig: string;
   /** Create a pod bound to this node; returns its uid. */
   pod(namespace: string, name: string, annotations?: Record<string, string>): string;
+  /**
+   * Wait until the daemon's informer caches hold as many pods of this node and NADs as the API
+   * server: the watch has delivered what a test just created, as it has long before kubelet asks
+   * in real life. By count, so it holds when a test creates and deletes objects one at a time.
+   */
+  cached(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -33,6 +40,16 @@ export async function startTestCluster(host: TestHost, config: Record<string, un
     daemon,
     kubeconfig,
     pod: (namespace, name, annotations = {}) => createNodePod(api, namespace, name, annotations),
+    async cached() {
+      const want = (): string => `pods ${String(api.countPods(NODE))}, nads ${String(api.countNads())}`;
+      let have = '';
+      const check = async (): Promise<boolean> => {
+        const gauges = await daemon.gauges();
+        have = `pods ${String(gauges.multus_informer_cached_pods)}, nads ${String(gauges.multus_informer_cached_nads)}`;
+        return have === want();
+      };
+      await pollUntil(check, { timeoutMs: 5000, everyMs: 10, timedOut: () => new Error(`the informer caches hold ${have}, the API server ${want()}`) });
+    },
     async stop() {
       await daemon.stop();
       await api.close();

@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { pollUntil } from '../../src/util/poll.js';
 import { DAEMON, DEBIAN_PLUGINS, FIXTURE_PLUGINS } from './paths.js';
 
 /** A built multus-daemon running as a child process on a private socket dir. */
@@ -20,6 +21,8 @@ export interface TestDaemon {
   logs(): Array<Record<string, unknown>>;
   /** Work still held inside the daemon (live actors, requests in flight, queued operations): `[]` when idle. */
   stuckWork(): Promise<string[]>;
+  /** The unlabelled samples of a /metrics scrape, by name. */
+  gauges(): Promise<Record<string, number>>;
 }
 
 /** A JSON-lines file (pino logs, cni-record's calls) parsed line by line; [] when it does not exist. */
@@ -55,17 +58,12 @@ export function socketPost(socketDir: string, path: string, body: unknown): Prom
 }
 
 async function waitReady(socketDir: string, child: ChildProcess, logFile: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline) {
+  const ready = async (): Promise<boolean> => {
     if (child.exitCode !== null) throw new Error(`daemon exited with ${child.exitCode}: ${readFileSync(logFile, 'utf8')}`);
-    try {
-      if ((await socketGet(socketDir, '/readyz')) === 200) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error('daemon not ready within 10 s');
+    // Rejected while nothing listens yet.
+    return (await socketGet(socketDir, '/readyz').catch(() => 0)) === 200;
+  };
+  await pollUntil(ready, { timeoutMs: 10_000, everyMs: 50, timedOut: () => new Error('daemon not ready within 10 s') });
 }
 
 /**
@@ -88,6 +86,14 @@ export async function startTestDaemon(dir: string, config: Record<string, unknow
     stdio: ['ignore', 'ignore', 'ignore'],
   });
   await waitReady(socketDir, child, logFile);
+  const gauges = async (): Promise<Record<string, number>> => {
+    const text = await (await fetch(`http://127.0.0.1:${String(full.metricsPort)}/metrics`)).text();
+    const samples = text.split('\n').flatMap((line): Array<[string, number]> => {
+      const m = /^([a-z_0-9]+) (\S+)$/.exec(line);
+      return m === null ? [] : [[m[1] ?? '', Number(m[2])]];
+    });
+    return Object.fromEntries(samples);
+  };
   return {
     socketDir,
     cniDir,
@@ -103,12 +109,10 @@ export async function startTestDaemon(dir: string, config: Record<string, unknow
       }),
     logs: () => readJsonLines(logFile),
     async stuckWork() {
-      const text = await (await fetch(`http://127.0.0.1:${String(full.metricsPort)}/metrics`)).text();
-      return ['multus_actors', 'multus_inflight_requests', 'multus_mailbox_depth'].flatMap((gauge) => {
-        const line = text.split('\n').find((l) => l.startsWith(`${gauge} `));
-        return line === undefined || Number(line.split(' ')[1]) !== 0 ? [`${gauge}: ${line ?? 'missing'}`] : [];
-      });
+      const now = await gauges();
+      return ['multus_actors', 'multus_inflight_requests', 'multus_mailbox_depth'].flatMap((gauge) => (now[gauge] === 0 ? [] : [`${gauge}: ${String(now[gauge] ?? 'missing')}`]));
     },
+    gauges,
   };
 }
 

@@ -1,11 +1,11 @@
 import { join } from 'node:path';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestCluster, type TestCluster } from '../helpers/cluster.js';
 import { TestHost } from '../helpers/host.js';
 import { multusStdin } from '../helpers/networks.js';
 import { podArgs, runShim } from '../helpers/shim.js';
-import { sleep, until } from '../helpers/wait.js';
+import { until } from '../helpers/wait.js';
 
 /**
  * The API server misbehaving during ADD and DEL. Pod networks must come up whenever the cache
@@ -14,7 +14,9 @@ import { sleep, until } from '../helpers/wait.js';
 const host = new TestHost();
 let cluster: TestCluster;
 let clusterConf: string;
-let slowConf: string;
+let heldConf: string;
+let started: string;
+let hold: string;
 let n = 0;
 const NETWORK_STATUS = 'k8s.v1.cni.cncf.io/network-status';
 
@@ -22,12 +24,17 @@ beforeAll(async () => {
   cluster = await startTestCluster(host, {}, { MULTUS_API_TIMEOUT_MS: '1500' });
   clusterConf = join(cluster.daemon.confDir, 'cluster.conf');
   writeFileSync(clusterConf, JSON.stringify({ cniVersion: '1.0.0', name: 'cluster', type: 'cni-record', address: '198.18.90.2/24' }));
-  slowConf = join(cluster.daemon.confDir, 'slow.conf');
-  writeFileSync(slowConf, JSON.stringify({ cniVersion: '1.0.0', name: 'slow', type: 'cni-record', sleepMs: 800, address: '198.18.90.3/24' }));
+  // A plugin the test holds inside its call: the API changes while the ADD runs.
+  started = join(host.dir, 'held-started');
+  hold = join(host.dir, 'hold');
+  heldConf = join(cluster.daemon.confDir, 'held.conf');
+  writeFileSync(heldConf, JSON.stringify({ cniVersion: '1.0.0', name: 'held', type: 'cni-record', startedFile: started, holdWhile: hold, address: '198.18.90.3/24' }));
   cluster.api.createNad('default', 'fault-net', JSON.stringify({ cniVersion: '1.0.0', type: 'cni-record' }));
 });
 
 afterAll(async () => {
+  // A failed test may leave its ADD held, and the daemon drains it before it exits.
+  rmSync(hold, { force: true });
   await cluster?.stop();
   host.cleanup();
 });
@@ -35,9 +42,24 @@ afterAll(async () => {
 async function podReady(annotations: Record<string, string> = { 'k8s.v1.cni.cncf.io/networks': 'fault-net' }): Promise<{ name: string; uid: string }> {
   const name = `fault-${n++}`;
   const uid = cluster.pod('default', name, annotations);
-  await sleep(200); // in the informer cache, as it is long before kubelet asks
+  await cluster.cached();
   return { name, uid };
 }
+
+/** Start an ADD through the held plugin; resolves, once the call is inside it, with the ADD's promise (wrapped: an async function would await it). */
+async function heldAdd(pod: { name: string; uid: string }): Promise<{ add: ReturnType<typeof cni> }> {
+  writeFileSync(hold, '');
+  const add = cni('ADD', pod, heldConf);
+  await until(() => existsSync(started) && readFileSync(started, 'utf8').includes(`ADD ${pod.name}cid`), `the ADD of ${pod.name} in the plugin`);
+  return { add };
+}
+
+/** The daemon's log lines about `pod` with message `msg`. */
+function logged(pod: { name: string }, msg: string): Array<Record<string, unknown>> {
+  return cluster.daemon.logs().filter((l) => l.pod === `default/${pod.name}` && l.msg === msg);
+}
+const GONE = 'network-status not written: the pod is gone or was re-created';
+const RETRYING = 'network-status not written; retrying in the background';
 
 function cni(command: string, pod: { name: string; uid: string }, conf = clusterConf) {
   return runShim({ command, containerId: `${pod.name}cid`, netns: '/var/run/netns/none', args: podArgs('default', pod.name, pod.uid), stdin: multusStdin(cluster.daemon.socketDir, conf) });
@@ -83,38 +105,42 @@ describe('API server faults', () => {
     }
   });
 
-  it('dropped watches and expired history (410): the caches recover, ADD keeps working', async () => {
+  it('dropped watches and expired history (410): the caches recover and serve ADD again without live reads', async () => {
     cluster.api.dropWatches();
     cluster.api.expireHistory();
-    const pod = await podReady();
-    await sleep(2500); // one informer restart with backoff
+    // Created while no watch is open: only a relist brings them into the caches.
+    cluster.api.createNad('default', 'after-outage', JSON.stringify({ cniVersion: '1.0.0', type: 'cni-record' }));
+    const pod = await podReady({ 'k8s.v1.cni.cncf.io/networks': 'after-outage' });
+    cluster.api.resetRequests();
     const add = await cni('ADD', pod);
     expect(add.code, add.stdout).toBe(0);
     await until(() => status(pod.name) !== undefined, 'the network-status annotation');
+    // The pod and the NAD came from the recovered caches: no live GET at all.
+    expect(cluster.api.requests().filter((r) => r.verb === 'get').map((r) => r.path)).toEqual([]);
   });
 
   it('the pod deleted while its ADD runs: the ADD completes and the status write is skipped, not retried', async () => {
     const pod = await podReady({});
-    const add = cni('ADD', pod, slowConf);
-    await sleep(300);
+    const { add } = await heldAdd(pod);
     cluster.api.deletePod('default', pod.name);
+    rmSync(hold);
     expect((await add).code).toBe(0);
-    // One attempt (answered 404), right after the ADD's answer; then no retry.
-    const attempts = (): number => cluster.api.requests().filter((r) => r.subresource === 'status' && r.name === pod.name).length;
-    await until(() => attempts() === 1, 'the status write attempt');
-    await sleep(1500);
-    expect(attempts()).toBe(1);
-    expect((await cni('DEL', pod, slowConf)).code).toBe(0);
+    // One attempt (answered 404), then the daemon gives the write up instead of retrying it.
+    await until(() => logged(pod, GONE).length === 1, 'the daemon giving the status write up');
+    expect(logged(pod, RETRYING)).toEqual([]);
+    expect(cluster.api.requests().filter((r) => r.subresource === 'status' && r.name === pod.name)).toHaveLength(1);
+    expect((await cni('DEL', pod, heldConf)).code).toBe(0);
   });
 
   it('the pod re-created with a new uid while its ADD runs: the new pod is never annotated with the old sandbox', async () => {
     const pod = await podReady({});
-    const add = cni('ADD', pod, slowConf);
-    await sleep(300);
+    const { add } = await heldAdd(pod);
     cluster.api.deletePod('default', pod.name);
     cluster.pod('default', pod.name, {});
+    rmSync(hold);
     expect((await add).code).toBe(0);
-    await sleep(1500);
+    await until(() => logged(pod, GONE).length === 1, 'the daemon giving the status write up');
+    expect(logged(pod, RETRYING)).toEqual([]);
     expect(status(pod.name)).toBeUndefined();
   });
 });

@@ -6,7 +6,7 @@ import { TestHost } from '../helpers/host.js';
 import { bridgePlugin, multusStdin, reservations } from '../helpers/networks.js';
 import { FIXTURE_PLUGINS } from '../helpers/paths.js';
 import { podArgs, runShim, type ShimOutcome } from '../helpers/shim.js';
-import { sleep, until } from '../helpers/wait.js';
+import { until } from '../helpers/wait.js';
 
 /**
  * Kubernetes-driven attachments end to end: pods and NADs in the in-repo API server, the daemon
@@ -80,7 +80,7 @@ describe('pods with extra networks', () => {
     const ipamA = bridgeNad('default', 'net-a', 31);
     const ipamB = bridgeNad('default', 'net-b', 32);
     const p = newPod('default', 'web-1', { [NETWORKS]: 'net-a, default/net-b' });
-    await sleep(300); // let the watch deliver the pod, as it has long before kubelet asks in real life
+    await cluster.cached();
     cluster.api.resetRequests();
     const add = await cni('ADD', p);
     expect(add.code, add.stdout).toBe(0);
@@ -153,9 +153,10 @@ describe('pods with extra networks', () => {
     const p = newPod('default', 'lost', { [NETWORKS]: 'does-not-exist' });
     const add = await cni('ADD', p);
     expect(add.json).toMatchObject({ code: 7, msg: expect.stringContaining('cannot find a network-attachment-definition (does-not-exist) in namespace (default)') });
-    await sleep(200);
-    const warnings = (cluster.api.events('default') as unknown as Array<{ reason: string; type: string; involvedObject: { name: string } }>).filter((e) => e.involvedObject.name === 'lost');
-    expect(warnings.map((e) => [e.type, e.reason])).toEqual([['Warning', 'NoNetworkFound']]);
+    // The event is posted alongside the failed ADD, not before its answer.
+    const warnings = (): Array<{ reason: string; type: string }> => (cluster.api.events('default') as unknown as Array<{ reason: string; type: string; involvedObject: { name: string } }>).filter((e) => e.involvedObject.name === 'lost');
+    await until(() => warnings().length > 0, 'the NoNetworkFound event');
+    expect(warnings().map((e) => [e.type, e.reason])).toEqual([['Warning', 'NoNetworkFound']]);
     expect(reservations(clusterIpam)).toEqual([]);
   });
 
@@ -300,7 +301,7 @@ describe('when the API server goes away', () => {
   it('ADD of a known pod still attaches its networks, and DEL needs no API at all', async () => {
     bridgeNad('default', 'outage-net', 44);
     const p = newPod('default', 'outage', { [NETWORKS]: 'outage-net' });
-    await sleep(300);
+    await cluster.cached();
     await cluster.api.close();
     const add = await cni('ADD', p);
     expect(add.code, add.stdout).toBe(0);

@@ -80,11 +80,9 @@ describe('failing delegates', () => {
     const br = bridgePlugin(host, 22);
     const net = writeList([br.plugin, { type: 'cni-hang', pidFile }]);
     const cid = newContainer();
-    const started = Date.now();
     const add = await runShim({ command: 'ADD', containerId: cid, netns: ns.path, args: podArgs('default', 'hanging'), stdin: multusStdin(daemon.socketDir, net.path) });
     expect(add.code).toBe(1);
     expect(add.json).toMatchObject({ code: 11, msg: expect.stringContaining('timed out after 1500 ms') });
-    expect(Date.now() - started).toBeLessThan(10_000);
     const pids = readFileSync(pidFile, 'utf8').trim().split(' ').map(Number);
     expect(pids).toHaveLength(2);
     for (const pid of pids) expect(alive(pid), `pid ${pid} survived`).toBe(false);
@@ -128,11 +126,9 @@ describe('failing delegates', () => {
 
   it('the shim reports a daemon that is not running, within its ready timeout', async () => {
     const empty = join(host.dir, 'nodaemon');
-    const started = Date.now();
     const add = await runShim({ command: 'ADD', containerId: newContainer(), netns: '/var/run/netns/x', args: podArgs('a', 'b'), stdin: multusStdin(empty, '/nonexistent'), env: { MULTUS_SHIM_READY_TIMEOUT_MS: '400' } });
     expect(add.code).toBe(1);
     expect(add.json).toMatchObject({ code: 11, msg: expect.stringContaining(join(empty, 'multus.sock')) });
-    expect(Date.now() - started).toBeLessThan(3000);
   });
 
   it('an ADD repeated for the same container (the runtime timed out) undoes the first and succeeds: no "already exists" (upstream #1089)', async () => {

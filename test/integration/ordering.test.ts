@@ -6,7 +6,7 @@ import { API_ACCESS } from '../../src/k8s/api-access.js';
 import { TestHost } from '../helpers/host.js';
 import { multusStdin } from '../helpers/networks.js';
 import { podArgs, runShim } from '../helpers/shim.js';
-import { sleep, until } from '../helpers/wait.js';
+import { until } from '../helpers/wait.js';
 
 /**
  * Ordering and serialisation, observed through a recording plugin: the cluster network first,
@@ -84,6 +84,7 @@ describe('ordering', () => {
     cluster.pod('default', 'early', {});
     const indicator = join(host.dir, 'default-network-ready');
     const waiting = call('ADD', 'early', 'early1', { readinessindicatorfile: indicator });
+    // An indicator that appears late is the behaviour under test, not a synchronisation.
     setTimeout(() => writeFileSync(indicator, ''), 200);
     expect((await waiting).code).toBe(0);
     const never = await call('ADD', 'early', 'early2', { readinessindicatorfile: join(host.dir, 'never') });
@@ -139,7 +140,7 @@ describe('ordering', () => {
 
   it('reuses one keep-alive connection for its API writes', async () => {
     cluster.pod('default', 'keepalive', {});
-    await sleep(200);
+    await cluster.cached();
     const before = cluster.api.connections();
     for (let i = 0; i < 5; i++) expect((await call('ADD', 'keepalive', `keepalive${i}`)).code).toBe(0);
     expect(cluster.api.connections() - before).toBeLessThanOrEqual(1);

@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
 import { FakeApiServer } from '../apiserver/server.js';
 import { writeKubeconfig } from '../apiserver/kubeconfig.js';
 import { NODE } from '../helpers/cluster.js';
@@ -103,6 +104,26 @@ describe('thin plugin', () => {
     expect(reservations(br.ipamDir)).toEqual([]);
     expect(existsSync(join(cniDir, 'thin0001'))).toBe(false);
     expect((await call({ ...base, command: 'DEL' })).code).toBe(0);
+  });
+
+  it('reads a JSON kubeconfig (the thin entrypoint\'s) with its own small client, a YAML one through client-node: the same pod either way', async () => {
+    const yamlKubeconfig = join(host.dir, 'multus.kubeconfig.yaml');
+    writeFileSync(yamlKubeconfig, stringify(JSON.parse(readFileSync(kubeconfig, 'utf8'))));
+    for (const [i, [config, agent]] of ([[kubeconfig, 'multus-thin'], [yamlKubeconfig, expect.not.stringMatching(/^multus-thin$/)]] as const).entries()) {
+      const name = `thin-kc-${i}`;
+      const created = api.createPod({ metadata: { namespace: 'default', name }, spec: { nodeName: NODE } }) as { metadata: { uid: string } };
+      const base = { containerId: `thin-kc-${i}`, netns: host.netns().path, args: podArgs('default', name, created.metadata.uid), stdin: thinConf({ kubeconfig: config }) };
+      api.resetRequests();
+      const add = await call({ ...base, command: 'ADD' });
+      expect(add.code, add.stdout).toBe(0);
+      const calls = api.requests().filter((r) => r.name === name || r.resource === 'events');
+      expect(calls.map((r) => `${r.verb} ${r.resource}${r.subresource === undefined ? '' : `/${r.subresource}`}`).sort()).toEqual(['create events', 'get pods', 'patch pods/status']);
+      for (const r of calls) expect(r.userAgent, `${r.verb} ${r.resource}`).toEqual(agent);
+      expect(calls.find((r) => r.verb === 'patch')?.contentType).toBe('application/merge-patch+json');
+      const status = JSON.parse((api.getPod('default', name) as { metadata: { annotations: Record<string, string> } }).metadata.annotations[NETWORK_STATUS] ?? '[]') as Array<{ name: string }>;
+      expect(status.map((s) => s.name)).toEqual(['cluster']);
+      expect((await call({ ...base, command: 'DEL' })).code).toBe(0);
+    }
   });
 
   it('GC releases the containers the runtime no longer lists; STATUS reports the cluster network (CNI 1.1)', async () => {

@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parseDaemonConfig } from '../../src/config/daemon-config.js';
 import { startSocketServer } from '../../src/server/socket-server.js';
 import { DAEMON } from '../helpers/paths.js';
+import { until } from '../helpers/wait.js';
 
 const dir = mkdtempSync('/tmp/connection-limit-test-');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -47,8 +48,7 @@ describe('connectionLimit (upstream v4.3.0, #1510)', () => {
       const first = post(socketDir, '/cni');
       const second = post(socketDir, '/delegate');
       // The second connection is accepted but not read while the first is served.
-      const deadline = Date.now() + 2000;
-      while (seen.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      await until(() => seen.length > 0, 'the first request served');
       expect(seen).toEqual(['cni']);
       const secondDone = second.then(() => seen.push('second answered'));
       await new Promise((r) => setImmediate(r));

@@ -29,16 +29,19 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function call(method: string, path: string, body = ''): Promise<number> {
+function exchange(method: string, path: string, body = ''): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = request({ socketPath: join(socketDir, 'multus.sock'), method, path }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
     });
     req.on('error', reject);
     req.end(body);
   });
 }
+
+const call = async (method: string, path: string, body = ''): Promise<number> => (await exchange(method, path, body)).status;
 
 describe('daemon socket', () => {
   it('is reachable by root only: directory 0700, socket 0600', () => {
@@ -47,9 +50,11 @@ describe('daemon socket', () => {
   });
 
   it('refuses an oversized body with 413 before handing it on', async () => {
-    const status = await call('POST', '/cni', 'x'.repeat(4096)).catch(() => 413);
-    expect(status).toBe(413);
+    expect(await exchange('POST', '/cni', 'x'.repeat(64 << 10))).toEqual({ status: 413, body: 'request body larger than 1024 bytes\n' });
     expect(received).toEqual([]);
+    // At the limit it is handed on.
+    expect(await call('POST', '/cni', 'x'.repeat(1024))).toBe(200);
+    expect(received).toEqual([1024]);
   });
 
   it('answers wrong methods with 405, unknown paths with 404, readiness with 500 while stopping (upstream §2.5)', async () => {
@@ -61,5 +66,19 @@ describe('daemon socket', () => {
     ready = false;
     expect(await call('GET', '/readyz')).toBe(500);
     ready = true;
+  });
+
+  it('refuses CNI and delegate requests with 503 while stopping, without handing them on (the shim waits and sends them again)', async () => {
+    received.length = 0;
+    ready = false;
+    try {
+      expect(await call('POST', '/cni', '{}')).toBe(503);
+      expect(await call('POST', '/delegate', '{}')).toBe(503);
+    } finally {
+      ready = true;
+    }
+    expect(received).toEqual([]);
+    expect(await call('POST', '/cni', '{}')).toBe(200);
+    expect(received).toEqual([2]);
   });
 });

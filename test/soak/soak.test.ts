@@ -16,6 +16,8 @@ describe('soak (short; `npm run soak` for thousands of pods)', () => {
     expect(report.delsAfterFailedAddRetried).toBe(0);
     expect(report.faultsInjected['refused-plugin']).toBeGreaterThan(0);
     expect(report.faultsInjected['plugin-deleted']).toBeGreaterThan(0);
+    expect(report.faultsInjected['kube-worker-killed']).toBeGreaterThan(0);
+    expect(report.faultsInjected['pool-thread-killed']).toBeGreaterThan(0);
     expect(Object.values(report.faultsInjected).reduce((a, b) => a + b, 0)).toBeGreaterThan(20);
     expect(report.faultsInjected['daemon-sigkill']).toBe(1);
     // Every pod that had a fault (the SIGKILL is not a pod's) was still torn down completely.

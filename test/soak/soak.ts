@@ -2,12 +2,14 @@ import { existsSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync 
 import { join } from 'node:path';
 import { FakeApiServer, writeKubeconfig } from '../apiserver/server.js';
 import { NODE } from '../helpers/cluster.js';
-import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { freePort, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
 import type { TestHost } from '../helpers/host.js';
+import { exitWorkerThread, type WorkerInfo } from '../helpers/inspector.js';
 import { bridgePlugin, multusStdin } from '../helpers/networks.js';
 import { FIXTURE_PLUGINS } from '../helpers/paths.js';
 import { killProcessesWithEnv, readMemory } from '../helpers/proc.js';
 import { podArgs, runShim } from '../helpers/shim.js';
+import { sleep } from '../helpers/wait.js';
 
 /**
  * A soak: pods churned through the built shim and daemon while random faults are injected, then
@@ -60,7 +62,16 @@ export interface SoakReport {
 }
 
 /** The faults a pod may get, one at most. */
-const FAULTS = ['failing-delegate', 'hanging-delegate', 'api-5xx', 'dropped-watch', 'pod-deleted', 'pod-recreated', 'refused-plugin', 'plugin-deleted'] as const;
+/** How long a runtime waits before it sends a failed DEL again (kubelet: its next sync; here, short). */
+const RUNTIME_RETRY_MS = 200;
+
+const FAULTS = ['failing-delegate', 'hanging-delegate', 'api-5xx', 'dropped-watch', 'pod-deleted', 'pod-recreated', 'refused-plugin', 'plugin-deleted', 'kube-worker-killed', 'pool-thread-killed'] as const;
+
+/** The threads these faults end (through the daemon's inspector), while the pod's ADD runs. */
+const THREAD_FAULTS: Partial<Record<(typeof FAULTS)[number], (w: WorkerInfo) => boolean>> = {
+  'kube-worker-killed': (w) => w.title.includes('multus-kube'),
+  'pool-thread-killed': (w) => !w.title.includes('multus-kube'),
+};
 
 /** The networks a fault's pod attaches, where the fault needs particular ones. */
 const FAULT_NETWORKS: Partial<Record<(typeof FAULTS)[number], string>> = {
@@ -95,7 +106,9 @@ export async function runSoak(host: TestHost, opts: SoakOptions): Promise<SoakRe
   // The delegate timeout ends the hanging-delegate fault. It must stay well above a node-based
   // fake plugin's start-up on a loaded machine: a DEL killed by it is a failed DEL, kept for
   // the runtime's retry (up to deleteAttempts).
-  const env = { MULTUS_NODE_NAME: NODE, MULTUS_DELEGATE_TIMEOUT_MS: '3000', MULTUS_API_TIMEOUT_MS: '1000' };
+  // The inspector is how the thread faults end a thread of the daemon for real.
+  const inspectPort = await freePort();
+  const env = { MULTUS_NODE_NAME: NODE, MULTUS_DELEGATE_TIMEOUT_MS: '3000', MULTUS_API_TIMEOUT_MS: '1000', NODE_OPTIONS: `--inspect=127.0.0.1:${inspectPort}` };
   // A bin dir of the soak's own, so that a plugin can be deleted from it mid-run.
   const binDir = join(host.dir, 'soak-bin');
   mkdirSync(binDir);
@@ -136,7 +149,11 @@ export async function runSoak(host: TestHost, opts: SoakOptions): Promise<SoakRe
     const ns = host.netns();
     await restarting;
     const call = { containerId: `soak${host.id}${i}`, netns: ns.path, args: podArgs('default', name, created.metadata.uid, i), stdin: multusStdin(daemon.socketDir, cluster) };
+    const threadFault = fault === undefined ? undefined : THREAD_FAULTS[fault];
+    // No such thread at that moment (the kube worker still restarting after another fault): nothing to end.
+    const ending = threadFault === undefined ? undefined : exitWorkerThread(inspectPort, threadFault).catch(() => undefined);
     const add = await runShim({ ...call, command: 'ADD' });
+    await ending;
     report.operations++;
     if (add.code !== 0) report.addsFailed++;
     // Another pod's ADD may find it missing too: that ADD fails, and its DEL must succeed all the same.
@@ -164,7 +181,7 @@ export async function runSoak(host: TestHost, opts: SoakOptions): Promise<SoakRe
         if (add.code !== 0 && attempt === 1 && netns !== '') report.delsAfterFailedAddRetried++;
         if (attempt < 5) {
           report.delRetries++;
-          await new Promise((r) => setTimeout(r, 200));
+          await sleep(RUNTIME_RETRY_MS);
           continue;
         }
         report.delsFailed++;

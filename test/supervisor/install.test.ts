@@ -1,10 +1,11 @@
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DAEMON, SHIM } from '../helpers/paths.js';
+import { until } from '../helpers/wait.js';
 
 const dir = mkdtempSync('/tmp/install-test-');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -18,7 +19,15 @@ describe('multus-daemon install', () => {
     // A runtime is executing the installed shim: it waits for a daemon that is not there.
     const running = spawn(installed, [], { env: { CNI_COMMAND: 'ADD', MULTUS_SHIM_READY_TIMEOUT_MS: '3000' }, stdio: ['pipe', 'pipe', 'ignore'] });
     running.stdin.end(JSON.stringify({ cniVersion: '1.0.0', daemonSocketDir: join(dir, 'nowhere') }));
-    await new Promise((r) => setTimeout(r, 200));
+    // Executing once the kernel has exec'ed the installed file (before that, /proc shows node or nothing).
+    const exe = (): string => {
+      try {
+        return readlinkSync(`/proc/${String(running.pid)}/exe`);
+      } catch {
+        return '';
+      }
+    };
+    await until(() => exe() === installed, 'the installed shim running');
     // Overwriting in place is what fails upstream:
     await expect(copyFile(SHIM, installed)).rejects.toMatchObject({ code: 'ETXTBSY' });
     const { stdout } = await promisify(execFile)(process.execPath, [DAEMON, 'install', '-d', bin]);

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { KubeConfig } from '@kubernetes/client-node';
-import { startThinEntrypoint, type ThinEntrypoint } from '../../src/supervisor/thin-entrypoint.js';
+import { apiServerFromEnv, startThinEntrypoint, type ThinEntrypoint } from '../../src/supervisor/thin-entrypoint.js';
 import { TEST_TOKEN } from '../apiserver/kubeconfig.js';
 import { until } from '../helpers/wait.js';
 
@@ -64,7 +64,7 @@ describe('thin entrypoint', () => {
     });
   });
 
-  it('writes 00-multus.conf below CNI 1.0.0, and switches form (one file, never two) when the version crosses it', async () => {
+  it('writes 00-multus.conf below CNI 1.0.0, and switches form (ending with one file, not two) when the version crosses it', async () => {
     const n = node();
     writeFileSync(join(n.netd, '10-flannel.conflist'), JSON.stringify({ cniVersion: '0.4.0', name: 'cbr0', plugins: [{ type: 'flannel' }] }));
     const entry = await start(n, { cniVersion: undefined });
@@ -72,8 +72,10 @@ describe('thin entrypoint', () => {
     expect(JSON.parse(readFileSync(join(n.netd, '00-multus.conf'), 'utf8'))).toMatchObject({ cniVersion: '0.4.0', type: 'multus' });
     // The master moves to 1.0.0: the config follows it, as a list.
     writeFileSync(join(n.netd, '10-flannel.conflist'), JSON.stringify({ cniVersion: '1.0.0', name: 'cbr0', plugins: [{ type: 'flannel' }] }));
-    await until(() => existsSync(join(n.netd, '00-multus.conflist')), '00-multus.conflist');
-    expect(existsSync(join(n.netd, '00-multus.conf'))).toBe(false);
+    // The new file is written first, then the old removed: until then a runtime still finds the
+    // old one (it sorts first), never none.
+    await until(() => existsSync(join(n.netd, '00-multus.conflist')) && !existsSync(join(n.netd, '00-multus.conf')), '00-multus.conflist in place of 00-multus.conf');
+    expect(JSON.parse(readFileSync(join(n.netd, '00-multus.conflist'), 'utf8'))).toMatchObject({ cniVersion: '1.0.0' });
   });
 
   it('builds the kubeconfig from the service account (0600) in a form client-node loads', async () => {
@@ -100,6 +102,12 @@ describe('thin entrypoint', () => {
     const entry = await start(n, { kubeconfig: '/etc/kubernetes/multus.kubeconfig' });
     expect(entry.kubeconfigHostPath).toBe('/etc/kubernetes/multus.kubeconfig');
     expect(() => statSync(join(n.netd, 'multus.d', 'multus.kubeconfig'))).toThrow();
+  });
+
+  it('joins the service host and port as Go\'s JoinHostPort does: brackets for IPv6 only (upstream v4.2)', () => {
+    expect(apiServerFromEnv({ KUBERNETES_SERVICE_HOST: '10.96.0.1', KUBERNETES_SERVICE_PORT: '443' })).toBe('https://10.96.0.1:443');
+    expect(apiServerFromEnv({ KUBERNETES_SERVICE_HOST: 'fd00:10:96::1', KUBERNETES_SERVICE_PORT: '6443' })).toBe('https://[fd00:10:96::1]:6443');
+    expect(apiServerFromEnv({ KUBERNETES_SERVICE_HOST: 'api.example' })).toBe('https://api.example:443');
   });
 
   it('refuses to start without a service account token, naming the file', async () => {

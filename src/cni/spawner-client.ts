@@ -1,0 +1,86 @@
+import { connect } from 'node:net';
+import { constants } from 'node:os';
+import { CNI_ERR } from '../errors.js';
+import type { DelegateOutcome } from '../workers/protocol.js';
+import { judgeRun, notStarted, spawnHere, type ProcessRunner, type ProcessSpec } from './exec.js';
+
+/**
+ * The client of `multus-spawner` (src/shim/spawner.c, which says why it exists and its
+ * protocol): one connection per program run. The timeout stays here: at it we send 'K', the
+ * spawner kills the program's group and still reports how it ended.
+ */
+
+const SIGNAL_NAMES = new Map(Object.entries(constants.signals).map(([name, n]) => [n, name]));
+const ERRNO_NAMES = new Map(Object.entries(constants.errno).map(([name, n]) => [n, name]));
+
+/** The request: "<length>\n", then NUL-terminated fields (file, argc, argv, envc, env), then stdin. */
+export function spawnRequest(spec: ProcessSpec): Buffer {
+  const env = Object.entries(spec.env).flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${v}`]));
+  const argv = [spec.path, ...spec.args];
+  const fields = [spec.path, String(argv.length), ...argv, String(env.length), ...env].map((f) => `${f}\0`).join('');
+  const body = Buffer.concat([Buffer.from(fields), Buffer.from(spec.stdin)]);
+  return Buffer.concat([Buffer.from(`${body.length}\n`), body]);
+}
+
+/** What the answer says once complete; undefined while more bytes are due. */
+type Answer = { kind: 'exec'; errno: number } | { kind: 'end'; code: number; signal: number; overflow: boolean; stdout: string; stderr: string };
+
+function parseAnswer(data: Buffer): Answer | undefined {
+  const first = data.indexOf(10);
+  if (first < 0) return undefined;
+  const head = data.subarray(0, first).toString();
+  if (head.startsWith('exec ')) return { kind: 'exec', errno: Number(head.slice(5)) };
+  const second = data.indexOf(10, first + 1);
+  if (second < 0) return undefined;
+  const [word, code, signal, overflow, outLen, errLen] = data.subarray(first + 1, second).toString().split(' ');
+  if (word !== 'end') throw new Error(`unexpected answer from multus-spawner: ${head}`);
+  const outEnd = second + 1 + Number(outLen);
+  const errEnd = outEnd + Number(errLen);
+  if (data.length < errEnd) return undefined;
+  return { kind: 'end', code: Number(code), signal: Number(signal), overflow: overflow === '1', stdout: data.subarray(second + 1, outEnd).toString('utf8'), stderr: data.subarray(outEnd, errEnd).toString('utf8') };
+}
+
+/**
+ * A ProcessRunner that asks the spawner at `socketPath`. A spawner that is not there (not
+ * started, or gone: ENOENT, ECONNREFUSED) is not an error: the program is spawned from this
+ * thread instead, as without one (slower, nothing else differs).
+ */
+export function spawnerRunner(socketPath: string): ProcessRunner {
+  return (spec: ProcessSpec, started: number): Promise<DelegateOutcome> =>
+    new Promise<DelegateOutcome>((resolve) => {
+      const socket = connect(socketPath);
+      const chunks: Buffer[] = [];
+      let answered = false;
+      let connected = false;
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        socket.write('K');
+      }, spec.timeoutMs);
+      const finish = (outcome: DelegateOutcome | Promise<DelegateOutcome>): void => {
+        answered = true;
+        clearTimeout(timer);
+        socket.destroy();
+        resolve(outcome);
+      };
+      socket.on('connect', () => {
+        connected = true;
+        socket.write(spawnRequest(spec));
+      });
+      socket.on('data', (chunk: Buffer) => {
+        chunks.push(chunk);
+        const answer = parseAnswer(Buffer.concat(chunks));
+        if (answer === undefined) return;
+        if (answer.kind === 'exec') return finish(notStarted(spec, `spawn ${spec.path} ${ERRNO_NAMES.get(answer.errno) ?? `errno ${answer.errno}`}`, started));
+        finish(judgeRun(spec, { code: answer.code < 0 ? null : answer.code, signal: answer.signal === 0 ? null : (SIGNAL_NAMES.get(answer.signal) ?? String(answer.signal)), stdout: answer.stdout, stderr: answer.stderr, timedOut, overflow: answer.overflow }, started));
+      });
+      socket.on('error', (err: NodeJS.ErrnoException) => {
+        if (answered) return;
+        if (!connected) return finish(spawnHere(spec, started));
+        finish({ ok: false, error: { code: CNI_ERR.TRY_AGAIN_LATER, msg: `lost multus-spawner while it ran ${spec.label}: ${err.message}` }, stderr: '', startedAtMs: performance.timeOrigin + started, durationMs: performance.now() - started, timedOut: false, ran: true });
+      });
+      socket.on('close', () => {
+        if (!answered) finish({ ok: false, error: { code: CNI_ERR.TRY_AGAIN_LATER, msg: `multus-spawner ended before ${spec.label} did` }, stderr: '', startedAtMs: performance.timeOrigin + started, durationMs: performance.now() - started, timedOut: false, ran: true });
+      });
+    });
+}

@@ -1,0 +1,103 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnHere, type ProcessRunner, type ProcessSpec } from '../../src/cni/exec.js';
+import { spawnRequest, spawnerRunner } from '../../src/cni/spawner-client.js';
+import { pollUntil } from '../../src/util/poll.js';
+import { startSpawner, type Spawner } from '../../src/workers/spawner.js';
+import { ROOT } from '../helpers/paths.js';
+
+const SPAWNER = `${ROOT}dist/bin/multus-spawner`;
+const dir = mkdtempSync('/tmp/multus-spawner-test-');
+let spawner: Spawner | undefined;
+const gone: string[] = [];
+
+beforeAll(async () => {
+  spawner = await startSpawner(join(dir, 'spawner.sock'), (why) => gone.push(why), SPAWNER);
+});
+afterAll(() => {
+  spawner?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const sh = (script: string, over: Partial<ProcessSpec> = {}): ProcessSpec => ({ path: 'sh', args: ['-c', script], env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...over.env }, stdin: '', timeoutMs: 10_000, label: 'plugin test', ...over });
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0] !== 'Z';
+  } catch {
+    return false;
+  }
+};
+const waitGone = (pid: number): Promise<true> => pollUntil(() => !alive(pid), { timeoutMs: 5000, everyMs: 20, timedOut: () => new Error(`pid ${pid} still runs`) });
+
+// Both ways of starting a plugin must behave alike: the daemon uses the spawner, the thin plugin
+// (and the daemon without a spawner) spawns from its own thread.
+const runners: Array<[string, () => ProcessRunner]> = [
+  ['spawned here', () => spawnHere],
+  ['through multus-spawner', () => spawnerRunner(spawner?.socketPath ?? '')],
+];
+
+describe.each(runners)('starting a plugin, %s', (_name, runner) => {
+  it('feeds stdin, passes the environment, and returns stdout on exit 0', async () => {
+    const outcome = await runner()(sh('cat; printf " $FOO"', { stdin: '{"cniVersion":"1.1.0"}', env: { FOO: 'bar' } }), performance.now());
+    expect(outcome).toMatchObject({ ok: true, stdout: '{"cniVersion":"1.1.0"} bar' });
+  });
+
+  it('turns a failing exit into the CNI error it printed, with its stderr', async () => {
+    const outcome = await runner()(sh('echo \'{"code":7,"msg":"bad config"}\'; echo oops >&2; exit 1'), performance.now());
+    expect(outcome).toMatchObject({ ok: false, ran: true, timedOut: false, error: { code: 7, msg: 'bad config' }, stderr: 'oops\n' });
+  });
+
+  it('names the signal that killed it', async () => {
+    const outcome = await runner()(sh('kill -TERM $$'), performance.now());
+    expect(outcome).toMatchObject({ ok: false, error: { msg: expect.stringContaining('killed by SIGTERM') } });
+  });
+
+  it('kills the whole process group at the timeout, helpers it forked included', async () => {
+    const pidFile = join(dir, `bg-${_name.length}`);
+    const outcome = await runner()(sh(`sleep 30 & echo $! > ${pidFile}; sleep 30`, { timeoutMs: 300 }), performance.now());
+    expect(outcome).toMatchObject({ ok: false, timedOut: true, error: { code: 11, msg: 'plugin test timed out after 300 ms and was killed' } });
+    await waitGone(Number(readFileSync(pidFile, 'utf8')));
+  });
+
+  it('kills a plugin that prints without end', async () => {
+    const outcome = await runner()(sh('exec cat /dev/zero'), performance.now());
+    expect(outcome).toMatchObject({ ok: false, error: { code: 999, msg: expect.stringContaining('printed more than') } });
+  });
+
+  it('reports a program that cannot start as not run', async () => {
+    const outcome = await runner()({ ...sh(''), path: '/nonexistent/plugin', args: [] }, performance.now());
+    expect(outcome).toMatchObject({ ok: false, ran: false, error: { msg: 'cannot run plugin test (/nonexistent/plugin): spawn /nonexistent/plugin ENOENT' } });
+  });
+});
+
+describe('multus-spawner', () => {
+  it('is the parent of the plugins it starts (their fork is its, not the daemon\'s)', async () => {
+    expect(gone).toEqual([]);
+    const outcome = await spawnerRunner(spawner?.socketPath ?? '')(sh('cat /proc/$PPID/comm'), performance.now());
+    expect(outcome).toMatchObject({ ok: true, stdout: 'multus-spawner\n' });
+  });
+
+  it('kills a plugin whose client went away (its thread or the daemon died): no plugin runs without a timeout', async () => {
+    const pidFile = join(dir, 'orphan.pid');
+    const socket = connect(spawner?.socketPath ?? '');
+    socket.write(spawnRequest(sh(`echo $$ > ${pidFile}; exec sleep 30`)));
+    const pid = await pollUntil(() => existsSync(pidFile) && Number(readFileSync(pidFile, 'utf8')), { timeoutMs: 5000, everyMs: 10, timedOut: () => new Error('the program never started') });
+    expect(alive(pid)).toBe(true);
+    socket.destroy();
+    await waitGone(pid);
+  });
+
+  it('without a spawner at the socket, plugins are spawned here: slower, not broken', async () => {
+    const outcome = await spawnerRunner(join(dir, 'nobody.sock'))(sh('echo fallback'), performance.now());
+    expect(outcome).toMatchObject({ ok: true, stdout: 'fallback\n' });
+  });
+
+  it('a spawner that cannot start is reported, and none is used', async () => {
+    const why: string[] = [];
+    expect(await startSpawner(join(dir, 'x.sock'), (w) => why.push(w), join(dir, 'no-such-binary'))).toBeUndefined();
+    expect(why).toEqual([expect.stringContaining('no-such-binary')]);
+  });
+});
