@@ -29,7 +29,9 @@ beforeAll(async () => {
   // The node's config names the cluster network itself: explain plans with it as the ADD does.
   cluster = await startTestCluster(host, { clusterNetwork, cniConfigDir: join(host.dir, 'no-net.d'), binDir: FIXTURE_PLUGINS });
   configPath = join(host.dir, 'daemon-config.json');
-  const nad = (ns: string, name: string, conf: Record<string, unknown>): void => cluster.api.createNad(ns, name, JSON.stringify({ cniVersion: '1.0.0', name, ...conf }));
+  const nad = (ns: string, name: string, conf: Record<string, unknown>): void => {
+    cluster.api.createNad(ns, name, JSON.stringify({ cniVersion: '1.0.0', name, ...conf }));
+  };
   nad('default', 'blue', { type: 'cni-record', recordFile });
   nad('default', 'green', { plugins: [{ type: 'cni-record', recordFile }, { type: 'cni-record', recordFile, capabilities: { mac: true } }] });
   nad('other', 'elsewhere', { type: 'cni-record', recordFile });
@@ -68,7 +70,8 @@ async function addThroughShim(namespace: string, name: string, uid: string): Pro
   const call = { command: 'ADD', containerId: host.name(`ex${seq++}`), netns: host.netns().path, args: podArgs(namespace, name, uid), stdin: multusStdin(cluster.daemon.socketDir, join(host.dir, 'explain-cluster.conf')) };
   const add = await runShim(call);
   if (add.code === 0) await runShim({ ...call, command: 'DEL' });
-  return { code: add.code, ...(add.json?.msg === undefined ? {} : { msg: String(add.json.msg) }) };
+  const msg = add.json?.msg;
+  return { code: add.code, ...(typeof msg === 'string' ? { msg } : {}) };
 }
 
 describe('multus-daemon explain', () => {
