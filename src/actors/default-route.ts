@@ -25,7 +25,7 @@ function isDefaultRoute(route: CniRoute, family: Family): boolean {
 }
 
 /** The requested gateway of each family, with the index of the delegate that asked for it. */
-function requestedGateways(delegates: readonly Delegate[]): Array<{ family: Family; gw: string; owner: number }> {
+export function requestedGateways(delegates: readonly Delegate[]): Array<{ family: Family; gw: string; owner: number }> {
   return delegates.flatMap((d, owner) => (d.requests?.defaultRoute ?? []).map((gw) => ({ family: familyOf(gw), gw, owner })));
 }
 

@@ -6,7 +6,7 @@ import type { NetworkConfig } from '../cni/types.js';
 import type { MultusConf } from '../config/multus-conf.js';
 import { CNI_ERR, CniError } from '../errors.js';
 import { nadNetworkConfig, nadResourceName, withCniArgs } from '../k8s/nad-config.js';
-import type { KubeAccess, PodInfo } from '../k8s/protocol.js';
+import type { KubeAccess, NadInfo, PodInfo } from '../k8s/protocol.js';
 import { DEFAULT_NETWORK_ANNOTATION, NETWORKS_ANNOTATION, checkDefaultRoutes, parseDefaultNetwork, parseNetworkSelections, type NetworkSelection } from '../k8s/selection.js';
 
 /**
@@ -28,11 +28,19 @@ interface ResolvedNetwork {
   name: string;
   net: NetworkConfig;
   resourceName?: string;
+  /** Where the config came from (Delegate.source). */
+  source: string;
 }
 
 /** A delegate of a resolved network; a NAD's resourceName comes along. */
-function delegateOf({ name, net, resourceName }: ResolvedNetwork, master: boolean): Delegate {
-  return resourceName === undefined ? { name, net, master } : { name, net, master, resourceName };
+function delegateOf({ name, net, resourceName, source }: ResolvedNetwork, master: boolean): Delegate {
+  return resourceName === undefined ? { name, net, master, source } : { name, net, master, resourceName, source };
+}
+
+/** A NAD's config source: its spec.config, or the confDir file it names by having none. */
+function nadSource(nad: NadInfo, confDir: string): string {
+  const what = `network-attachment-definition ${nad.namespace}/${nad.name}`;
+  return nad.config.trim() !== '' ? `${what} spec.config` : `${what} (no spec.config: the config named "${nad.name}" in confDir ${confDir})`;
 }
 
 /**
@@ -42,13 +50,13 @@ function delegateOf({ name, net, resourceName }: ResolvedNetwork, master: boolea
 async function resolveNamedNetwork(value: string, namespace: string, ctx: PlanContext): Promise<ResolvedNetwork> {
   if (value.includes('/')) {
     const net = await resolveClusterNetwork(value, ctx.conf.confDir);
-    return { name: net.name, net };
+    return { name: net.name, net, source: `file ${value}` };
   }
   let apiError: string | undefined;
   if (ctx.kube !== undefined) {
     const lookup = await ctx.kube.getNad(namespace, value);
     if (lookup.kind === 'found') {
-      const resolved: ResolvedNetwork = { name: `${namespace}/${value}`, net: await nadNetworkConfig(lookup.nad, ctx.conf.confDir) };
+      const resolved: ResolvedNetwork = { name: `${namespace}/${value}`, net: await nadNetworkConfig(lookup.nad, ctx.conf.confDir), source: nadSource(lookup.nad, ctx.conf.confDir) };
       const resourceName = nadResourceName(lookup.nad);
       if (resourceName !== undefined) resolved.resourceName = resourceName;
       return resolved;
@@ -56,7 +64,7 @@ async function resolveNamedNetwork(value: string, namespace: string, ctx: PlanCo
     if (lookup.kind === 'error') apiError = lookup.message;
   }
   const onDisk = await findNetworkConfigByName(ctx.conf.confDir, value);
-  if (onDisk !== undefined) return { name: onDisk.name, net: onDisk };
+  if (onDisk !== undefined) return { name: onDisk.name, net: onDisk, source: `the config named "${value}" in confDir ${ctx.conf.confDir}` };
   if (apiError !== undefined) throw new CniError(CNI_ERR.TRY_AGAIN_LATER, apiError);
   throw new CniError(
     CNI_ERR.INVALID_CONFIG,
@@ -75,7 +83,7 @@ export async function clusterNetwork(ctx: PlanContext): Promise<Delegate[]> {
   }
   return conf.delegates.map((raw, i) => {
     const net = parseNetworkConfig(JSON.stringify(raw), `multus config delegates[${i}]`);
-    return { name: net.name, net, master: i === 0 };
+    return { name: net.name, net, master: i === 0, source: `multus config delegates[${i}]` };
   });
 }
 
@@ -112,7 +120,7 @@ async function selectionDelegate(sel: NetworkSelection, pod: PodInfo, ctx: PlanC
   }
   let net = await nadNetworkConfig(lookup.nad, ctx.conf.confDir);
   if (sel.cniArgs !== undefined) net = withCniArgs(net, sel.cniArgs);
-  const delegate: Delegate = { name: `${sel.namespace}/${sel.name}`, net, master: false };
+  const delegate: Delegate = { name: `${sel.namespace}/${sel.name}`, net, master: false, source: nadSource(lookup.nad, ctx.conf.confDir) };
   const resourceName = nadResourceName(lookup.nad);
   if (resourceName !== undefined) delegate.resourceName = resourceName;
   if (sel.interface !== undefined) delegate.ifnameRequest = sel.interface;
@@ -134,7 +142,7 @@ async function auxiliaryChain(conf: MultusConf, cluster: NetworkConfig): Promise
   const plugins = (await loadNetworkConfigs(join(base, name))).flatMap((c) => c.plugins);
   if (plugins.length === 0) return undefined;
   const net = parseNetworkConfig(JSON.stringify({ cniVersion: cluster.cniVersion, name, plugins: [{ type: 'passthru' }, ...plugins] }), `auxiliary CNI chain ${name}`);
-  return { name, net, master: false, auxiliary: true };
+  return { name, net, master: false, auxiliary: true, source: `auxiliary CNI chain: passthru and the configs in ${join(base, name)}` };
 }
 
 /** Plan every delegate of a pod, in execution order. */

@@ -86,13 +86,13 @@ export function checkCapabilities(delegates: readonly Delegate[]): void {
 }
 
 /** What the pod lookup decided for an ADD. */
-type PodForAdd = { kind: 'pod'; pod: PodInfo | undefined } | { kind: 'gone' };
+export type PodForAdd = { kind: 'pod'; pod: PodInfo | undefined } | { kind: 'gone' };
 
 /**
  * Cache first, live GET on a miss or uid change (in the kube worker). A pod that no longer
  * exists gets upstream's answer: success with an empty result, nothing run.
  */
-async function podForAdd(req: CniRequest, kube: KubeAccess | undefined): Promise<PodForAdd> {
+export async function podForAdd(req: CniRequest, kube: KubeAccess | undefined): Promise<PodForAdd> {
   if (kube === undefined || req.pod === undefined) return { kind: 'pod', pod: undefined };
   const lookup = await kube.getPod(req.pod.namespace, req.pod.name, req.pod.uid);
   switch (lookup.kind) {
@@ -120,6 +120,22 @@ function checkIfnamesUnique(req: CniRequest, delegates: readonly Delegate[]): vo
   });
 }
 
+/** What planning reads (and never writes): a subset of the operations' context. */
+export type PlanningContext = Pick<OperationContext, 'kube' | 'devices'>;
+
+/**
+ * ADD's whole plan, nothing run: the delegates in execution order with their devices, every
+ * check that can refuse the pod done. `multus-daemon explain` calls exactly this, so its verdict
+ * is the ADD's.
+ */
+export async function planAttachments(req: CniRequest, pod: PodInfo | undefined, ctx: PlanningContext): Promise<Delegate[]> {
+  const planned = await planDelegates({ conf: req.conf, pod, kube: ctx.kube });
+  const delegates = await assignDeviceIds(planned, pod, ctx.devices, ctx.kube);
+  checkCapabilities(delegates);
+  checkIfnamesUnique(req, delegates);
+  return delegates;
+}
+
 /**
  * ADD: plan, then run each delegate, recording it as started in the delegate cache BEFORE its
  * plugin runs (so a crash can always be undone by DEL, and a DEL runs no delegate that never
@@ -135,10 +151,7 @@ export async function addPod(req: CniRequest, ctx: OperationContext): Promise<Op
   }
   const pod = found.pod;
   ctx.signal.throwIfAborted();
-  const planned = await planDelegates({ conf: req.conf, pod, kube: ctx.kube });
-  const delegates = await assignDeviceIds(planned, pod, ctx.devices, ctx.kube);
-  checkCapabilities(delegates);
-  checkIfnamesUnique(req, delegates);
+  const delegates = await planAttachments(req, pod, ctx);
   const cniDir = req.conf.cniDir;
   // An ADD retried without a DEL in between (runtime timeout, daemon restart) would trip over
   // its own leftovers ("interface net1 already exists", upstream #1089): undo them first.

@@ -35,6 +35,11 @@ export interface Delegate {
   resourceName?: string;
   /** The auxiliary CNI chain: it creates no interface, so it gets no network-status entry. */
   auxiliary?: boolean;
+  /**
+   * Where its config came from, in words (`network-attachment-definition ns/x spec.config`, a
+   * file path...): for `multus-daemon explain`. Not kept in the delegate cache.
+   */
+  source?: string;
 }
 
 /** Upstream's naming: the request, else the runtime's name for the master, else `net<index>`. */

@@ -29,7 +29,8 @@ export async function findPlugin(pluginType: string, binDirs: readonly string[],
   throw pluginError(CNI_ERR.INVALID_CONFIG, `failed to find plugin "${pluginType}" in path [${binDirs.join(' ')}]`);
 }
 
-class PluginLookupError extends Error {
+/** A plugin the runner cannot run: its type refused, or found in no bin dir (`body` is the CNI error). */
+export class PluginLookupError extends Error {
   constructor(readonly body: CniErrorBody) {
     super(body.msg);
   }

@@ -85,6 +85,11 @@ export class ResilientInformer<T extends KubernetesObject> {
     return this.#lw.get(name, namespace);
   }
 
+  /** Every cached object. */
+  list(): readonly T[] {
+    return this.#lw.list();
+  }
+
   get size(): number {
     return this.#lw.list().length;
   }

@@ -4,7 +4,7 @@ import { clientCertKubeConfig, createKubeClients, loadKubeConfig, setClientCerti
 import { NAD_GROUP, NAD_PLURAL, errorText, httpCode, isStatic, lookupNad, lookupPod, nadInfo, networkStatusPatch, podEventBody, podInfo, statusPatchOutcome, type NadObject } from './api-objects.js';
 import { ResilientInformer } from './informer.js';
 import { NodeCertificateManager } from './node-certificate.js';
-import type { ApiRequestObserver, DraDevice, DraLookup, KubeApi, KubeLog, KubeOptions, KubeStats, NadLookup, PodEvent, PodInfo, PodLookup, StatusPatchOutcome } from './protocol.js';
+import type { ApiRequestObserver, DraDevice, DraLookup, KubeApi, KubeLog, KubeOptions, KubeStats, NadLookup, NadNamespaces, PodEvent, PodInfo, PodLookup, StatusPatchOutcome } from './protocol.js';
 
 const DRA_GROUP = 'resource.k8s.io';
 /** Device attributes a DRA driver sets so CNI plugins can find the device (upstream §4.6). */
@@ -134,6 +134,18 @@ export class KubeService implements KubeApi {
     if (cached !== undefined) return { kind: 'found', nad: nadInfo(cached) };
     const api = this.#api();
     return lookupNad(namespace, name, async () => (await this.#timed('get', () => api.custom.getNamespacedCustomObject({ group: NAD_GROUP, version: 'v1', namespace, plural: NAD_PLURAL, name }, api.callOptions()))) as NadObject);
+  }
+
+  async nadNamespaces(name: string): Promise<NadNamespaces> {
+    const named = (items: readonly NadObject[]): string[] => [...new Set(items.filter((n) => n.metadata?.name === name).map((n) => n.metadata?.namespace ?? ''))].sort();
+    if (this.#nads !== undefined) return { kind: 'found', namespaces: named(this.#nads.list()) };
+    try {
+      const api = this.#api();
+      const list = (await this.#timed('list', () => api.custom.listClusterCustomObject({ group: NAD_GROUP, version: 'v1', plural: NAD_PLURAL }, api.callOptions()))) as { items?: NadObject[] };
+      return { kind: 'found', namespaces: named(list.items ?? []) };
+    } catch (err) {
+      return { kind: 'error', message: `cannot list network-attachment-definitions: ${errorText(err)}` };
+    }
   }
 
   async draDevices(pod: PodInfo): Promise<DraLookup> {

@@ -3,10 +3,10 @@ import * as Comlink from 'comlink';
 import { backoffDelay, type BackoffOptions } from '../util/backoff.js';
 import { workerEnv } from '../util/compile-cache.js';
 import { nodeEndpoint } from './comlink-node.js';
-import type { ApiRequestObserver, DraLookup, KubeApi, KubeLog, KubeOptions, KubeStats, NadLookup, PodEvent, PodInfo, PodLookup, StatusPatchOutcome } from './protocol.js';
+import type { ApiRequestObserver, DraLookup, KubeApi, KubeLog, KubeOptions, KubeStats, NadLookup, NadNamespaces, PodEvent, PodInfo, PodLookup, StatusPatchOutcome } from './protocol.js';
 
 /** What the actors and the metrics use of the kube worker, whichever worker is current. */
-export type KubeFacade = Pick<KubeApi, 'getPod' | 'getNad' | 'draDevices' | 'patchNetworkStatus' | 'recordEvent' | 'stats'>;
+export type KubeFacade = Pick<KubeApi, 'getPod' | 'getNad' | 'nadNamespaces' | 'draDevices' | 'patchNetworkStatus' | 'recordEvent' | 'stats'>;
 
 /** The main thread's handle on the supervised kube worker. */
 export interface KubeHandle {
@@ -120,6 +120,7 @@ export async function startKubeWorker(opts: KubeOptions, log: (line: KubeLog) =>
   const api: KubeFacade = {
     getPod: (namespace, name, uid) => call<PodLookup>((a) => a.getPod(namespace, name, uid), (why) => ({ kind: 'error', message: `cannot read pod ${namespace}/${name}: ${why}` })),
     getNad: (namespace, name) => call<NadLookup>((a) => a.getNad(namespace, name), (why) => ({ kind: 'error', message: `cannot read network-attachment-definition ${namespace}/${name}: ${why}` })),
+    nadNamespaces: (name) => call<NadNamespaces>((a) => a.nadNamespaces(name), (why) => ({ kind: 'error', message: `cannot list network-attachment-definitions: ${why}` })),
     draDevices: (pod: PodInfo) => call<DraLookup>((a) => a.draDevices(pod), (why) => ({ kind: 'error', message: `cannot read the DRA devices of pod ${pod.namespace}/${pod.name}: ${why}` })),
     patchNetworkStatus: (pod, value) => call<StatusPatchOutcome>((a) => a.patchNetworkStatus(pod, value), (why) => ({ ok: false, gone: false, message: why })),
     recordEvent: (event: PodEvent) =>

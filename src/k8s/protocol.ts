@@ -66,6 +66,9 @@ export type PodLookup =
 /** Outcome of a NAD lookup. */
 export type NadLookup = { kind: 'found'; nad: NadInfo } | { kind: 'missing' } | { kind: 'error'; message: string };
 
+/** The namespaces holding a NAD of some name (explain's hint for a NAD looked for in the wrong one). */
+export type NadNamespaces = { kind: 'found'; namespaces: string[] } | { kind: 'error'; message: string };
+
 /**
  * How a network-status patch ended. `gone`: no such pod, or a pod of that name with another uid
  * (re-created): writing is pointless. `failed`: anything else (the API server away): retry.
@@ -119,6 +122,8 @@ export interface KubeApi {
   getPod(namespace: string, name: string, uid: string): Promise<PodLookup>;
   /** Cache first; a live GET on a miss (a NAD created just before its pod). */
   getNad(namespace: string, name: string): Promise<NadLookup>;
+  /** The namespaces that hold a NAD named `name`: the NAD cache, or one live list without it. */
+  nadNamespaces(name: string): Promise<NadNamespaces>;
   /**
    * The devices allocated to the pod's ResourceClaims that carry the attributes
    * `k8s.cni.cncf.io/resourceName` and `k8s.cni.cncf.io/deviceID` in their ResourceSlice (live
@@ -135,3 +140,6 @@ export interface KubeApi {
 
 /** What the actors use of the kube worker (a comlink remote, or a KubeService in tests). */
 export type KubeAccess = Pick<KubeApi, 'getPod' | 'getNad' | 'draDevices' | 'patchNetworkStatus' | 'recordEvent'>;
+
+/** What `multus-daemon explain` reads; it has no way to write. */
+export type KubeReader = Pick<KubeApi, 'getPod' | 'getNad' | 'draDevices' | 'nadNamespaces'>;

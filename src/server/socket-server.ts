@@ -23,6 +23,8 @@ export interface SocketServerOptions {
   cni: (body: Buffer, clientGone: AbortSignal) => Promise<Reply>;
   /** POST /delegate (hot-plug API). */
   delegate: (body: Buffer, clientGone: AbortSignal) => Promise<Reply>;
+  /** GET /explain (query: the pod) or POST /explain (body: a pod); read only. */
+  explain: (query: URLSearchParams, body: Buffer | undefined) => Promise<Reply>;
   /** False while shutting down: /readyz answers 500 and /cni, /delegate 503. */
   ready: () => boolean;
   /** Why the daemon serves requests but is not ready (its kube worker restarting): /readyz answers 500 with it. */
@@ -61,8 +63,8 @@ export async function makePrivateDir(dir: string): Promise<void> {
 /**
  * HTTP/1.1 on `<socketDir>/multus.sock` with upstream's endpoints: POST /cni and /delegate (503
  * while shutting down), GET|POST /healthz and /readyz (500 while shutting down or degraded: the
- * requests are still served then, and fail fast where they need the API), 405 for a wrong
- * method, 404 otherwise. The directory is
+ * requests are still served then, and fail fast where they need the API); ours: GET|POST
+ * /explain (read only); 405 for a wrong method, 404 otherwise. The directory is
  * made 0700 and the socket 0600: only root on the node may talk to the daemon.
  */
 export async function startSocketServer(opts: SocketServerOptions): Promise<Server> {
@@ -80,6 +82,13 @@ export async function startSocketServer(opts: SocketServerOptions): Promise<Serv
         const degraded = opts.degraded?.();
         return degraded === undefined ? { status: 200, body: '' } : { status: 500, body: `${degraded}\n` };
       }
+      case '/explain': {
+        const query = new URL(req.url ?? '/', 'http://multus').searchParams;
+        if (req.method === 'GET') return opts.explain(query, undefined);
+        const body = await readBody(req, opts.maxBodyBytes);
+        if (body === undefined) return { status: 413, body: `request body larger than ${opts.maxBodyBytes} bytes\n` };
+        return opts.explain(query, body);
+      }
       case '/cni':
       case '/delegate': {
         const body = await readBody(req, opts.maxBodyBytes);
@@ -96,7 +105,7 @@ export async function startSocketServer(opts: SocketServerOptions): Promise<Serv
 
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
-    const known = ['/cni', '/delegate', '/healthz', '/readyz'].includes(path);
+    const known = ['/cni', '/delegate', '/explain', '/healthz', '/readyz'].includes(path);
     const handler = known ? path : 'NotFound';
     const allowed = path === '/cni' || path === '/delegate' ? req.method === 'POST' : req.method === 'GET' || req.method === 'POST';
     const answer = (reply: Reply): void => {

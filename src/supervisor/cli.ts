@@ -38,7 +38,7 @@ function parseCli(argv: readonly string[], thin: boolean): Cli {
     } else if (thin) {
       cli.thinFlags.push(arg);
     } else {
-      throw new Error(`unknown argument ${JSON.stringify(arg)}; usage: multus-daemon [-config <daemon-config.json>] [-version] | multus-daemon thin [-config <daemon-config.json>] [--<thin_entrypoint flag>...] | multus-daemon install [-d <cni bin dir>] [-t thick|thin]`);
+      throw new Error(`unknown argument ${JSON.stringify(arg)}; usage: multus-daemon [-config <daemon-config.json>] [-version] | multus-daemon thin [-config <daemon-config.json>] [--<thin_entrypoint flag>...] | multus-daemon install [-d <cni bin dir>] [-t thick|thin] | multus-daemon explain …`);
     }
   }
   return cli;
@@ -82,6 +82,14 @@ function stopOnSignal(log: Logger, stop: () => Promise<void>, what: string): voi
 async function main(): Promise<void> {
   if (process.argv[2] === 'install') {
     await runInstall(process.argv.slice(3));
+    return;
+  }
+  if (process.argv[2] === 'explain') {
+    // Loaded only for this command: the daemon itself never needs it on its main thread.
+    const { runExplain } = await import('../explain/cli.js');
+    const { stdout, stderr, code } = await runExplain(process.argv.slice(3));
+    process.stderr.write(stderr);
+    process.stdout.write(stdout, () => process.exit(code));
     return;
   }
   // `thin`: the thin DaemonSet's container (kubeconfig + 00-multus.conf for the `multus` plugin).

@@ -7,10 +7,12 @@ import type { DaemonConfig } from '../config/daemon-config.js';
 import type { Tunables } from '../config/env.js';
 import { pluginDirs, readMultusConf } from '../config/multus-conf.js';
 import { startKubeWorker, type KubeHandle } from '../k8s/kube-worker-client.js';
-import type { KubeOptions } from '../k8s/protocol.js';
+import { kubeOptions } from '../k8s/kube-options.js';
+import type { KubeReader } from '../k8s/protocol.js';
 import { startMetricsServer } from '../metrics/http.js';
 import { createMetrics, type Metrics } from '../metrics/registry.js';
 import { createCniHandler, createDelegateHandler } from '../server/cni-handler.js';
+import { createExplainHandler } from '../server/explain-handler.js';
 import type { CniRequest } from '../server/request.js';
 import { SOCKET_NAME, makePrivateDir, startSocketServer } from '../server/socket-server.js';
 import { removeStaleTempFiles } from '../util/atomic-write.js';
@@ -36,28 +38,6 @@ export interface Daemon {
   stop(): Promise<void>;
 }
 
-/**
- * Kubernetes is used when credentials are configured: `perNodeCertificate`, the `kubeconfig`
- * key, $KUBECONFIG, or an in-cluster service account. Without them the daemon still serves the
- * cluster network.
- */
-function kubeOptions(opts: DaemonOptions): KubeOptions | undefined {
-  const { tunables } = opts;
-  const cert = opts.config.perNodeCertificate;
-  if (cert !== undefined && tunables.nodeName === '') throw new TypeError('perNodeCertificate is enabled but MULTUS_NODE_NAME is not set: the certificate names the node');
-  const kubeconfig = typeof opts.config.raw.kubeconfig === 'string' ? opts.config.raw.kubeconfig : '';
-  if (cert === undefined && kubeconfig === '' && (process.env.KUBECONFIG ?? '') === '' && process.env.KUBERNETES_SERVICE_HOST === undefined) return undefined;
-  return {
-    kubeconfig,
-    nodeName: tunables.nodeName,
-    requestTimeoutMs: tunables.apiTimeoutMs,
-    watchdogMs: tunables.informerWatchdogMs,
-    syncTimeoutMs: tunables.informerSyncTimeoutMs,
-    informers: true,
-    ...(cert === undefined ? {} : { nodeCertificate: { ...cert, waitTimeoutMs: tunables.certWaitMs } }),
-  };
-}
-
 /** Plugin runs feed the delegate and pool-wait histograms, and a debug line each. */
 function pluginObserver(req: CniRequest, metrics: Metrics, log: Logger): PluginRunObserver {
   return ({ plugin, command, network, outcome }) => {
@@ -77,7 +57,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const cniDir = readMultusConf(opts.config.raw).cniDir;
   const swept = (await removeStaleTempFiles(cniDir)) + (await removeStaleTempFiles(join(cniDir, 'results')));
   if (swept > 0) log.info({ cniDir, files: swept }, 'removed temp files of cache writes interrupted by a crash');
-  const kubeOpts = kubeOptions(opts);
+  const kubeOpts = kubeOptions(opts.config, tunables);
   await makePrivateDir(opts.config.socketDir);
   const spawnerGone = (why: string): void => log.warn({ why }, 'multus-spawner is not running: the pool spawns plugins itself (more CPU per plugin run)');
   const spawner = tunables.spawner ? await startSpawner(join(opts.config.socketDir, SPAWNER_SOCKET_NAME), spawnerGone) : undefined;
@@ -125,6 +105,9 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     }),
   });
   stats = () => supervisor.stats();
+  const kubeApi = kube?.api;
+  const kubeReader: KubeReader | undefined =
+    kubeApi === undefined ? undefined : { getPod: (ns, name, uid) => kubeApi.getPod(ns, name, uid), getNad: (ns, name) => kubeApi.getNad(ns, name), draDevices: (pod) => kubeApi.draDevices(pod), nadNamespaces: (name) => kubeApi.nadNamespaces(name) };
   let ready = true;
   const handlerOptions = {
     daemonConfig: opts.config.raw,
@@ -139,6 +122,18 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     degraded: () => (kube === undefined || kube.up() ? undefined : 'the kube worker is restarting'),
     cni: createCniHandler(handlerOptions),
     delegate: createDelegateHandler(handlerOptions),
+    // No runner and no pool: explain cannot run a plugin; only kube's reading methods.
+    explain: createExplainHandler(
+      {
+        daemonConfig: opts.config.raw,
+        kube: kubeReader,
+        cniPath: opts.cniPath,
+        chrootDir: opts.config.chrootDir,
+        devices: { podResourcesSocket: tunables.podResourcesSocket, checkpointFile: tunables.deviceCheckpointFile },
+        deviceInfoDir: tunables.deviceInfoDir,
+      },
+      log.child({ component: 'explain' }),
+    ),
     onAnswer: ({ handler, method, status }) => metrics.serverRequests.inc({ handler, code: String(status), method }),
     connectionLimit: opts.config.connectionLimit,
   });

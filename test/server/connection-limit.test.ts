@@ -42,6 +42,7 @@ describe('connectionLimit (upstream v4.3.0, #1510)', () => {
         seen.push('delegate');
         return Promise.resolve({ status: 200, body: '' });
       },
+      explain: () => Promise.resolve({ status: 200, body: '' }),
     });
     try {
       const first = post(socketDir, '/cni');

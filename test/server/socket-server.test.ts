@@ -20,6 +20,7 @@ beforeAll(async () => {
       return Promise.resolve({ status: 200, body: '' });
     },
     delegate: () => Promise.resolve({ status: 200, body: '' }),
+    explain: () => Promise.resolve({ status: 200, body: '' }),
   });
 });
 
