@@ -22,7 +22,7 @@ export interface KubeSupervision {
   onRestart(reason: string): void;
 }
 
-/** Restarts after a death: 0.5 s doubling up to 30 s, up to a fifth less at random. */
+/** Restarts after repeated deaths: 0.5 s doubling up to 30 s, up to a fifth less at random. */
 const RESTART: BackoffOptions = { startMs: 500, maxMs: 30_000, jitter: 0.2 };
 
 /** One running worker: its comlink proxy, and a promise that settles when it dies. */
@@ -72,8 +72,9 @@ async function startIncarnation(opts: KubeOptions, log: (line: KubeLog) => void,
  * uncaught error, its isolate out of memory, an exit) the calls in flight end at once with
  * their failure answer (a lookup `error`, a failed status patch: the callers turn those into
  * CNI error 11 or a later retry) instead of waiting forever on a proxy nobody answers, calls
- * meanwhile get the same, and a new worker is started with capped backoff; its informers list
- * everything again. The first start's failure is the caller's (the daemon does not start).
+ * meanwhile get the same, and a new worker is started (at once, then with capped backoff if it
+ * keeps dying); it serves before its informers have listed everything again (live GETs
+ * meanwhile). The first start's failure is the caller's (the daemon does not start).
  */
 export async function startKubeWorker(opts: KubeOptions, log: (line: KubeLog) => void, observe: ApiRequestObserver, supervision: KubeSupervision, filename?: URL): Promise<KubeHandle> {
   let current: Incarnation | undefined = await startIncarnation(opts, log, observe, filename);
@@ -82,10 +83,13 @@ export async function startKubeWorker(opts: KubeOptions, log: (line: KubeLog) =>
   let timer: NodeJS.Timeout | undefined;
 
   const restart = (): void => {
-    const delayMs = backoffDelay(attempt++, RESTART);
+    // At once the first time (pods fail meanwhile); a worker that keeps dying, with backoff.
+    const delayMs = attempt === 0 ? 0 : backoffDelay(attempt - 1, RESTART);
+    attempt++;
     timer = setTimeout(() => {
       timer = undefined;
-      startIncarnation(opts, log, observe, filename).then(
+      // Serving again before the informers have listed: lookups meanwhile are live GETs.
+      startIncarnation({ ...opts, syncTimeoutMs: 0 }, log, observe, filename).then(
         (next) => {
           if (closing) return void next.worker.terminate();
           current = next;

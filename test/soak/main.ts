@@ -2,6 +2,7 @@
  * `npm run soak`: the long soak (SOAK_PODS, default 10000; SOAK_CONCURRENCY 8; SOAK_FAULT_RATE
  * 0.3; SOAK_KILL_EVERY 0, a daemon SIGKILL every n pods; SOAK_SEED), then memory under load
  * (SOAK_INFLIGHT ADDs at once against a slow delegate, default 1000; SOAK_INFLIGHT_SLEEP_S 1).
+ * SOAK_DEBUG=1 prints the answer of every failed ADD, with its fault, on stderr.
  * Either phase is skipped when its count is 0. Prints both reports as JSON; exits 1 on any leak
  * or failed request. Root.
  */

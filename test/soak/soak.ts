@@ -156,6 +156,7 @@ export async function runSoak(host: TestHost, opts: SoakOptions): Promise<SoakRe
     await ending;
     report.operations++;
     if (add.code !== 0) report.addsFailed++;
+    if (add.code !== 0 && process.env.SOAK_DEBUG === '1') process.stderr.write(`${fault ?? 'no fault'}: ${add.stdout}\n`);
     // Another pod's ADD may find it missing too: that ADD fails, and its DEL must succeed all the same.
     if (fault === 'plugin-deleted') rmSync(vanishing, { force: true });
     if (fault === 'pod-deleted') api.deletePod('default', name);
