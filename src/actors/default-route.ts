@@ -1,6 +1,7 @@
 import { isIPv4 } from 'node:net';
 import type { Delegate } from '../cni/delegate.js';
 import type { CniResult, CniRoute } from '../cni/result.js';
+import { isDefaultRoute, routeFamily } from '../cni/routes.js';
 import { CNI_ERR, CniError } from '../errors.js';
 
 /**
@@ -20,8 +21,9 @@ function familyOf(ip: string): Family {
   return isIPv4(ip) ? 4 : 6;
 }
 
-function isDefaultRoute(route: CniRoute, family: Family): boolean {
-  return route.dst === (family === 4 ? '0.0.0.0/0' : '::/0');
+/** A default route of that family (routes.ts says what counts as default). */
+function isDefaultOf(route: CniRoute, family: Family): boolean {
+  return isDefaultRoute(route) && routeFamily(route) === family;
 }
 
 /** The requested gateway of each family, with the index of the delegate that asked for it. */
@@ -43,12 +45,12 @@ export async function applyDefaultRoutes(
   const changed = new Set<number>();
   for (const { family, gw, owner } of requestedGateways(delegates)) {
     for (const [i, result] of out.entries()) {
-      if (i === owner || !result.routes.some((r) => isDefaultRoute(r, family))) continue;
+      if (i === owner || !result.routes.some((r) => isDefaultOf(r, family))) continue;
       await route([`-${family}`, 'route', 'del', 'default', 'dev', ifnames[i] as string]).catch((err: unknown) => {
         // Already gone is what we want; anything else is a real failure.
         if (!String((err as Error).message).includes('No such process')) throw err;
       });
-      result.routes = result.routes.filter((r) => !isDefaultRoute(r, family));
+      result.routes = result.routes.filter((r) => !isDefaultOf(r, family));
       changed.add(i);
     }
     const ownerResult = out[owner] as CniResult & { routes: CniRoute[] };
@@ -57,7 +59,7 @@ export async function applyDefaultRoutes(
     } catch (err) {
       throw new CniError(CNI_ERR.INTERNAL, `default-route: cannot set the default route via ${gw} on ${String(ifnames[owner])} for network "${delegates[owner]?.name ?? ''}": ${(err as Error).message}`);
     }
-    ownerResult.routes = [...ownerResult.routes.filter((r) => !isDefaultRoute(r, family)), { dst: family === 4 ? '0.0.0.0/0' : '::/0', gw }];
+    ownerResult.routes = [...ownerResult.routes.filter((r) => !isDefaultOf(r, family)), { dst: family === 4 ? '0.0.0.0/0' : '::/0', gw }];
     changed.add(owner);
   }
   return { results: out, changed };

@@ -7,6 +7,7 @@
 
 import { SocketAddress, isIP, isIPv4 } from 'node:net';
 import type { CniDns, CniIpConfig, CniResult, CniRoute } from '../cni/result.js';
+import { isDefaultRoute } from '../cni/routes.js';
 
 /** The status annotation written on the pod after a successful ADD. */
 export const NETWORK_STATUS_ANNOTATION = 'k8s.v1.cni.cncf.io/network-status';
@@ -161,18 +162,10 @@ function copyDns(dns: CniDns | NetworkStatusDns | undefined): NetworkStatusDns {
 function defaultGateways(routes: readonly CniRoute[]): string[] {
   const out: string[] = [];
   for (const r of routes) {
-    if (r.gw === undefined || r.gw === '' || !isDefaultDst(r.dst)) continue;
+    if (r.gw === undefined || r.gw === '' || !isDefaultRoute(r)) continue;
     out.push(canonicalIp(r.gw));
   }
   return out;
-}
-
-function isDefaultDst(dst: string | undefined): boolean {
-  if (dst === undefined || dst === '') return true;
-  const slash = dst.indexOf('/');
-  if (slash === -1) return false;
-  const ip = dst.slice(0, slash);
-  return isIP(ip) !== 0 && /^[0:.]+$/.test(ip) && /^0+$/.test(dst.slice(slash + 1));
 }
 
 /** "10.0.0.2/24" → "10.0.0.2", in the text form Go's IP.String() prints. */
