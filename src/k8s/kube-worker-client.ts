@@ -72,7 +72,7 @@ async function startIncarnation(opts: KubeOptions, log: (line: KubeLog) => void,
  * uncaught error, its isolate out of memory, an exit) the calls in flight end at once with
  * their failure answer (a lookup `error`, a failed status patch: the callers turn those into
  * CNI error 11 or a later retry) instead of waiting forever on a proxy nobody answers, calls
- * meanwhile get the same, and a new worker is started (at once, then with capped backoff if it
+ * meanwhile wait (bounded) for the next worker, and a new worker is started (at once, then with capped backoff if it
  * keeps dying); it serves before its informers have listed everything again (live GETs
  * meanwhile). The first start's failure is the caller's (the daemon does not start).
  */
@@ -81,6 +81,12 @@ export async function startKubeWorker(opts: KubeOptions, log: (line: KubeLog) =>
   let closing = false;
   let attempt = 0;
   let timer: NodeJS.Timeout | undefined;
+  /** Calls that arrived while no worker ran, waiting (bounded) for the next one. */
+  const waiting = new Set<() => void>();
+  const wakeWaiting = (): void => {
+    for (const wake of waiting) wake();
+    waiting.clear();
+  };
 
   const restart = (): void => {
     // At once the first time (pods fail meanwhile); a worker that keeps dying, with backoff.
@@ -94,6 +100,7 @@ export async function startKubeWorker(opts: KubeOptions, log: (line: KubeLog) =>
           if (closing) return void next.worker.terminate();
           current = next;
           attempt = 0;
+          wakeWaiting();
           log({ level: 'info', msg: 'kube worker restarted', fields: {} });
           watch(next);
         },
@@ -115,10 +122,30 @@ export async function startKubeWorker(opts: KubeOptions, log: (line: KubeLog) =>
   };
   watch(current);
 
-  /** A call on the current worker, or `down(why)` when there is none or it dies before answering. */
-  function call<T>(run: (api: Comlink.Remote<KubeApi>) => Promise<T>, down: (why: string) => T): Promise<T> {
-    const incarnation = current;
-    if (incarnation === undefined) return Promise.resolve(down('the kube worker is restarting'));
+  /** The running worker; while none runs, the next one, waited for up to one API timeout. */
+  function worker(): Promise<Incarnation | undefined> {
+    if (current !== undefined || closing) return Promise.resolve(current);
+    return new Promise((resolve) => {
+      const wake = (): void => {
+        clearTimeout(timeout);
+        resolve(current);
+      };
+      const timeout = setTimeout(() => {
+        waiting.delete(wake);
+        resolve(undefined);
+      }, opts.requestTimeoutMs);
+      waiting.add(wake);
+    });
+  }
+
+  /**
+   * A call on the current worker. One in flight when the worker dies ends at once with
+   * `down(why)`; one that arrives while it restarts waits for the new worker (a restart takes
+   * well under a second), and gets `down` only if none is there within an API timeout.
+   */
+  async function call<T>(run: (api: Comlink.Remote<KubeApi>) => Promise<T>, down: (why: string) => T): Promise<T> {
+    const incarnation = await worker();
+    if (incarnation === undefined) return down('the kube worker is restarting');
     return Promise.race([run(incarnation.api), incarnation.died.then((why) => down(`the kube worker died (${why}) during the call`))]);
   }
   const api: KubeFacade = {
@@ -144,6 +171,7 @@ export async function startKubeWorker(opts: KubeOptions, log: (line: KubeLog) =>
     async close() {
       closing = true;
       if (timer !== undefined) clearTimeout(timer);
+      wakeWaiting();
       const incarnation = current;
       current = undefined;
       if (incarnation === undefined) return;

@@ -81,6 +81,11 @@ const FAULT_NETWORKS: Partial<Record<(typeof FAULTS)[number], string>> = {
   'plugin-deleted': 'extra,vanishing',
 };
 
+/** The daemon's /readyz on its metrics port (500 while its kube worker restarts). */
+async function readyz(daemon: TestDaemon): Promise<number> {
+  return (await fetch(`http://127.0.0.1:${daemon.metricsPort}/readyz`)).status;
+}
+
 /** A small deterministic PRNG (mulberry32), so a failing soak can be replayed with its seed. */
 function prng(seed: number): () => number {
   let a = seed >>> 0;
@@ -150,8 +155,9 @@ export async function runSoak(host: TestHost, opts: SoakOptions): Promise<SoakRe
     await restarting;
     const call = { containerId: `soak${host.id}${i}`, netns: ns.path, args: podArgs('default', name, created.metadata.uid, i), stdin: multusStdin(daemon.socketDir, cluster) };
     const threadFault = fault === undefined ? undefined : THREAD_FAULTS[fault];
-    // No such thread at that moment (the kube worker still restarting after another fault): nothing to end.
-    const ending = threadFault === undefined ? undefined : exitWorkerThread(inspectPort, threadFault).catch(() => undefined);
+    // A thread that is there to end: not a kube worker still starting after another such fault
+    // (killing each new worker as it starts is a crash loop, not a fault the soak means).
+    const ending = threadFault === undefined ? undefined : readyz(daemon).then((status) => (status === 200 ? exitWorkerThread(inspectPort, threadFault) : undefined)).catch(() => undefined);
     const add = await runShim({ ...call, command: 'ADD' });
     await ending;
     report.operations++;
