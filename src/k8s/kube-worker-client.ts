@@ -25,11 +25,13 @@ export interface KubeSupervision {
 /** Restarts after repeated deaths: 0.5 s doubling up to 30 s, up to a fifth less at random. */
 const RESTART: BackoffOptions = { startMs: 500, maxMs: 30_000, jitter: 0.2 };
 
-/** One running worker: its comlink proxy, and a promise that settles when it dies. */
+/** One running worker: its comlink proxy, and a signal aborted (with the reason) when it dies. */
 interface Incarnation {
   worker: Worker;
   api: Comlink.Remote<KubeApi>;
   died: Promise<string>;
+  /** For calls: a listener each, removed when the call ends (a handler on `died` per call would pile up for the worker's life). */
+  death: AbortSignal;
 }
 
 /**
@@ -55,7 +57,14 @@ async function startIncarnation(opts: KubeOptions, log: (line: KubeLog) => void,
   // An uncaught error in the thread is followed by its exit: the exit is what counts.
   let lastError = '';
   worker.on('error', (err) => (lastError = err instanceof Error ? err.message : String(err)));
-  const died = new Promise<string>((resolve) => worker.once('exit', (code) => resolve(lastError !== '' ? lastError : `exit code ${code}`)));
+  const death = new AbortController();
+  const died = new Promise<string>((resolve) =>
+    worker.once('exit', (code) => {
+      const why = lastError !== '' ? lastError : `exit code ${code}`;
+      death.abort(why);
+      resolve(why);
+    }),
+  );
   const api = Comlink.wrap<KubeApi>(nodeEndpoint(worker));
   try {
     const started = api.start(opts, Comlink.proxy(log), Comlink.proxy(observe));
@@ -64,7 +73,7 @@ async function startIncarnation(opts: KubeOptions, log: (line: KubeLog) => void,
     await worker.terminate();
     throw err;
   }
-  return { worker, api, died };
+  return { worker, api, died, death: death.signal };
 }
 
 /**
@@ -146,7 +155,15 @@ export async function startKubeWorker(opts: KubeOptions, log: (line: KubeLog) =>
   async function call<T>(run: (api: Comlink.Remote<KubeApi>) => Promise<T>, down: (why: string) => T): Promise<T> {
     const incarnation = await worker();
     if (incarnation === undefined) return down('the kube worker is restarting');
-    return Promise.race([run(incarnation.api), incarnation.died.then((why) => down(`the kube worker died (${why}) during the call`))]);
+    const { death } = incarnation;
+    if (death.aborted) return down(`the kube worker died (${String(death.reason)})`);
+    return new Promise<T>((resolve, reject) => {
+      const onDeath = (): void => resolve(down(`the kube worker died (${String(death.reason)}) during the call`));
+      death.addEventListener('abort', onDeath, { once: true });
+      run(incarnation.api)
+        .then(resolve, reject)
+        .finally(() => death.removeEventListener('abort', onDeath));
+    });
   }
   const api: KubeFacade = {
     getPod: (namespace, name, uid) => call<PodLookup>((a) => a.getPod(namespace, name, uid), (why) => ({ kind: 'error', message: `cannot read pod ${namespace}/${name}: ${why}` })),
