@@ -11,7 +11,7 @@ import { pollUntil } from '../util/poll.js';
 import { clientCertificate, readStoredCertificate, storeCertificate, type ClientCertificate } from './cert-store.js';
 import { createKubeClients, loadKubeConfig } from './client.js';
 import { createCsr, csrObject, nodeIdentity } from './csr.js';
-import { errorText } from './api-objects.js';
+import { errorText, httpCode } from './api-objects.js';
 import type { KubeLog, NodeCertificateOptions } from './protocol.js';
 
 /** How often a pending CSR is read again. A CSR is one small object, read a few times per rotation: no watch to keep alive. */
@@ -55,13 +55,24 @@ async function requestCertificate(r: CertificateRequester): Promise<ClientCertif
   const clients = await createKubeClients(r.bootstrap, r.requestTimeoutMs);
   try {
     const { keyPem, csrPem } = createCsr(r.nodeName);
-    let name: string;
-    try {
-      const created = await clients.certificates.createCertificateSigningRequest({ body: csrObject(r.nodeName, csrPem, r.opts.certDurationSeconds) }, clients.callOptions());
-      name = created.metadata?.name ?? '';
-    } catch (err) {
-      throw new Error(`cannot create a certificate signing request for ${identity}: ${errorText(err)}`, { cause: err });
-    }
+    // An API server that is briefly away (no answer, 429, 5xx) is waited for, within the same
+    // bound as the approval (upstream #1483 retries its transient errors too); a refusal (403,
+    // 422...) will not change: it fails at once.
+    let createError = '';
+    const name = await pollUntil(
+      async () => {
+        try {
+          const created = await clients.certificates.createCertificateSigningRequest({ body: csrObject(r.nodeName, csrPem, r.opts.certDurationSeconds) }, clients.callOptions());
+          return created.metadata?.name ?? '';
+        } catch (err) {
+          const code = httpCode(err);
+          if (code !== undefined && code !== 429 && code < 500) throw new Error(`cannot create a certificate signing request for ${identity}: ${errorText(err)}`, { cause: err });
+          createError = errorText(err);
+          return undefined;
+        }
+      },
+      { timeoutMs: r.opts.waitTimeoutMs, everyMs: POLL_MS, signal: r.signal, timedOut: () => new Error(`cannot create a certificate signing request for ${identity} within ${r.opts.waitTimeoutMs} ms: ${createError}`) },
+    );
     let lastError = '';
     const issued = await pollUntil(
       async () => {

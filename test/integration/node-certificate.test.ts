@@ -97,6 +97,18 @@ describe('per-node certificate (daemon)', () => {
     }
   });
 
+  it('waits for an API server that fails the CSR creation for a moment (503), as upstream #1483 retries transient errors', async () => {
+    const { host, api, ca, perNodeCertificate } = await cluster();
+    const signer = startCsrSigner(api, ca);
+    cleanups.push(() => signer.stop());
+    api.failNext(2, 503, (r) => r.resource === 'certificatesigningrequests' && r.verb === 'create');
+    const daemon = await startTestDaemon(host.dir, { perNodeCertificate: perNodeCertificate('1h') }, { MULTUS_NODE_NAME: NODE, MULTUS_API_TIMEOUT_MS: '2000' });
+    cleanups.push(() => daemon.stop());
+    const creates = api.requests().filter((r) => r.resource === 'certificatesigningrequests' && r.verb === 'create');
+    expect(creates.map((r) => r.status)).toEqual([503, 503, 201]);
+    expect(signer.signed).toHaveLength(1);
+  });
+
   it('does not start when the certificate is never issued, and says so', async () => {
     const { host, perNodeCertificate } = await cluster();
     const exit = await runToExit(host.dir, { perNodeCertificate: perNodeCertificate('10m') }, { MULTUS_NODE_NAME: NODE, MULTUS_CERT_WAIT_MS: '500' });
