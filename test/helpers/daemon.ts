@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -81,10 +81,13 @@ export async function startTestDaemon(dir: string, config: Record<string, unknow
   // Every test daemon serves /metrics on loopback, so a test can audit the work it still holds.
   const full = { socketDir, cniDir, confDir, binDir: FIXTURE_PLUGINS, logLevel: 'debug', logFile, metricsPort: await freePort(), ...config };
   writeFileSync(configPath, JSON.stringify(full));
+  // stderr to a file beside the log: what a daemon that dies of an uncaught error last said.
+  const stderr = openSync(join(dir, 'daemon.stderr'), 'a');
   const child = spawn(process.execPath, [DAEMON, '-config', configPath], {
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', CNI_PATH: DEBIAN_PLUGINS, MULTUS_METRICS_BIND_ADDRESS: '127.0.0.1', ...env },
-    stdio: ['ignore', 'ignore', 'ignore'],
+    stdio: ['ignore', 'ignore', stderr],
   });
+  closeSync(stderr);
   await waitReady(socketDir, child, logFile);
   const gauges = async (): Promise<Record<string, number>> => {
     const text = await (await fetch(`http://127.0.0.1:${String(full.metricsPort)}/metrics`)).text();

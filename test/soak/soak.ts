@@ -30,6 +30,8 @@ export interface SoakOptions {
   /** Every n-th pod restarts the daemon with SIGKILL between its ADD and DEL (0: never). */
   killEvery: number;
   seed: number;
+  /** Faults never injected in this run. */
+  without?: readonly Fault[];
 }
 
 export interface SoakReport {
@@ -66,6 +68,9 @@ export interface SoakReport {
 const RUNTIME_RETRY_MS = 200;
 
 const FAULTS = ['failing-delegate', 'hanging-delegate', 'api-5xx', 'dropped-watch', 'pod-deleted', 'pod-recreated', 'refused-plugin', 'plugin-deleted', 'kube-worker-killed', 'pool-thread-killed'] as const;
+
+/** One kind of fault. */
+export type Fault = (typeof FAULTS)[number];
 
 /** The threads these faults end (through the daemon's inspector), while the pod's ADD runs. */
 const THREAD_FAULTS: Partial<Record<(typeof FAULTS)[number], (w: WorkerInfo) => boolean>> = {
@@ -105,6 +110,7 @@ function files(dir: string, filter: (name: string) => boolean): string[] {
 export async function runSoak(host: TestHost, opts: SoakOptions): Promise<SoakReport> {
   const started = performance.now();
   const random = prng(opts.seed);
+  const faults = FAULTS.filter((f) => !(opts.without ?? []).includes(f));
   const api = await FakeApiServer.start();
   const kubeconfig = join(host.dir, 'kubeconfig');
   writeKubeconfig(kubeconfig, api.url);
@@ -145,7 +151,7 @@ export async function runSoak(host: TestHost, opts: SoakOptions): Promise<SoakRe
   async function onePod(i: number): Promise<void> {
     const name = `soak-${i}`;
     const faulty = random() < opts.faultRate;
-    const fault = faulty ? FAULTS[Math.floor(random() * FAULTS.length)] : undefined;
+    const fault = faulty ? faults[Math.floor(random() * faults.length)] : undefined;
     const networks = fault === undefined ? (random() < 0.5 ? 'extra' : '') : (FAULT_NETWORKS[fault] ?? (random() < 0.5 ? 'extra' : ''));
     const created = api.createPod({ metadata: { namespace: 'default', name, annotations: networks === '' ? {} : { 'k8s.v1.cni.cncf.io/networks': networks } }, spec: { nodeName: NODE, containers: [{ name: 'c', image: 'pause' }] } }) as { metadata: { uid: string } };
     if (fault !== undefined) inject(fault);
