@@ -29,7 +29,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await cluster?.stop();
   host.cleanup();
-});
+}, 60_000);
 
 function readyz(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -82,7 +82,12 @@ describe('a daemon thread that dies', () => {
     writeFileSync(hang, JSON.stringify({ cniVersion: '1.0.0', name: 'hang-net', plugins: [{ type: 'cni-hang', pidFile }] }));
     await cluster.cached();
     const inFlight = runShim({ ...addCall('pool-death', uid), stdin: multusStdin(cluster.daemon.socketDir, hang) });
-    const pids = await pollUntil(() => existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim().split(' ').map(Number), { timeoutMs: 5000, everyMs: 10, timedOut: () => new Error('the plugin never started') });
+    // Both pids, once the plugin has written them (the file exists, empty, a moment before).
+    const written = (): number[] | undefined => {
+      const pids = existsSync(pidFile) ? readFileSync(pidFile, 'utf8').trim().split(' ').map(Number) : [];
+      return pids.length === 2 && pids.every((p) => p > 0) ? pids : undefined;
+    };
+    const pids = await pollUntil(written, { timeoutMs: 5000, everyMs: 10, timedOut: () => new Error('the plugin never started') });
     expect(pids.every(alive)).toBe(true);
     await exitWorkerThread(inspectPort, (w) => !w.title.includes('multus-kube'));
     const add = await inFlight;
