@@ -1,5 +1,6 @@
 import type { Delegate } from '../cni/delegate.js';
 import { removeDelegates, saveDelegates, type CachedDelegate, type CachedDelegates } from '../cni/delegate-cache.js';
+import { isDaemonSide } from '../cni/runner.js';
 import { CniError, asCniError } from '../errors.js';
 import type { CniRequest } from '../server/request.js';
 import { removeFile } from '../util/atomic-write.js';
@@ -63,7 +64,10 @@ async function deleteStarted(req: CniRequest, { entries }: CachedDelegates, ctx:
       after[i] = { delegate: entry.delegate, started: false, deleteAttempts: 0 };
     } else {
       failures.set(i, failure);
-      after[i] = { ...entry, deleteAttempts: entry.deleteAttempts + 1, deleteError: failure.message };
+      // An attempt is the plugin's own failure; the daemon losing the run (its pool thread died)
+      // does not use one up: giving up then would leak an IP the next DEL can release.
+      const attempts = entry.deleteAttempts + (isDaemonSide(failure) ? 0 : 1);
+      after[i] = { ...entry, deleteAttempts: attempts, deleteError: failure.message };
     }
   }
   return { after, failures };

@@ -1,4 +1,4 @@
-import { CNI_ERR, CniError, type CniErrorBody } from '../errors.js';
+import { CNI_ERR, CniError } from '../errors.js';
 import type { DelegateOutcome, DelegateTask } from '../workers/protocol.js';
 import { formatCniArgs } from './args.js';
 import { compareVersions, convertResult, toCanonicalResult, type CniResult } from './result.js';
@@ -55,9 +55,21 @@ export function pluginStdin(net: NetworkConfig, plugin: PluginConf, capabilityAr
   return JSON.stringify(conf);
 }
 
-function failure(body: CniErrorBody, plugin: string, command: string, network: string): CniError {
-  const err = new CniError(body.code, `plugin type="${plugin}" name="${network}" failed (${command}): ${body.msg}`, body.details);
-  return err;
+/**
+ * The cause of a failure that is the daemon's, not the plugin's (`DelegateOutcome.daemonSide`).
+ * A CniError, so that it does not count as a programming error (isUnexpected).
+ */
+export class DaemonSideFailure extends CniError {}
+
+/** True when `err` (a CniError from a run, possibly re-wrapped with its cause) is the daemon's fault. */
+export function isDaemonSide(err: CniError): boolean {
+  return err instanceof DaemonSideFailure || err.cause instanceof DaemonSideFailure;
+}
+
+function failure(outcome: DelegateOutcome & { ok: false }, plugin: string, command: string, network: string): CniError {
+  const body = outcome.error;
+  const cause = outcome.daemonSide === true ? { cause: new DaemonSideFailure(body.code, body.msg) } : undefined;
+  return new CniError(body.code, `plugin type="${plugin}" name="${network}" failed (${command}): ${body.msg}`, body.details, cause);
 }
 
 /** Create a runner bound to a pool and a cache dir. */
@@ -76,7 +88,7 @@ export function createRunner(opts: RunnerOptions) {
   /** One plugin run whose failure is thrown as the plugin's CNI error; resolves to its stdout. */
   async function runPlugin(net: NetworkConfig, plugin: PluginConf, command: string, env: Record<string, string>, stdin: string): Promise<string> {
     const outcome = await execute(net, plugin, command, env, stdin);
-    if (!outcome.ok) throw failure(outcome.error, plugin.type, command, net.name);
+    if (!outcome.ok) throw failure(outcome, plugin.type, command, net.name);
     return outcome.stdout;
   }
 
@@ -126,7 +138,7 @@ export function createRunner(opts: RunnerOptions) {
       for (const plugin of [...net.plugins].reverse()) {
         const outcome = await execute(net, plugin, 'DEL', env, pluginStdin(net, plugin, a.capabilityArgs, cached));
         if (outcome.ok) continue;
-        if (outcome.pluginNotFound !== true) throw failure(outcome.error, plugin.type, 'DEL', net.name);
+        if (outcome.pluginNotFound !== true) throw failure(outcome, plugin.type, 'DEL', net.name);
         skipped.push(plugin.type);
       }
       await removeCachedResult(opts.cniDir, net.name, a.containerId, a.ifname);

@@ -6,18 +6,19 @@ import { judgeRun, notStarted, spawnHere, type ProcessRunner, type ProcessSpec }
 
 /**
  * The client of `multus-spawner` (src/shim/spawner.c, which says why it exists and its
- * protocol): one connection per program run. The timeout stays here: at it we send 'K', the
- * spawner kills the program's group and still reports how it ended.
+ * protocol): one connection per program run. The timeout is timed here: at it we send 'K', the
+ * spawner kills the program's group and still reports how it ended. The spawner gets the
+ * timeout too: it enforces it itself once this thread is gone.
  */
 
 const SIGNAL_NAMES = new Map(Object.entries(constants.signals).map(([name, n]) => [n, name]));
 const ERRNO_NAMES = new Map(Object.entries(constants.errno).map(([name, n]) => [n, name]));
 
-/** The request: "<length>\n", then NUL-terminated fields (file, argc, argv, envc, env), then stdin. */
+/** The request: "<length>\n", then NUL-terminated fields (timeout, file, argc, argv, envc, env), then stdin. */
 export function spawnRequest(spec: ProcessSpec): Buffer {
   const env = Object.entries(spec.env).flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${v}`]));
   const argv = [spec.path, ...spec.args];
-  const fields = [spec.path, String(argv.length), ...argv, String(env.length), ...env].map((f) => `${f}\0`).join('');
+  const fields = [String(spec.timeoutMs), spec.path, String(argv.length), ...argv, String(env.length), ...env].map((f) => `${f}\0`).join('');
   const body = Buffer.concat([Buffer.from(fields), Buffer.from(spec.stdin)]);
   return Buffer.concat([Buffer.from(`${body.length}\n`), body]);
 }
@@ -30,9 +31,11 @@ function parseAnswer(data: Buffer): Answer | undefined {
   if (first < 0) return undefined;
   const head = data.subarray(0, first).toString();
   if (head.startsWith('exec ')) return { kind: 'exec', errno: Number(head.slice(5)) };
-  const second = data.indexOf(10, first + 1);
+  // "pid N" comes first, except for a run killed ('K') while it waited for its container's lock.
+  const endStart = head.startsWith('pid ') ? first + 1 : 0;
+  const second = data.indexOf(10, endStart);
   if (second < 0) return undefined;
-  const [word, code, signal, overflow, outLen, errLen] = data.subarray(first + 1, second).toString().split(' ');
+  const [word, code, signal, overflow, outLen, errLen] = data.subarray(endStart, second).toString().split(' ');
   if (word !== 'end') throw new Error(`unexpected answer from multus-spawner: ${head}`);
   const outEnd = second + 1 + Number(outLen);
   const errEnd = outEnd + Number(errLen);
@@ -77,10 +80,10 @@ export function spawnerRunner(socketPath: string): ProcessRunner {
       socket.on('error', (err: NodeJS.ErrnoException) => {
         if (answered) return;
         if (!connected) return finish(spawnHere(spec, started));
-        finish({ ok: false, error: { code: CNI_ERR.TRY_AGAIN_LATER, msg: `lost multus-spawner while it ran ${spec.label}: ${err.message}` }, stderr: '', startedAtMs: performance.timeOrigin + started, durationMs: performance.now() - started, timedOut: false, ran: true });
+        finish({ ok: false, error: { code: CNI_ERR.TRY_AGAIN_LATER, msg: `lost multus-spawner while it ran ${spec.label}: ${err.message}` }, stderr: '', startedAtMs: performance.timeOrigin + started, durationMs: performance.now() - started, timedOut: false, ran: true, daemonSide: true });
       });
       socket.on('close', () => {
-        if (!answered) finish({ ok: false, error: { code: CNI_ERR.TRY_AGAIN_LATER, msg: `multus-spawner ended before ${spec.label} did` }, stderr: '', startedAtMs: performance.timeOrigin + started, durationMs: performance.now() - started, timedOut: false, ran: true });
+        if (!answered) finish({ ok: false, error: { code: CNI_ERR.TRY_AGAIN_LATER, msg: `multus-spawner ended before ${spec.label} did` }, stderr: '', startedAtMs: performance.timeOrigin + started, durationMs: performance.now() - started, timedOut: false, ran: true, daemonSide: true });
       });
     });
 }

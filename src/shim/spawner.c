@@ -11,14 +11,24 @@
  * connection in a forked handler that runs exactly one program:
  *
  *   request:  "<length>\n" then <length> bytes of NUL-terminated fields:
- *             file, argc, argv[0..argc), envc, env[0..envc), then the stdin bytes (the rest)
+ *             timeout ms (0: none), file, argc, argv[0..argc), envc, env[0..envc), then the
+ *             stdin bytes (the rest)
  *   answer:   "pid <pid>\n" once the program runs (or "exec <errno>\n" and the end if it
  *             cannot), then "end <status> <signal> <overflow> <outlen> <errlen>\n", stdout, stderr
+ *             (only "end -1 9 0 0 0\n" for a run killed while it waited for its lock)
  *
  * The program runs in a new session (its own process group, as the daemon's spawn with
- * `detached`), file looked up in PATH. A byte 'K' from the client, or the client going away
- * (its thread died, the daemon died), SIGKILLs the whole group: a plugin never runs on without
- * someone enforcing its timeout. Output beyond MAX_OUTPUT bytes on stdout kills the group too.
+ * `detached`), file looked up in PATH. A byte 'K' from the client SIGKILLs the whole group (the
+ * client's timeout). A client that goes away (its thread died, the daemon died) does not: a
+ * plugin killed half-way can leave its own state broken (host-local's reservation file created
+ * but not yet written holds that IP forever, with no owner to release it). The program runs to
+ * its end instead, and the handler enforces the timeout in the client's place.
+ *
+ * Runs for the same container (CNI_CONTAINERID) are serialized by a lock file in
+ * "<socket path>.locks": the DEL that undoes an ADD whose thread died waits until that ADD has
+ * ended, so the ADD cannot reserve anything after the DEL released it. A client that goes away
+ * or sends 'K' while its run waits for the lock ends the wait; nothing was started.
+ * Output beyond MAX_OUTPUT bytes on stdout kills the group too.
  * The handler ends once the program's stdout and stderr are closed and it is reaped.
  */
 #define _GNU_SOURCE
@@ -31,14 +41,20 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_REQUEST (16u << 20)
 #define MAX_OUTPUT (4u << 20)
 #define MAX_FIELDS 4096
+/* While its client is there, the client times a program out ('K'); the handler only backs it up. */
+#define BACKSTOP_MS 1000
+
+static char *lock_dir;
 
 /* A growing output buffer; bytes beyond MAX_OUTPUT are counted, not kept. */
 struct buffer {
@@ -151,18 +167,92 @@ static void run_program(const char *file, char **argv, char **envp, int in, int 
     _exit(127);
 }
 
+static long long now_ms(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* The lock file of a container: its id with anything but [A-Za-z0-9_-] as '_' (a collision
+ * only serializes two containers' runs). */
+static char *lock_path(const char *container) {
+    size_t n = strnlen(container, 200), dir = strlen(lock_dir);
+    char *path = malloc(dir + n + 2);
+    if (path == NULL) return NULL;
+    memcpy(path, lock_dir, dir);
+    path[dir] = '/';
+    for (size_t i = 0; i < n; i++) {
+        char c = container[i];
+        int plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+        path[dir + 1 + i] = plain ? c : '_';
+    }
+    path[dir + 1 + n] = '\0';
+    return path;
+}
+
+/*
+ * Takes the container's lock, polling for it every 10 ms: 1 once held (the holder unlinks the
+ * file when its run ends, so a lock on a file no longer at the path is taken again); 0 when no
+ * lock file can be made (the run goes unserialized rather than not at all); -1 when the client
+ * went away or sent 'K' meanwhile (*killed says which: the caller answers "killed").
+ */
+static int lock_container(const char *path, int conn, int *killed) {
+    for (;;) {
+        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (fd < 0) return 0;
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+            struct stat held, now;
+            if (fstat(fd, &held) == 0 && stat(path, &now) == 0 && held.st_ino == now.st_ino && held.st_dev == now.st_dev) return 1;
+            close(fd);
+            continue;
+        }
+        close(fd);
+        struct pollfd p = {.fd = conn, .events = POLLIN};
+        if (poll(&p, 1, 10) > 0) {
+            char c;
+            ssize_t r = read(conn, &c, 1);
+            if (r <= 0 || c == 'K') {
+                *killed = r > 0;
+                return -1;
+            }
+        }
+    }
+}
+
+/* The value of `name` in envp, or NULL. */
+static const char *env_value(char **envp, const char *name) {
+    size_t n = strlen(name);
+    for (char **e = envp; *e != NULL; e++)
+        if (strncmp(*e, name, n) == 0 && (*e)[n] == '=') return *e + n + 1;
+    return NULL;
+}
+
 static void handle(int conn) {
     signal(SIGCHLD, SIG_DFL); /* the handler reaps its program itself */
     long len = read_length(conn);
     char *req = len < 0 ? NULL : malloc((size_t)len + 1);
     if (req == NULL || read_all(conn, req, (size_t)len) < 0) _exit(1);
     size_t pos = 0;
-    char *file = next_field(req, (size_t)len, &pos);
+    char *timeout_text = next_field(req, (size_t)len, &pos);
+    long long timeout_ms = timeout_text == NULL ? 0 : strtoll(timeout_text, NULL, 10);
+    char *file = timeout_text == NULL ? NULL : next_field(req, (size_t)len, &pos);
     char **argv = file == NULL ? NULL : read_list(req, (size_t)len, &pos);
     char **envp = argv == NULL ? NULL : read_list(req, (size_t)len, &pos);
     if (envp == NULL || argv[0] == NULL) _exit(1);
     const char *input = req + pos;
     size_t input_len = (size_t)len - pos;
+
+    char line[128];
+    const char *container = env_value(envp, "CNI_CONTAINERID");
+    char *lock = container == NULL || container[0] == '\0' ? NULL : lock_path(container);
+    int killed = 0, locked = lock == NULL ? 0 : lock_container(lock, conn, &killed);
+    if (locked < 0) {
+        /* Given up before it started: for 'K', the end of a program killed at once. */
+        if (killed) (void)write_all(conn, "end -1 9 0 0 0\n", 15);
+        _exit(0);
+    }
+    if (!locked) lock = NULL; /* nothing of ours to unlink */
+    long long started = now_ms();
 
     int in[2], out[2], err[2], status[2];
     if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 || pipe2(status, O_CLOEXEC) < 0) _exit(1);
@@ -173,19 +263,19 @@ static void handle(int conn) {
     close(out[1]);
     close(err[1]);
     close(status[1]);
-    char line[128];
     int exec_errno;
     if (read_all(status[0], &exec_errno, sizeof exec_errno) == 0) {
         waitpid(pid, NULL, 0);
         int n = snprintf(line, sizeof line, "exec %d\n", exec_errno);
         (void)write_all(conn, line, (size_t)n);
+        if (lock != NULL) unlink(lock);
         _exit(0);
     }
     int n = snprintf(line, sizeof line, "pid %d\n", (int)pid);
     (void)write_all(conn, line, (size_t)n);
 
     fcntl(in[1], F_SETFL, O_NONBLOCK);
-    int stdin_fd = in[1], out_fd = out[0], err_fd = err[0], conn_open = 1, overflow = 0;
+    int stdin_fd = in[1], out_fd = out[0], err_fd = err[0], conn_open = 1, overflow = 0, timed_out = 0;
     size_t written = 0;
     if (input_len == 0) {
         close(stdin_fd);
@@ -199,15 +289,26 @@ static void handle(int conn) {
             {.fd = err_fd, .events = POLLIN},
             {.fd = stdin_fd, .events = POLLOUT},
         };
-        if (poll(fds, 4, -1) < 0) {
+        /* The handler's deadline: the timeout itself once the client is gone, a backstop before. */
+        int wait_ms = -1;
+        if (timeout_ms > 0 && !timed_out) {
+            long long left = started + timeout_ms + (conn_open ? BACKSTOP_MS : 0) - now_ms();
+            if (left <= 0) {
+                timed_out = 1;
+                kill(-pid, SIGKILL);
+            } else {
+                wait_ms = left > 60000 ? 60000 : (int)left;
+            }
+        }
+        if (poll(fds, 4, wait_ms) < 0) {
             if (errno == EINTR) continue;
             break;
         }
         if (fds[0].revents != 0) {
             char c;
             ssize_t r = read(conn, &c, 1);
-            if (r <= 0) conn_open = 0; /* the client is gone: nobody enforces the timeout any more */
-            if (r <= 0 || c == 'K') kill(-pid, SIGKILL);
+            if (r <= 0) conn_open = 0; /* the client is gone: the program runs on to its end or its timeout */
+            if (r > 0 && c == 'K') kill(-pid, SIGKILL);
         }
         if (fds[1].revents != 0) collect(&out_fd, &o, pid, &overflow);
         if (fds[2].revents != 0) collect(&err_fd, &e, pid, NULL);
@@ -223,6 +324,7 @@ static void handle(int conn) {
     int st = 0;
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
     }
+    if (lock != NULL) unlink(lock); /* before the lock goes with this process: see lock_container */
     if (!conn_open) _exit(0);
     n = snprintf(line, sizeof line, "end %d %d %d %zu %zu\n", WIFEXITED(st) ? WEXITSTATUS(st) : -1, WIFSIGNALED(st) ? WTERMSIG(st) : 0, overflow, o.len, e.len);
     if (write_all(conn, line, (size_t)n) < 0 || write_all(conn, o.data, o.len) < 0 || write_all(conn, e.data, e.len) < 0) _exit(1);
@@ -257,6 +359,16 @@ int main(int argc, char **argv) {
         return 2;
     }
     strcpy(addr.sun_path, argv[1]);
+    /* Lock files of the containers' runs; kept across restarts (a new spawner's runs wait for
+     * the programs an old one's handlers still run). */
+    lock_dir = malloc(strlen(argv[1]) + sizeof ".locks");
+    if (lock_dir == NULL) return 1;
+    strcpy(lock_dir, argv[1]);
+    strcat(lock_dir, ".locks");
+    if (mkdir(lock_dir, 0700) < 0 && errno != EEXIST) {
+        perror("multus-spawner: lock dir");
+        return 1;
+    }
     int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     unlink(argv[1]);
     mode_t old = umask(0177);

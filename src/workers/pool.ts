@@ -69,6 +69,7 @@ export function createDelegatePool(opts: PoolOptions, onError: (err: Error) => v
         durationMs: performance.timeOrigin + performance.now() - submittedAtMs,
         timedOut: false,
         ran: false,
+        daemonSide: true,
       };
     }
   }

@@ -38,13 +38,19 @@ export type DelegateOutcome =
       error: CniErrorBody;
       stderr: string;
       timedOut: boolean;
-      /** False when no process was started (plugin not found, pool full): nothing to undo. */
+      /** False when no process was started by this run (plugin not found, pool full; see daemonSide). */
       ran: boolean;
       /**
        * Set when `pluginType` names no plugin: refused as a name, or in none of the bin dirs. Such
        * a plugin cannot have run, so its DEL is skipped rather than failed.
        */
       pluginNotFound?: true;
+      /**
+       * Set when the failure is the daemon's, not the plugin's: the pool was full, the pool
+       * thread died, the spawner went away. Whether the plugin ran, or still runs, is unknown, so
+       * a DEL failing this way is not counted against `deleteAttempts`.
+       */
+      daemonSide?: true;
     } & RunTiming);
 
 /** Run `ip <args>` inside a network namespace (default-route handling). Fixed binaries, never a plugin. */

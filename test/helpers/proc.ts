@@ -62,3 +62,22 @@ export function killProcessesWithEnv(name: string, prefix: string): number {
   }
   return pids.length;
 }
+
+/** The processes whose parent is `pid`, each with its command name (comm). */
+export function childProcesses(pid: number): Array<{ pid: number; comm: string }> {
+  const children: Array<{ pid: number; comm: string }> = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so split at the last ')'.
+    const close = stat.lastIndexOf(')');
+    const ppid = Number(stat.slice(close + 2).split(' ')[1]);
+    if (ppid === pid) children.push({ pid: Number(entry), comm: stat.slice(stat.indexOf('(') + 1, close) });
+  }
+  return children;
+}

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,8 +8,10 @@ import { freePort } from '../helpers/daemon.js';
 import { TestHost } from '../helpers/host.js';
 import { exitWorkerThread } from '../helpers/inspector.js';
 import { bridgePlugin, multusStdin } from '../helpers/networks.js';
+import { childProcesses } from '../helpers/proc.js';
 import { DEBIAN_PLUGINS, FIXTURE_PLUGINS } from '../helpers/paths.js';
 import { podArgs, runShim } from '../helpers/shim.js';
+import { sleep } from '../helpers/wait.js';
 
 /**
  * Threads of the daemon that die for real (ended through the inspector, as an uncaught error or
@@ -46,8 +48,6 @@ function addCall(name: string, uid: string, stdinExtra: Record<string, unknown> 
   return { command: 'ADD', containerId: host.name(name), netns: host.netns().path, args: podArgs('default', name, uid), stdin: multusStdin(cluster.daemon.socketDir, clusterConf, { binDir: `${FIXTURE_PLUGINS}:${DEBIAN_PLUGINS}`, ...stdinExtra }), env: { CNI_PATH: DEBIAN_PLUGINS } };
 }
 
-const alive = (pid: number): boolean => existsSync(`/proc/${pid}`) && !readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.startsWith('Z');
-
 describe('a daemon thread that dies', () => {
   it('the kube worker: its call in flight fails at once with code 11, /readyz says 500 until a new worker has re-listed, the restart is counted, pods start again', async () => {
     cluster.pod('default', 'kube-death');
@@ -60,7 +60,7 @@ describe('a daemon thread that dies', () => {
     const watching = pollUntil(async () => (readyzSeen.push(await readyz()), readyzSeen.includes(500) && readyzSeen.at(-1) === 200), { timeoutMs: 20_000, everyMs: 10, timedOut: () => new Error(`readyz answered ${[...new Set(readyzSeen)].join(', ')}`) });
     // A NAD created while no worker watches: the new worker must list it.
     cluster.api.createNad('default', 'after-death', JSON.stringify({ cniVersion: '1.0.0', name: 'after-death', ...bridgePlugin(host, 27).plugin }));
-    await exitWorkerThread(inspectPort, (w) => w.title.includes('multus-kube'));
+    await exitWorkerThread(inspectPort, cluster.daemon.process.pid ?? 0, (w) => w.title.includes('multus-kube'));
     const add = await inFlight;
     expect(add.json).toMatchObject({ code: 11, msg: expect.stringContaining('the kube worker died') });
     cluster.api.faults.slow = undefined;
@@ -75,24 +75,36 @@ describe('a daemon thread that dies', () => {
     expect(cluster.daemon.logs().some((l) => l.msg === 'kube worker restarted')).toBe(true);
   });
 
-  it('a delegate pool thread: the plugin it was running is killed with its group, the ADD answers code 11, the next ADD works', async () => {
-    const pidFile = join(host.dir, 'pool-death.pid');
+  it('a delegate pool thread: its plugin is not killed half-way, the ADD answers code 11 once its rollback DEL ran after that plugin ended, the next ADD works', async () => {
+    // Killed half-way a plugin can leave broken state (host-local: a reservation file created
+    // but not yet written); a rollback DEL that ran beside it could release the IP before the
+    // ADD reserved it. The spawner lets the plugin finish (under its timeout) and runs the DEL
+    // after it: this plugin's ADD is held until the test lets it go.
+    const hold = join(host.dir, 'pool-death.hold');
+    const started = join(host.dir, 'pool-death.started');
+    const record = join(host.dir, 'pool-death.record');
+    writeFileSync(hold, '');
     const uid = cluster.pod('default', 'pool-death');
-    const hang = join(cluster.daemon.confDir, 'hang-net.conflist');
-    writeFileSync(hang, JSON.stringify({ cniVersion: '1.0.0', name: 'hang-net', plugins: [{ type: 'cni-hang', pidFile }] }));
+    const held = join(cluster.daemon.confDir, 'held-net.conflist');
+    writeFileSync(held, JSON.stringify({ cniVersion: '1.0.0', name: 'held-net', plugins: [{ type: 'cni-record', holdWhile: hold, startedFile: started, recordFile: record }] }));
     await cluster.cached();
-    const inFlight = runShim({ ...addCall('pool-death', uid), stdin: multusStdin(cluster.daemon.socketDir, hang) });
-    // Both pids, once the plugin has written them (the file exists, empty, a moment before).
-    const written = (): number[] | undefined => {
-      const pids = existsSync(pidFile) ? readFileSync(pidFile, 'utf8').trim().split(' ').map(Number) : [];
-      return pids.length === 2 && pids.every((p) => p > 0) ? pids : undefined;
-    };
-    const pids = await pollUntil(written, { timeoutMs: 5000, everyMs: 10, timedOut: () => new Error('the plugin never started') });
-    expect(pids.every(alive)).toBe(true);
-    await exitWorkerThread(inspectPort, (w) => !w.title.includes('multus-kube'));
+    const inFlight = runShim({ ...addCall('pool-death', uid), stdin: multusStdin(cluster.daemon.socketDir, held) });
+    await pollUntil(() => existsSync(started), { timeoutMs: 5000, everyMs: 10, timedOut: () => new Error('the plugin never started') });
+    await exitWorkerThread(inspectPort, cluster.daemon.process.pid ?? 0, (w) => !w.title.includes('multus-kube'));
+    // The rollback's DEL reaches the spawner while the ADD is held: its handler (the spawner's
+    // second) waits for the container's lock and starts nothing. Without the lock, cni-record's
+    // DEL would write its "started" line within the half second watched here.
+    const spawner = childProcesses(cluster.daemon.process.pid ?? 0).find((p) => p.comm === 'multus-spawner');
+    await pollUntil(() => childProcesses(spawner?.pid ?? 0).length >= 2, { timeoutMs: 10_000, everyMs: 10, timedOut: () => new Error('the rollback DEL never reached the spawner') });
+    await sleep(500);
+    expect(readFileSync(started, 'utf8')).not.toContain('DEL');
+    rmSync(hold);
     const add = await inFlight;
-    expect(add.json).toMatchObject({ code: 11, msg: expect.stringContaining('delegate pool cannot run plugin cni-hang') });
-    await pollUntil(() => !pids.some(alive), { timeoutMs: 5000, everyMs: 10, timedOut: () => new Error(`plugin processes ${pids.filter(alive).join(' ')} outlived their thread`) });
+    expect(add.json).toMatchObject({ code: 11, msg: expect.stringContaining('delegate pool cannot run plugin cni-record') });
+    const runs = readFileSync(record, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { env: { CNI_COMMAND: string }; start: number; end: number });
+    expect(runs.map((r) => r.env.CNI_COMMAND)).toEqual(['ADD', 'DEL']);
+    const [addRun, delRun] = runs as [(typeof runs)[0], (typeof runs)[0]];
+    expect(delRun.start).toBeGreaterThanOrEqual(addRun.end);
     const uid2 = cluster.pod('default', 'after-pool-death');
     const call = addCall('after-pool-death', uid2);
     const again = await runShim(call);

@@ -21,7 +21,7 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const sh = (script: string, over: Partial<ProcessSpec> = {}): ProcessSpec => ({ path: 'sh', args: ['-c', script], env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...over.env }, stdin: '', timeoutMs: 10_000, label: 'plugin test', ...over });
+const sh = (script: string, over: Partial<ProcessSpec> = {}): ProcessSpec => ({ path: 'sh', args: ['-c', script], stdin: '', timeoutMs: 10_000, label: 'plugin test', ...over, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...over.env } });
 const alive = (pid: number): boolean => {
   try {
     process.kill(pid, 0);
@@ -80,14 +80,50 @@ describe('multus-spawner', () => {
     expect(outcome).toMatchObject({ ok: true, stdout: 'multus-spawner\n' });
   });
 
-  it('kills a plugin whose client went away (its thread or the daemon died): no plugin runs without a timeout', async () => {
+  it('lets a plugin whose client went away (its thread or the daemon died) run to its end: killed half-way it could leave broken state', async () => {
+    const done = join(dir, 'orphan.done');
+    const socket = connect(spawner?.socketPath ?? '');
+    socket.write(spawnRequest(sh(`sleep 0.3; echo > ${done}`)));
+    await new Promise((r) => socket.once('data', r));
+    socket.destroy();
+    await pollUntil(() => existsSync(done), { timeoutMs: 5000, everyMs: 10, timedOut: () => new Error('the program was stopped when its client went away') });
+  });
+
+  it('enforces the timeout itself once the client is gone: no plugin runs on without one', async () => {
     const pidFile = join(dir, 'orphan.pid');
     const socket = connect(spawner?.socketPath ?? '');
-    socket.write(spawnRequest(sh(`echo $$ > ${pidFile}; exec sleep 30`)));
+    socket.write(spawnRequest(sh(`echo $$ > ${pidFile}; exec sleep 30`, { timeoutMs: 300 })));
     const pid = await pollUntil(() => existsSync(pidFile) && Number(readFileSync(pidFile, 'utf8')), { timeoutMs: 5000, everyMs: 10, timedOut: () => new Error('the program never started') });
-    expect(alive(pid)).toBe(true);
     socket.destroy();
+    expect(alive(pid)).toBe(true);
     await waitGone(pid);
+  });
+
+  it('runs one program at a time per container: a DEL waits until the ADD whose client went away has ended', async () => {
+    const log = join(dir, 'serial.log');
+    const env = { CNI_CONTAINERID: `serial-${process.pid}` };
+    const add = connect(spawner?.socketPath ?? '');
+    add.write(spawnRequest(sh(`echo add-start >> ${log}; sleep 0.3; echo add-end >> ${log}`, { env })));
+    await new Promise((r) => add.once('data', r));
+    add.destroy();
+    const del = await spawnerRunner(spawner?.socketPath ?? '')(sh(`echo del >> ${log}`, { env }), performance.now());
+    expect(del.ok).toBe(true);
+    expect(readFileSync(log, 'utf8').split('\n')).toEqual(['add-start', 'add-end', 'del', '']);
+    // Another container's run never waits for it.
+    const other = await spawnerRunner(spawner?.socketPath ?? '')(sh('echo other', { env: { CNI_CONTAINERID: `other-${process.pid}` } }), performance.now());
+    expect(other).toMatchObject({ ok: true, stdout: 'other\n' });
+  });
+
+  it('a run that times out while it waits for its container\'s lock never starts', async () => {
+    const env = { CNI_CONTAINERID: `waiting-${process.pid}` };
+    const marker = join(dir, 'never.ran');
+    const holding = join(dir, 'holding');
+    const holder = spawnerRunner(spawner?.socketPath ?? '')(sh(`echo > ${holding}; sleep 0.6`, { env }), performance.now());
+    await pollUntil(() => existsSync(holding), { timeoutMs: 5000, everyMs: 10, timedOut: () => new Error('the first run never started') });
+    const waiting = await spawnerRunner(spawner?.socketPath ?? '')(sh(`echo > ${marker}`, { env, timeoutMs: 200 }), performance.now());
+    expect(waiting).toMatchObject({ ok: false, timedOut: true });
+    expect((await holder).ok).toBe(true);
+    expect(existsSync(marker)).toBe(false);
   });
 
   it('without a spawner at the socket, plugins are spawned here: slower, not broken', async () => {
