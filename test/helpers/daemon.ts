@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -82,12 +82,15 @@ export async function startTestDaemon(dir: string, config: Record<string, unknow
   const full = { socketDir, cniDir, confDir, binDir: FIXTURE_PLUGINS, logLevel: 'debug', logFile, metricsPort: await freePort(), ...config };
   writeFileSync(configPath, JSON.stringify(full));
   // stderr to a file beside the log: what a daemon that dies of an uncaught error last said.
-  const stderr = openSync(join(dir, 'daemon.stderr'), 'a');
+  const stderrFile = join(dir, 'daemon.stderr');
+  const stderr = openSync(stderrFile, 'a');
   const child = spawn(process.execPath, [DAEMON, '-config', configPath], {
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', CNI_PATH: DEBIAN_PLUGINS, MULTUS_METRICS_BIND_ADDRESS: '127.0.0.1', ...env },
     stdio: ['ignore', 'ignore', stderr],
   });
   closeSync(stderr);
+  // How it ended, also when it ended silently (a signal: a native crash, or a kill).
+  child.once('exit', (code, signal) => appendFileSync(stderrFile, `[test] daemon ${String(child.pid)} exited: code ${String(code)}, signal ${String(signal)}\n`));
   await waitReady(socketDir, child, logFile);
   const gauges = async (): Promise<Record<string, number>> => {
     const text = await (await fetch(`http://127.0.0.1:${String(full.metricsPort)}/metrics`)).text();

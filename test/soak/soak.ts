@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FakeApiServer, writeKubeconfig } from '../apiserver/server.js';
 import { NODE } from '../helpers/cluster.js';
@@ -40,8 +40,13 @@ export interface SoakReport {
   /** Faulty pods whose teardown still completed (their DELs succeeded, possibly after retries). */
   faultsSurvived: number;
   addsFailed: number;
-  /** Failed ADDs whose first DEL did not succeed (a runtime would keep that sandbox until a retry). */
+  /**
+   * Failed ADDs whose first DEL did not succeed (a runtime would keep that sandbox until a
+   * retry), not counting DELs a thread fault ended.
+   */
   delsAfterFailedAddRetried: number;
+  /** The first few of those answers, with the pod's fault. */
+  delsAfterFailedAdd: string[];
   /** DELs answered with an error and retried, as a runtime retries (code 11 while the daemon restarts). */
   delRetries: number;
   /** DELs that still failed after the retries. */
@@ -49,6 +54,8 @@ export interface SoakReport {
   /** The first DEL failures, as the runtime saw them. */
   delFailures: string[];
   leaks: string[];
+  /** The daemon's log lines (warn and above) about the containers that leaked an IP. */
+  leakLog: string[];
   /**
    * Plugin processes still running at the end, killed by the soak: runs a SIGKILLed daemon
    * left behind (they run in their own process groups and finish on their own; the hanging
@@ -129,7 +136,21 @@ export async function runSoak(host: TestHost, opts: SoakOptions): Promise<SoakRe
     if (!existsSync(vanishing)) symlinkSync(join(FIXTURE_PLUGINS, 'cni-record'), vanishing);
   };
   restoreVanishing();
-  const start = (): Promise<TestDaemon> => startTestDaemon(host.dir, { kubeconfig, logLevel: 'error', binDir }, env);
+  // A daemon that exits on its own ends the soak at once, with what it last said.
+  let died: Error | undefined;
+  const start = async (): Promise<TestDaemon> => {
+    const started = await startTestDaemon(host.dir, { kubeconfig, logLevel: 'warn', binDir }, env);
+    started.process.once('exit', () => {
+      // (Its stderr without the inspector's chatter, which the thread faults cause.)
+      const said = readFileSync(join(host.dir, 'daemon.stderr'), 'utf8').split('\n').filter((l) => !/^(Debugger (attached|ending|listening)|For help, see)/.test(l));
+      if (!killing) died = new Error(`the daemon exited during the soak:\n${said.slice(-40).join('\n')}`);
+    });
+    return started;
+  };
+  let killing = false;
+  const stillAlive = (): void => {
+    if (died !== undefined) throw died;
+  };
   let daemon = await start();
   const br = bridgePlugin(host, 99);
   const cluster = join(daemon.confDir, 'soak-cluster.conflist');
@@ -141,7 +162,7 @@ export async function runSoak(host: TestHost, opts: SoakOptions): Promise<SoakRe
   api.createNad('default', 'refused', JSON.stringify({ cniVersion: '1.0.0', type: '../../bin/true' }));
   api.createNad('default', 'vanishing', JSON.stringify({ cniVersion: '1.0.0', type: 'cni-vanish' }));
   const rssMarkPods = Math.min(1000, Math.ceil(opts.pods / 10));
-  const report: SoakReport = { operations: 0, faultsInjected: {}, faultsSurvived: 0, addsFailed: 0, delsAfterFailedAddRetried: 0, delRetries: 0, delsFailed: 0, delFailures: [], leaks: [], orphanedPlugins: 0, rssBeforeKiB: rssKiB(daemon.process.pid), rssMarkPods, rssAtMarkKiB: 0, rssAfterKiB: 0, seconds: 0 };
+  const report: SoakReport = { operations: 0, faultsInjected: {}, faultsSurvived: 0, addsFailed: 0, delsAfterFailedAddRetried: 0, delsAfterFailedAdd: [], delRetries: 0, delsFailed: 0, delFailures: [], leaks: [], leakLog: [], orphanedPlugins: 0, rssBeforeKiB: rssKiB(daemon.process.pid), rssMarkPods, rssAtMarkKiB: 0, rssAfterKiB: 0, seconds: 0 };
   let podsDone = 0;
   const inject = (fault: string): void => {
     report.faultsInjected[fault] = (report.faultsInjected[fault] ?? 0) + 1;
@@ -149,6 +170,7 @@ export async function runSoak(host: TestHost, opts: SoakOptions): Promise<SoakRe
   let restarting: Promise<void> = Promise.resolve();
 
   async function onePod(i: number): Promise<void> {
+    stillAlive();
     const name = `soak-${i}`;
     const faulty = random() < opts.faultRate;
     const fault = faulty ? faults[Math.floor(random() * faults.length)] : undefined;
@@ -163,7 +185,7 @@ export async function runSoak(host: TestHost, opts: SoakOptions): Promise<SoakRe
     const threadFault = fault === undefined ? undefined : THREAD_FAULTS[fault];
     // A thread that is there to end: not a kube worker still starting after another such fault
     // (killing each new worker as it starts is a crash loop, not a fault the soak means).
-    const ending = threadFault === undefined ? undefined : readyz(daemon).then((status) => (status === 200 ? exitWorkerThread(inspectPort, threadFault) : undefined)).catch(() => undefined);
+    const ending = threadFault === undefined ? undefined : readyz(daemon).then((status) => (status === 200 ? exitWorkerThread(inspectPort, daemon.process.pid ?? 0, threadFault) : undefined)).catch(() => undefined);
     const add = await runShim({ ...call, command: 'ADD' });
     await ending;
     report.operations++;
@@ -179,8 +201,10 @@ export async function runSoak(host: TestHost, opts: SoakOptions): Promise<SoakRe
     if (opts.killEvery > 0 && i > 0 && i % opts.killEvery === 0) {
       inject('daemon-sigkill');
       restarting = (async () => {
+        killing = true;
         daemon.process.kill('SIGKILL');
         await new Promise((r) => daemon.process.once('exit', r));
+        killing = false;
         daemon = await start();
       })();
     }
@@ -188,10 +212,15 @@ export async function runSoak(host: TestHost, opts: SoakOptions): Promise<SoakRe
     let tornDown = true;
     for (const netns of [ns.path, '']) {
       for (let attempt = 1; ; attempt++) {
+        stillAlive();
         const del = await runShim({ ...call, netns, command: 'DEL', env: { MULTUS_SHIM_READY_TIMEOUT_MS: '20000' } });
         report.operations++;
         if (del.code === 0) break;
-        if (add.code !== 0 && attempt === 1 && netns !== '') report.delsAfterFailedAddRetried++;
+        // (Not counted: a DEL whose thread an injected thread fault ended, a failure of its own.)
+        if (add.code !== 0 && attempt === 1 && netns !== '' && !/worker exited|kube worker died/.test(del.stdout)) {
+          report.delsAfterFailedAddRetried++;
+          if (report.delsAfterFailedAdd.length < 5) report.delsAfterFailedAdd.push(`${fault ?? 'no fault'}: ${del.stdout.trim()}`);
+        }
         if (attempt < 5) {
           report.delRetries++;
           await sleep(RUNTIME_RETRY_MS);
@@ -219,7 +248,13 @@ export async function runSoak(host: TestHost, opts: SoakOptions): Promise<SoakRe
   // What a pod could leave behind: caches, IP reservations, host veths, stuck actors.
   report.leaks.push(...files(daemon.cniDir, (f) => f !== 'results' && !f.startsWith('results/')).map((f) => `delegate cache ${f}`));
   report.leaks.push(...files(join(daemon.cniDir, 'results'), () => true).map((f) => `result cache ${f}`));
-  report.leaks.push(...files(br.ipamDir, (f) => /\d+\.\d+\.\d+\.\d+$/.test(f)).map((f) => `IP reservation ${f}`));
+  // With who holds it (host-local writes "<container id>\r\n<ifname>"; empty: cut off mid-write).
+  const holders = files(br.ipamDir, (f) => /\d+\.\d+\.\d+\.\d+$/.test(f)).map((f) => ({ f, holder: readFileSync(join(br.ipamDir, f), 'utf8') }));
+  report.leaks.push(...holders.map(({ f, holder }) => `IP reservation ${f} held by ${JSON.stringify(holder)}`));
+  // What the daemon said (warnings and errors) about the containers that leaked an IP.
+  // (Request lines carry the id cut to 12 characters.)
+  const leakedIds = new Set(holders.map(({ holder }) => (holder.split('\r\n')[0] ?? '').slice(0, 12)));
+  report.leakLog = daemon.logs().filter((line) => leakedIds.has(typeof line.sandbox === 'string' ? line.sandbox.slice(0, 12) : '')).map((line) => JSON.stringify(line));
   const veths = host.hostLinkExists(br.bridge) ? host.linksOnBridge(br.bridge) : [];
   report.leaks.push(...veths.map((v) => `veth ${v} on ${br.bridge}`));
   report.leaks.push(...(await daemon.stuckWork()).map((w) => `stuck in the daemon: ${w}`));
