@@ -16,6 +16,7 @@ import { CNI_ERR, CniError, asCniError } from '../errors.js';
 import type { KubeAccess, KubeReader, PodInfo } from '../k8s/protocol.js';
 import { DEFAULT_NETWORK_ANNOTATION, NETWORKS_ANNOTATION } from '../k8s/selection.js';
 import { cniRequestFrom, type CniRequest } from '../server/request.js';
+import { attachedNow, type AttachedNow } from './attached.js';
 import { annotationTypos, findingOf, withHint, type Finding } from './rules.js';
 
 /**
@@ -96,6 +97,12 @@ export interface ExplainReport {
   defaultRoute: DefaultRouteOwner[];
   errors: Finding[];
   warnings: Finding[];
+  /**
+   * For a pod read from the cluster: what its sandboxes on this node have attached now (the
+   * caches) and its network-status, and where they drift from the plan; no sandboxes when it
+   * does not run here.
+   */
+  attached?: AttachedNow;
 }
 
 /** Explain itself could not run (exit code 2): no such pod, no Kubernetes access, bad config. */
@@ -224,6 +231,8 @@ export async function explainPod(target: ExplainTarget, deps: ExplainDeps): Prom
   } catch (err) {
     report.errors.push(await withHint(findingOf(asCniError(err)), deps.kube));
     report.verdict = report.errors.some((e) => e.code === CNI_ERR.TRY_AGAIN_LATER) ? 'unknown' : 'fail';
+    // What it has now still tells (a NAD deleted under a running pod); there is no plan to compare.
+    if (target.kind === 'cluster') report.attached = await attachedNow(req.conf.cniDir, pod, undefined);
     return report;
   }
   const ifnames: string[] = [];
@@ -239,6 +248,7 @@ export async function explainPod(target: ExplainTarget, deps: ExplainDeps): Prom
   }
   report.defaultRoute = defaultRouteOwners(delegates, ifnames);
   if (report.errors.length > 0) report.verdict = 'fail';
+  if (target.kind === 'cluster') report.attached = await attachedNow(req.conf.cniDir, pod, delegates.map((d) => d.name));
   return report;
 }
 

@@ -1,3 +1,4 @@
+import type { AttachedNow } from './attached.js';
 import type { Finding } from './rules.js';
 import type { DefaultRouteOwner, ExplainReport, ExplainedAttachment } from './explain.js';
 
@@ -34,6 +35,22 @@ function findingLines(f: Finding): string[] {
   return [`  [${f.rule}]${f.code === 0 ? '' : ` CNI error ${f.code}`}: ${f.message}`, `    fix: ${f.fix}`];
 }
 
+/** What the pod's sandboxes on this node have now, its network-status, and the drift. */
+function attachedLines(now: AttachedNow): string[] {
+  if (now.sandboxes.length === 0) return ['attached now: no sandbox of this pod on this node'];
+  const lines = ['attached now on this node:'];
+  for (const s of now.sandboxes) {
+    lines.push(`  sandbox ${s.containerId.slice(0, 12)}  netns ${s.netns === '' ? '(none)' : s.netns}`);
+    for (const n of s.networks) {
+      const state = n.started ? (n.deleteAttempts > 0 ? `DEL failed ${n.deleteAttempts}x` : 'attached') : 'not started / deleted';
+      lines.push(`    ${(n.ifname ?? '-').padEnd(6)} ${n.network}  ${state}${n.ips.length > 0 ? `  ${n.ips.join(', ')}` : ''}`);
+    }
+  }
+  lines.push(`  network-status: ${now.networkStatus === null ? '(none)' : JSON.stringify(now.networkStatus)}`);
+  if (now.drift.length > 0) lines.push('', 'drift from the plan:', ...now.drift.flatMap(findingLines));
+  return lines;
+}
+
 export function renderReport(r: ExplainReport): string {
   const lines = [
     `pod ${r.pod.namespace}/${r.pod.name}${r.pod.uid === '' ? '' : ` (uid ${r.pod.uid})`}, ${r.pod.from === 'cluster' ? 'read from the cluster' : 'from a manifest'}: ${VERDICT[r.verdict]}`,
@@ -46,5 +63,6 @@ export function renderReport(r: ExplainReport): string {
   }
   if (r.errors.length > 0) lines.push('', `errors (the ADD stops at the first${r.attachments.length === 0 ? ', while planning: nothing would run' : ''}):`, ...r.errors.flatMap(findingLines));
   if (r.warnings.length > 0) lines.push('', 'warnings:', ...r.warnings.flatMap(findingLines));
+  if (r.attached !== undefined) lines.push('', ...attachedLines(r.attached));
   return `${lines.join('\n')}\n`;
 }

@@ -1,9 +1,9 @@
 import { execFile } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestCluster, type TestCluster } from '../helpers/cluster.js';
+import { NODE, startTestCluster, type TestCluster } from '../helpers/cluster.js';
 import { TestHost } from '../helpers/host.js';
 import { multusStdin } from '../helpers/networks.js';
 import { DAEMON, DEBIAN_PLUGINS, FIXTURE_PLUGINS } from '../helpers/paths.js';
@@ -132,6 +132,37 @@ describe('multus-daemon explain', () => {
     const out = await explain('-config', configPath, '-f', manifest);
     expect(out.code, out.stderr).toBe(1);
     expect(out.stdout).toContain('nad-not-found');
+  });
+
+  it('a pod running on this node: its sandbox\'s attachments and network-status beside the plan, and the drift (annotation changed since, an IP with no attachment)', async () => {
+    const uid = cluster.pod('default', 'running', { 'k8s.v1.cni.cncf.io/networks': 'blue' });
+    await cluster.cached();
+    const call = { command: 'ADD', containerId: host.name('running'), netns: host.netns().path, args: podArgs('default', 'running', uid), stdin: multusStdin(cluster.daemon.socketDir, join(host.dir, 'explain-cluster.conf')) };
+    expect((await runShim(call)).code).toBe(0);
+    try {
+      type Attached = { sandboxes: Array<{ containerId: string; networks: Array<{ network: string; ifname?: string; started: boolean }> }>; networkStatus: Array<{ name: string }> | null; drift: Array<{ rule: string; message: string }> };
+      const now = async (): Promise<Attached> => ((await viaDaemon('default', 'running')).report as unknown as { attached: Attached }).attached;
+      const before = await now();
+      expect(before.sandboxes.map((sb) => [sb.containerId, sb.networks.map((n) => [n.network, n.ifname, n.started])])).toEqual([[call.containerId, [['explain-cluster', 'eth0', true], ['default/blue', 'net1', true]]]]);
+      expect(before.drift).toEqual([]);
+      // The annotation edited after the pod started (the same pod: same uid), and an IP the
+      // result cache remembers for a network no attachment has (what a given-up DEL leaves).
+      cluster.api.deletePod('default', 'running');
+      cluster.api.createPod({ metadata: { namespace: 'default', name: 'running', uid, annotations: { 'k8s.v1.cni.cncf.io/networks': 'green' } }, spec: { nodeName: NODE, containers: [{ name: 'c', image: 'pause' }] } });
+      await cluster.cached();
+      const results = join(cluster.daemon.cniDir, 'results');
+      const blue = readdirSync(results).find((f) => f.startsWith('blue-')) ?? '';
+      const stray = JSON.parse(readFileSync(join(results, blue), 'utf8')) as { networkName: string; result: { ips?: unknown[] } };
+      writeFileSync(join(results, blue.replace(/^blue-/, 'gone-')), JSON.stringify({ ...stray, networkName: 'gone', result: { ...stray.result, ips: [{ address: '198.51.100.7/24' }] } }));
+      const after = await now();
+      expect(after.drift.map((d) => d.rule).sort()).toEqual(['attached-not-planned', 'planned-not-attached', 'result-without-attachment']);
+      expect(after.drift.find((d) => d.rule === 'result-without-attachment')?.message).toContain('198.51.100.7/24');
+      const text = await explain('-socket', cluster.daemon.socketDir, 'default/running');
+      expect(text.stdout).toContain('attached now on this node:');
+      expect(text.stdout).toContain('[attached-not-planned]');
+    } finally {
+      await runShim({ ...call, command: 'DEL' });
+    }
   });
 
   it('exit 2 when explain itself cannot tell: no such pod, a bad argument', async () => {
