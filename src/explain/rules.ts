@@ -37,6 +37,7 @@ const RULES: readonly Rule[] = [
     match: /^network "(.+?)" not found/,
     fix: (m) => `create a network-attachment-definition "${m[1] ?? ''}" (in multusNamespace for defaultNetworks and default-network values without a namespace), or a config of that name in confDir`,
   },
+  { rule: 'conf-dir-unreadable', match: /^cannot list config directory (\S+):/, fix: (m) => `create ${m[1] ?? 'confDir'} or set confDir in the daemon config to the directory holding the network configs` },
   { rule: 'namespace-isolation', match: /^namespace isolation:/, fix: () => 'use a network-attachment-definition in the pod\'s own namespace, or add its namespace to globalNamespaces in the daemon config' },
   { rule: 'annotation-invalid', match: /^invalid (\S+) annotation/, fix: (m) => `correct the ${m[1] ?? ''} annotation: a comma list "[<namespace>/]<name>[@<interface>]" or a JSON list of objects with "name" (multi-net spec)` },
   { rule: 'default-network-multiple', match: /^more than one default network/, fix: () => 'name exactly one network in v1.multus-cni.io/default-network' },
