@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { AttachmentRequests, Delegate } from '../cni/delegate.js';
-import { findNetworkConfigByName, loadNetworkConfigs, parseNetworkConfig, resolveClusterNetwork } from '../cni/network-config.js';
+import { findNetworkConfigByName, loadPluginConfs, parseNetworkConfig, resolveClusterNetwork } from '../cni/network-config.js';
 import type { NetworkConfig } from '../cni/types.js';
 import type { MultusConf } from '../config/multus-conf.js';
 import { CNI_ERR, CniError } from '../errors.js';
@@ -129,19 +129,28 @@ async function selectionDelegate(sel: NetworkSelection, pod: PodInfo, ctx: PlanC
   return delegate;
 }
 
+/** A CNI network name, which the chain's name becomes a directory name from (CNI spec). */
+const CHAIN_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+
 /**
  * upstream §4.1 step 6: `auxiliaryCNIChainName` appends a chain headed by `passthru` with the
- * plugins of every config in `<dir of clusterNetwork>/<name>/` (libcni-style subdirectory
- * chaining, e.g. sysctl tuning for every pod). Only with a path clusterNetwork, and only when
- * that directory holds at least one plugin.
+ * plugins of the `*.conf` files in `<dir of clusterNetwork>/<name>/` (libcni's subdirectory
+ * plugins, e.g. sysctl tuning for every pod), only when that directory holds at least one.
+ * As upstream, clusterNetwork must be a path (else the ADD fails); a clusterNetwork directory is
+ * the base itself (upstream takes its parent). A bad chain name, or a file there that is not a
+ * plugin config, fails the ADD with the reason, where upstream logs it and drops the chain.
+ * (`loadOnlyInlinedPlugins` would turn the subdirectory off; upstream reads it only from the
+ * chain's config it builds in code, so no user sets it.)
  */
 async function auxiliaryChain(conf: MultusConf, cluster: NetworkConfig): Promise<Delegate | undefined> {
   const name = conf.auxiliaryCNIChainName;
-  if (name === '' || !conf.clusterNetwork.includes('/')) return undefined;
+  if (name === '') return undefined;
+  if (!CHAIN_NAME.test(name)) throw new CniError(CNI_ERR.INVALID_CONFIG, `invalid auxiliaryCNIChainName ${JSON.stringify(name)}: a CNI network name (a letter or digit, then letters, digits, "_", "." or "-")`);
+  if (!conf.clusterNetwork.includes('/')) throw new CniError(CNI_ERR.INVALID_CONFIG, `auxiliaryCNIChainName "${name}" needs clusterNetwork to be a path (its chain is read from the directory beside it), and it is not: ${conf.clusterNetwork}`);
   const base = (await stat(conf.clusterNetwork).catch(() => undefined))?.isDirectory() === true ? conf.clusterNetwork : dirname(conf.clusterNetwork);
-  const plugins = (await loadNetworkConfigs(join(base, name))).flatMap((c) => c.plugins);
+  const plugins = await loadPluginConfs(join(base, name));
   if (plugins.length === 0) return undefined;
-  const net = parseNetworkConfig(JSON.stringify({ cniVersion: cluster.cniVersion, name, plugins: [{ type: 'passthru' }, ...plugins] }), `auxiliary CNI chain ${name}`);
+  const net = parseNetworkConfig(JSON.stringify({ cniVersion: cluster.cniVersion, name, plugins: [{ type: 'passthru', name: 'passthru-cni' }, ...plugins] }), `auxiliary CNI chain ${name}`);
   return { name, net, master: false, auxiliary: true, source: `auxiliary CNI chain: passthru and the configs in ${join(base, name)}` };
 }
 

@@ -123,10 +123,15 @@ async function configFiles(dir: string, extensions: readonly string[]): Promise<
     .map((n) => join(dir, n));
 }
 
-/** Every `.conf`/`.conflist` of a directory, by name; none when the directory does not exist. */
-export async function loadNetworkConfigs(dir: string): Promise<NetworkConfig[]> {
-  const files = await configFiles(dir, ['.conf', '.conflist']).catch(() => []);
-  return Promise.all(files.map(loadNetworkConfigFile));
+/**
+ * libcni's subdirectory plugins of a network: each `<dir>/*.conf` (not `.conflist`) is one plugin
+ * config, in lexical order; none when the directory does not exist. A file that is not a plugin
+ * config is an error (upstream logs it and drops the whole chain; we say so).
+ */
+export async function loadPluginConfs(dir: string): Promise<PluginConf[]> {
+  const files = await configFiles(dir, ['.conf']).catch(() => []);
+  const confs = await Promise.all(files.map(loadNetworkConfigFile));
+  return confs.flatMap((c) => c.plugins);
 }
 
 /** The first `.conf`/`.conflist` of a directory, by name (how upstream reads a clusterNetwork dir). */

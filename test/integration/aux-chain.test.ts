@@ -32,7 +32,9 @@ describe('auxiliary CNI chain', () => {
     writeFileSync(clusterConf, JSON.stringify({ cniVersion: '1.0.0', name: 'cluster', ...br.plugin }));
     const recordFile = join(host.dir, 'aux.jsonl');
     writeFileSync(join(chainDir, '10-tuning.conf'), JSON.stringify({ cniVersion: '1.0.0', name: 'tune', type: 'tuning', sysctl: { 'net.ipv4.conf.all.arp_filter': '1' } }));
-    writeFileSync(join(chainDir, '20-record.conflist'), JSON.stringify({ cniVersion: '1.0.0', name: 'rec', plugins: [{ type: 'cni-record', recordFile }] }));
+    writeFileSync(join(chainDir, '20-record.conf'), JSON.stringify({ cniVersion: '1.0.0', name: 'rec', type: 'cni-record', recordFile }));
+    // libcni's subdirectory plugins are *.conf files only: this list is not read (it would fail).
+    writeFileSync(join(chainDir, '30-not-read.conflist'), JSON.stringify({ cniVersion: '1.0.0', name: 'no', plugins: [{ type: 'cni-fail' }] }));
     const ns = host.netns();
     const call = { containerId: 'auxchain1', netns: ns.path, args: podArgs('default', 'aux'), stdin: multusStdin(daemon.socketDir, clusterConf, { auxiliaryCNIChainName: 'sysctl-chain' }) };
     const add = await runShim({ ...call, command: 'ADD' });
@@ -46,6 +48,21 @@ describe('auxiliary CNI chain', () => {
     expect((await runShim({ ...call, command: 'DEL' })).code).toBe(0);
     expect(readFileSync(recordFile, 'utf8').trim().split('\n')).toHaveLength(2);
     expect(existsSync(join(daemon.cniDir, 'auxchain1'))).toBe(false);
+  });
+
+  it('refuses a clusterNetwork that is not a path, and a chain name that is not a network name, as upstream (the ADD fails, nothing left)', async () => {
+    writeFileSync(join(daemon.confDir, 'named.conf'), JSON.stringify({ cniVersion: '1.0.0', name: 'named', type: 'cni-record' }));
+    const ns = host.netns();
+    const byName = { containerId: 'auxchain3', netns: ns.path, args: podArgs('default', 'auxname'), stdin: multusStdin(daemon.socketDir, 'named', { auxiliaryCNIChainName: 'sysctl-chain' }) };
+    const add = await runShim({ ...byName, command: 'ADD' });
+    expect(add.json).toMatchObject({ code: 7, msg: expect.stringContaining('needs clusterNetwork to be a path') });
+    const traversal = { ...byName, containerId: 'auxchain4', stdin: multusStdin(daemon.socketDir, join(daemon.confDir, 'named.conf'), { auxiliaryCNIChainName: '../etc' }) };
+    const bad = await runShim({ ...traversal, command: 'ADD' });
+    expect(bad.json).toMatchObject({ code: 7, msg: expect.stringContaining('invalid auxiliaryCNIChainName "../etc"') });
+    for (const call of [byName, traversal]) {
+      expect((await runShim({ ...call, command: 'DEL' })).code).toBe(0);
+      expect(existsSync(join(daemon.cniDir, call.containerId))).toBe(false);
+    }
   });
 
   it('adds nothing when the chain directory holds no plugin', async () => {
