@@ -49,11 +49,15 @@ export function clientCertKubeConfig(bootstrap: KubeConfig, creds: ClientCredent
 }
 
 /**
- * Swap the certificate of a kubeconfig made by clientCertKubeConfig, in place: client-node's
- * Watch reads the user at every (re)connect, so watches move to the new certificate when they
- * next reconnect, with no restart. (Requests through KubeClients need `renewAgent()` too.)
+ * Swap the certificate of a kubeconfig made by clientCertKubeConfig, in place, and the cluster
+ * (its CA) for the bootstrap kubeconfig's, which may have been reloaded with a new CA:
+ * client-node's Watch reads both at every (re)connect, so watches move over when they next
+ * reconnect, with no restart. (Requests through KubeClients need `renewAgent()` too.)
  */
-export function setClientCertificate(kc: KubeConfig, creds: ClientCredentials): void {
+export function setClientCertificate(kc: KubeConfig, bootstrap: KubeConfig, creds: ClientCredentials): void {
+  const cluster = bootstrap.getCurrentCluster();
+  const current = kc.getCurrentCluster();
+  if (cluster !== null && current !== null) kc.clusters = [{ ...cluster, name: current.name }];
   kc.users = [certificateUser(creds)];
 }
 

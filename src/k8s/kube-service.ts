@@ -76,8 +76,9 @@ export class KubeService implements KubeApi {
     const clients = await createKubeClients(kc, opts.requestTimeoutMs);
     this.#clients = clients;
     // Requests switch to a renewed certificate at once (new agent); watches when they next reconnect.
-    this.#certificates?.rotate(async (cert) => {
-      setClientCertificate(kc, cert);
+    const certificates = this.#certificates;
+    certificates?.rotate(async (cert) => {
+      setClientCertificate(kc, certificates.bootstrap, cert);
       await clients.renewAgent();
     });
     if (!opts.informers) return;

@@ -21,6 +21,19 @@ const RETRY: BackoffOptions = { startMs: 1000, maxMs: 120_000, jitter: 0.2 };
 /** setTimeout fires at once beyond 2^31-1 ms (about 24.8 days); longer waits are taken in steps. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
+/** TLS verification errors of Node.js: the server's certificate is signed by a CA we do not trust. */
+const UNTRUSTED = new Set(['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'UNABLE_TO_GET_ISSUER_CERT', 'CERT_SIGNATURE_FAILURE']);
+
+/** True when `err`, or an error it wraps, is a TLS verification failure of the server. */
+function untrustedServer(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== undefined && UNTRUSTED.has(code)) return true;
+    if (/unable to verify the first certificate|self[- ]signed certificate|unable to get local issuer certificate/i.test(e.message)) return true;
+  }
+  return false;
+}
+
 /** What a CSR round needs besides the options. */
 interface CertificateRequester {
   bootstrap: KubeConfig;
@@ -57,7 +70,7 @@ async function requestCertificate(r: CertificateRequester): Promise<ClientCertif
     const { keyPem, csrPem } = createCsr(r.nodeName);
     // An API server that is briefly away (no answer, 429, 5xx) is waited for, within the same
     // bound as the approval (upstream #1483 retries its transient errors too); a refusal (403,
-    // 422...) will not change: it fails at once.
+    // 422...) or a server certificate we do not trust will not change: it fails at once.
     let createError = '';
     const name = await pollUntil(
       async () => {
@@ -66,7 +79,8 @@ async function requestCertificate(r: CertificateRequester): Promise<ClientCertif
           return created.metadata?.name ?? '';
         } catch (err) {
           const code = httpCode(err);
-          if (code !== undefined && code !== 429 && code < 500) throw new Error(`cannot create a certificate signing request for ${identity}: ${errorText(err)}`, { cause: err });
+          // An untrusted server certificate will not change either (its handling is the caller's).
+          if ((code !== undefined && code !== 429 && code < 500) || untrustedServer(err)) throw new Error(`cannot create a certificate signing request for ${identity}: ${errorText(err)}`, { cause: err });
           createError = errorText(err);
           return undefined;
         }
@@ -113,7 +127,6 @@ export function rotationDeadline(cert: ClientCertificate, random = Math.random()
  * current certificate stays in use until it expires.
  */
 export class NodeCertificateManager {
-  readonly bootstrap: KubeConfig;
   readonly #requester: CertificateRequester;
   readonly #log: (line: KubeLog) => void;
   readonly #abort: AbortController;
@@ -122,7 +135,6 @@ export class NodeCertificateManager {
   #failures = 0;
 
   private constructor(requester: CertificateRequester, abort: AbortController, current: ClientCertificate, log: (line: KubeLog) => void) {
-    this.bootstrap = requester.bootstrap;
     this.#requester = requester;
     this.#abort = abort;
     this.#current = current;
@@ -145,6 +157,11 @@ export class NodeCertificateManager {
       log({ level: 'info', msg: 'node certificate issued', fields: { identity, notAfter: current.notAfter.toISOString() } });
     }
     return new NodeCertificateManager(requester, abort, current, log);
+  }
+
+  /** The bootstrap kubeconfig: its cluster (server, CA) is the per-node clients' too. */
+  get bootstrap(): KubeConfig {
+    return this.#requester.bootstrap;
   }
 
   /** The certificate in use. */
@@ -179,6 +196,13 @@ export class NodeCertificateManager {
       this.#arm(rotationDeadline(next), onRotated);
     } catch (err) {
       if (this.#abort.signal.aborted) return;
+      // The cluster's CA changed (upstream #1478): the bootstrap kubeconfig in memory no longer
+      // trusts the API server; its file on disk may have the new CA by now. The next round, and
+      // the clients after it, use it.
+      if (untrustedServer(err)) {
+        this.#requester.bootstrap = loadKubeConfig(this.#requester.opts.bootstrapKubeconfig);
+        this.#log({ level: 'warn', msg: 'the API server\'s certificate is not trusted: bootstrap kubeconfig reloaded from disk', fields: { identity, err: errorText(err) } });
+      }
       this.#failures++;
       const backoff = backoffDelay(this.#failures - 1, RETRY);
       this.#log({ level: 'warn', msg: 'node certificate rotation failed; the current certificate stays in use', fields: { identity, err: errorText(err), retryInMs: backoff, notAfter: this.#current.notAfter.toISOString() } });

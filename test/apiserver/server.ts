@@ -8,7 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
+import { Server as HttpsServer, createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -268,6 +268,15 @@ export class FakeApiServer {
     const body = JSON.parse(JSON.stringify(pod)) as ObjectInput;
     const namespace = body.metadata?.namespace || 'default';
     return clone(this.handlers.create(PODS, namespace, body, 'helper'));
+  }
+
+  /**
+   * Serve another certificate from now on (a cluster CA rotation), client certificates still
+   * checked against `clientCaPem`; open connections keep the old one. HTTPS servers only.
+   */
+  serveCertificate(tls: { certPem: string; keyPem: string; clientCaPem: string }): void {
+    if (!(this.server instanceof HttpsServer)) throw new Error('fake apiserver: not serving HTTPS');
+    this.server.setSecureContext({ cert: tls.certPem, key: tls.keyPem, ca: tls.clientCaPem });
   }
 
   /** Delete a pod at once (DELETED event). Throws ApiError 404 if there is none. */

@@ -97,6 +97,26 @@ describe('per-node certificate (daemon)', () => {
     }
   });
 
+  it('a cluster CA that changes (upstream #1478): the untrusted renewal reloads the bootstrap kubeconfig from disk, the next certificate is issued, the clients trust the new CA', async () => {
+    const { host, api, ca, perNodeCertificate } = await cluster();
+    const signer = startCsrSigner(api, ca);
+    cleanups.push(() => signer.stop());
+    const daemon = await startTestDaemon(host.dir, { perNodeCertificate: perNodeCertificate('4s') }, { MULTUS_NODE_NAME: NODE, MULTUS_API_TIMEOUT_MS: '2000' });
+    cleanups.push(() => daemon.stop());
+    // The API server now serves a certificate of another CA, which the bootstrap kubeconfig on
+    // disk carries; the daemon's copy in memory is the old one.
+    const next = new TestCa();
+    api.serveCertificate({ ...next.serverCertificate(), clientCaPem: ca.certPem });
+    writeKubeconfig(perNodeCertificate('4s').bootstrapKubeconfig, api.url, next.certPem);
+    await until(() => daemon.logs().some((l) => String(l.msg).includes('bootstrap kubeconfig reloaded from disk')), 'the reload', 20_000);
+    await until(() => daemon.logs().some((l) => l.msg === 'node certificate rotated'), 'a rotation with the new CA', 20_000);
+    // Watches reconnect through TLS with the new CA, as the node.
+    api.resetRequests();
+    api.dropWatches();
+    await until(() => api.requests().filter((r) => r.verb === 'watch' && r.status === 200).length >= 2, 'both watches reconnected', 15_000);
+    for (const r of byDaemon(api.requests())) expect(r.clientCertificate?.commonName, `${r.verb} ${r.path}`).toBe(IDENTITY);
+  });
+
   it('waits for an API server that fails the CSR creation for a moment (503), as upstream #1483 retries transient errors', async () => {
     const { host, api, ca, perNodeCertificate } = await cluster();
     const signer = startCsrSigner(api, ca);
