@@ -60,6 +60,8 @@ export function spawnerRunner(socketPath: string): ProcessRunner {
         timedOut = true;
         socket.write('K');
       }, spec.timeoutMs);
+      // The spawner went away mid-run: the daemon's failure, not the plugin's (retryable).
+      const lost = (msg: string): DelegateOutcome => ({ ok: false, error: { code: CNI_ERR.TRY_AGAIN_LATER, msg }, stderr: '', startedAtMs: performance.timeOrigin + started, durationMs: performance.now() - started, timedOut: false, ran: true, daemonSide: true });
       const finish = (outcome: DelegateOutcome | Promise<DelegateOutcome>): void => {
         answered = true;
         clearTimeout(timer);
@@ -80,10 +82,10 @@ export function spawnerRunner(socketPath: string): ProcessRunner {
       socket.on('error', (err: NodeJS.ErrnoException) => {
         if (answered) return;
         if (!connected) return finish(spawnHere(spec, started));
-        finish({ ok: false, error: { code: CNI_ERR.TRY_AGAIN_LATER, msg: `lost multus-spawner while it ran ${spec.label}: ${err.message}` }, stderr: '', startedAtMs: performance.timeOrigin + started, durationMs: performance.now() - started, timedOut: false, ran: true, daemonSide: true });
+        finish(lost(`lost multus-spawner while it ran ${spec.label}: ${err.message}`));
       });
       socket.on('close', () => {
-        if (!answered) finish({ ok: false, error: { code: CNI_ERR.TRY_AGAIN_LATER, msg: `multus-spawner ended before ${spec.label} did` }, stderr: '', startedAtMs: performance.timeOrigin + started, durationMs: performance.now() - started, timedOut: false, ran: true, daemonSide: true });
+        if (!answered) finish(lost(`multus-spawner ended before ${spec.label} did`));
       });
     });
 }

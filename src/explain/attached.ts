@@ -98,8 +98,9 @@ export async function attachedNow(cniDir: string, pod: PodInfo, planned: readonl
   const entries = podEntries(await listAllCachedAttachments(cniDir), pod);
   const containers = [...new Set(entries.map((e) => e.containerId))];
   const now: AttachedNow = { sandboxes: [], networkStatus: parseStatus(pod), drift: [] };
+  const plan = planned === undefined ? undefined : new Set(planned);
   for (const containerId of containers) {
-    const { sandbox, drift } = await sandboxOf(cniDir, containerId, entries.filter((e) => e.containerId === containerId), planned === undefined ? undefined : new Set(planned));
+    const { sandbox, drift } = await sandboxOf(cniDir, containerId, entries.filter((e) => e.containerId === containerId), plan);
     now.sandboxes.push(sandbox);
     now.drift.push(...drift);
   }

@@ -242,7 +242,6 @@ static void handle(int conn) {
     const char *input = req + pos;
     size_t input_len = (size_t)len - pos;
 
-    char line[128];
     const char *container = env_value(envp, "CNI_CONTAINERID");
     char *lock = container == NULL || container[0] == '\0' ? NULL : lock_path(container);
     int killed = 0, locked = lock == NULL ? 0 : lock_container(lock, conn, &killed);
@@ -263,6 +262,7 @@ static void handle(int conn) {
     close(out[1]);
     close(err[1]);
     close(status[1]);
+    char line[128];
     int exec_errno;
     if (read_all(status[0], &exec_errno, sizeof exec_errno) == 0) {
         waitpid(pid, NULL, 0);

@@ -26,20 +26,27 @@ export function readMemory(pid: number | undefined): Memory | undefined {
   return peak === undefined || rss === undefined ? undefined : { peakMiB: peak / 1024, rssMiB: rss / 1024 };
 }
 
+/** Each process's `/proc/<pid>/<file>`, with its pid (processes gone meanwhile, or not ours to read, are skipped). */
+function eachProcess(file: string, visit: (pid: number, text: string) => void): void {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let text: string;
+    try {
+      text = readFileSync(`/proc/${entry}/${file}`, 'utf8');
+    } catch {
+      continue;
+    }
+    visit(Number(entry), text);
+  }
+}
+
 /** The PIDs of the processes whose environment satisfies `match` (those we cannot read are skipped). */
 export function pidsByEnv(match: (env: ReadonlyMap<string, string>) => boolean): number[] {
   const pids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    let environ: string;
-    try {
-      environ = readFileSync(`/proc/${entry}/environ`, 'utf8');
-    } catch {
-      continue; // gone meanwhile, or not ours to read
-    }
+  eachProcess('environ', (pid, environ) => {
     const env = new Map(environ.split('\0').map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)] as const));
-    if (match(env)) pids.push(Number(entry));
-  }
+    if (match(env)) pids.push(pid);
+  });
   return pids;
 }
 
@@ -66,18 +73,11 @@ export function killProcessesWithEnv(name: string, prefix: string): number {
 /** The processes whose parent is `pid`, each with its command name (comm). */
 export function childProcesses(pid: number): Array<{ pid: number; comm: string }> {
   const children: Array<{ pid: number; comm: string }> = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-    } catch {
-      continue;
-    }
+  eachProcess('stat', (child, stat) => {
     // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so split at the last ')'.
     const close = stat.lastIndexOf(')');
     const ppid = Number(stat.slice(close + 2).split(' ')[1]);
-    if (ppid === pid) children.push({ pid: Number(entry), comm: stat.slice(stat.indexOf('(') + 1, close) });
-  }
+    if (ppid === pid) children.push({ pid: child, comm: stat.slice(stat.indexOf('(') + 1, close) });
+  });
   return children;
 }
