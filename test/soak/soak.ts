@@ -42,7 +42,7 @@ export interface SoakReport {
   addsFailed: number;
   /**
    * Failed ADDs whose first DEL did not succeed (a runtime would keep that sandbox until a
-   * retry), not counting DELs a thread fault ended.
+   * retry), not counting DELs a thread fault or a daemon SIGKILL ended.
    */
   delsAfterFailedAddRetried: number;
   /** The first few of those answers, with the pod's fault. */
@@ -213,11 +213,14 @@ export async function runSoak(host: TestHost, opts: SoakOptions): Promise<SoakRe
     for (const netns of [ns.path, '']) {
       for (let attempt = 1; ; attempt++) {
         stillAlive();
+        const sigkillsBefore = report.faultsInjected['daemon-sigkill'] ?? 0;
         const del = await runShim({ ...call, netns, command: 'DEL', env: { MULTUS_SHIM_READY_TIMEOUT_MS: '20000' } });
         report.operations++;
         if (del.code === 0) break;
-        // (Not counted: a DEL whose thread an injected thread fault ended, a failure of its own.)
-        if (add.code !== 0 && attempt === 1 && netns !== '' && !/worker exited|kube worker died/.test(del.stdout)) {
+        // Not counted: a DEL that an injected fault ended, not a failure of its own: its thread
+        // ended by a thread fault, or the daemon SIGKILLed by another pod while it was in flight.
+        const sigkilled = (report.faultsInjected['daemon-sigkill'] ?? 0) !== sigkillsBefore && /lost connection to multus-daemon/.test(del.stdout);
+        if (add.code !== 0 && attempt === 1 && netns !== '' && !sigkilled && !/worker exited|kube worker died/.test(del.stdout)) {
           report.delsAfterFailedAddRetried++;
           if (report.delsAfterFailedAdd.length < 5) report.delsAfterFailedAdd.push(`${fault ?? 'no fault'}: ${del.stdout.trim()}`);
         }
