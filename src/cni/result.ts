@@ -7,6 +7,7 @@
 import { isIP, isIPv4, isIPv6 } from 'node:net';
 import { CNI_ERR, CniError } from '../errors.js';
 import { isJsonObject } from './types.js';
+import { describeJson, describeJsonNumber } from '../util/describe-json.js';
 
 /** Every CNI spec version we speak, oldest first. */
 export const SUPPORTED_VERSIONS = ['0.1.0', '0.2.0', '0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'] as const;
@@ -106,10 +107,10 @@ export function compareVersions(a: string, b: string): number {
  */
 export function toCanonicalResult(raw: unknown, fallbackVersion: string): CniResult {
   const obj: unknown = raw ?? {};
-  if (!isJsonObject(obj)) fail(`result: expected a JSON object, got ${describe(obj)}`);
+  if (!isJsonObject(obj)) fail(`result: expected a JSON object, got ${describeJson(obj)}`);
   const declared = obj['cniVersion'];
   if (declared !== undefined && declared !== null && typeof declared !== 'string') {
-    fail(`result.cniVersion: expected a string, got ${describe(declared)}`);
+    fail(`result.cniVersion: expected a string, got ${describeJson(declared)}`);
   }
   const version = normalizeVersion(typeof declared === 'string' && declared !== '' ? declared : fallbackVersion);
   if (!isSupportedVersion(version)) fail(`result: unsupported CNI version "${version}"`);
@@ -153,13 +154,6 @@ function fail(message: string): never {
   throw new ResultFormatError(message);
 }
 
-function describe(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'an array';
-  if (typeof v === 'string') return JSON.stringify(v);
-  return typeof v;
-}
-
 function normalizeVersion(v: string): string {
   return v === '' ? '0.1.0' : v;
 }
@@ -200,32 +194,32 @@ function cidrFamily(s: string): Family | undefined {
 }
 
 function readCidr(v: unknown, path: string): { value: string; family: Family } {
-  if (typeof v !== 'string') fail(`${path}: expected a CIDR string, got ${describe(v)}`);
+  if (typeof v !== 'string') fail(`${path}: expected a CIDR string, got ${describeJson(v)}`);
   const family = cidrFamily(v);
   if (family === undefined) fail(`${path}: invalid CIDR address ${JSON.stringify(v)}`);
   return { value: v, family };
 }
 
 function readIp(v: unknown, path: string): string {
-  if (typeof v !== 'string') fail(`${path}: expected an IP string, got ${describe(v)}`);
+  if (typeof v !== 'string') fail(`${path}: expected an IP string, got ${describeJson(v)}`);
   if (v.includes('%') || isIP(v) === 0) fail(`${path}: invalid IP address ${JSON.stringify(v)}`);
   return v;
 }
 
 function readString(v: unknown, path: string): string {
-  if (typeof v !== 'string') fail(`${path}: expected a string, got ${describe(v)}`);
+  if (typeof v !== 'string') fail(`${path}: expected a string, got ${describeJson(v)}`);
   return v;
 }
 
 function readUint(v: unknown, path: string): number {
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {
-    fail(`${path}: expected a non-negative integer, got ${typeof v === 'number' ? String(v) : describe(v)}`);
+    fail(`${path}: expected a non-negative integer, got ${describeJsonNumber(v)}`);
   }
   return v;
 }
 
 function readStringArray(v: unknown, path: string): string[] {
-  if (!Array.isArray(v)) fail(`${path}: expected an array of strings, got ${describe(v)}`);
+  if (!Array.isArray(v)) fail(`${path}: expected an array of strings, got ${describeJson(v)}`);
   return v.map((s, i) => readString(s, `${path}[${i}]`));
 }
 
@@ -238,12 +232,12 @@ function opt(obj: JsonObj, key: string): unknown {
 function readArray(obj: JsonObj, key: string, path: string): unknown[] | undefined {
   const v = opt(obj, key);
   if (v === undefined) return undefined;
-  if (!Array.isArray(v)) fail(`${path}.${key}: expected an array, got ${describe(v)}`);
+  if (!Array.isArray(v)) fail(`${path}.${key}: expected an array, got ${describeJson(v)}`);
   return v as unknown[];
 }
 
 function readObject(v: unknown, path: string): JsonObj {
-  if (!isJsonObject(v)) fail(`${path}: expected an object, got ${describe(v)}`);
+  if (!isJsonObject(v)) fail(`${path}: expected an object, got ${describeJson(v)}`);
   return v;
 }
 
@@ -273,7 +267,7 @@ function parseIpConfig(v: unknown, path: string, checkVersionField: boolean): Cn
   if (checkVersionField) {
     const ver = opt(o, 'version');
     if (ver !== undefined) {
-      if (ver !== '4' && ver !== '6') fail(`${path}.version: expected "4" or "6", got ${describe(ver)}`);
+      if (ver !== '4' && ver !== '6') fail(`${path}.version: expected "4" or "6", got ${describeJson(ver)}`);
       if (Number(ver) !== address.family) {
         fail(`${path}.version: "${ver}" does not match address ${JSON.stringify(address.value)}`);
       }
@@ -368,12 +362,17 @@ function copyRoute(r: CniRoute): CniRoute {
   return out;
 }
 
-function copyDns(d: CniDns): CniDns {
+/**
+ * DNS with libcni's key order and its omitempty (an empty list or domain is left out), arrays
+ * copied. Results and network-status both use it.
+ */
+export function copyDns(d: CniDns | undefined): CniDns {
   const out: CniDns = {};
-  if (d.nameservers !== undefined) out.nameservers = [...d.nameservers];
-  if (d.domain !== undefined) out.domain = d.domain;
-  if (d.search !== undefined) out.search = [...d.search];
-  if (d.options !== undefined) out.options = [...d.options];
+  if (d === undefined) return out;
+  if (d.nameservers !== undefined && d.nameservers.length > 0) out.nameservers = [...d.nameservers];
+  if (d.domain !== undefined && d.domain !== '') out.domain = d.domain;
+  if (d.search !== undefined && d.search.length > 0) out.search = [...d.search];
+  if (d.options !== undefined && d.options.length > 0) out.options = [...d.options];
   return out;
 }
 

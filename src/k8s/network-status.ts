@@ -6,19 +6,14 @@
  */
 
 import { SocketAddress, isIP, isIPv4 } from 'node:net';
-import type { CniDns, CniIpConfig, CniResult, CniRoute } from '../cni/result.js';
+import { copyDns, type CniDns, type CniIpConfig, type CniResult, type CniRoute } from '../cni/result.js';
 import { isDefaultRoute } from '../cni/routes.js';
 
 /** The status annotation written on the pod after a successful ADD. */
 export const NETWORK_STATUS_ANNOTATION = 'k8s.v1.cni.cncf.io/network-status';
 
 /** The `dns` map of a status entry (keys written in this order, empty ones omitted). */
-export interface NetworkStatusDns {
-  nameservers?: string[];
-  domain?: string;
-  search?: string[];
-  options?: string[];
-}
+export type NetworkStatusDns = CniDns;
 
 /** One element of the status annotation (upstream `NetworkStatus`). */
 export interface NetworkStatus {
@@ -144,17 +139,6 @@ function orderKeys(e: NetworkStatus): NetworkStatus {
   out.dns = copyDns(e.dns);
   if (e['device-info'] !== undefined) out['device-info'] = e['device-info'];
   if (e.gateway !== undefined && e.gateway.length > 0) out.gateway = e.gateway;
-  return out;
-}
-
-/** DNS with upstream key order, empty values dropped, arrays copied. */
-function copyDns(dns: CniDns | NetworkStatusDns | undefined): NetworkStatusDns {
-  const out: NetworkStatusDns = {};
-  if (dns === undefined) return out;
-  if (dns.nameservers !== undefined && dns.nameservers.length > 0) out.nameservers = [...dns.nameservers];
-  if (dns.domain !== undefined && dns.domain !== '') out.domain = dns.domain;
-  if (dns.search !== undefined && dns.search.length > 0) out.search = [...dns.search];
-  if (dns.options !== undefined && dns.options.length > 0) out.options = [...dns.options];
   return out;
 }
 

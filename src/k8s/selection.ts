@@ -10,6 +10,7 @@
 import { BlockList, isIP, isIPv4, isIPv6 } from 'node:net';
 import { CNI_ERR, CniError } from '../errors.js';
 import { isJsonObject } from '../cni/types.js';
+import { describeJson, describeJsonNumber, truncate } from '../util/describe-json.js';
 
 /** The secondary-networks annotation on a pod. */
 export const NETWORKS_ANNOTATION = 'k8s.v1.cni.cncf.io/networks';
@@ -209,7 +210,7 @@ function parseJsonForm(value: string, defaultNamespace: string, annotation: stri
   } catch (err) {
     failWhole(annotation, `not valid JSON: ${err instanceof Error ? err.message : String(err)}`);
   }
-  if (!Array.isArray(parsed)) failWhole(annotation, `expected a JSON list of objects, got ${describe(parsed)}`);
+  if (!Array.isArray(parsed)) failWhole(annotation, `expected a JSON list of objects, got ${describeJson(parsed)}`);
   return (parsed as unknown[]).map((el, i) => parseJsonElement(el, i, defaultNamespace, annotation));
 }
 
@@ -218,10 +219,10 @@ function parseJsonElement(el: unknown, index: number, defaultNamespace: string, 
   const rawName = obj === undefined ? undefined : field(obj, 'name');
   const label = typeof rawName === 'string' && rawName !== '' ? JSON.stringify(rawName) : elementText(el);
   const ctx: ElementContext = new ElementContext(annotation, index, label);
-  if (obj === undefined) ctx.fail(`expected an object, got ${describe(el)}`);
+  if (obj === undefined) ctx.fail(`expected an object, got ${describeJson(el)}`);
 
   if (rawName === undefined) ctx.fail('"name" is required');
-  if (typeof rawName !== 'string') ctx.fail(`"name" must be a string, got ${describe(rawName)}`);
+  if (typeof rawName !== 'string') ctx.fail(`"name" must be a string, got ${describeJson(rawName)}`);
   if (rawName === '') ctx.fail('"name" must not be empty');
   if (rawName.length > DNS1123_SUBDOMAIN_MAX || !DNS1123_SUBDOMAIN.test(rawName)) {
     ctx.fail(`name ${JSON.stringify(rawName)} must be a DNS-1123 subdomain (lower-case alphanumerics, "-" and ".", at most 253 characters)`);
@@ -263,7 +264,7 @@ function parseJsonElement(el: unknown, index: number, defaultNamespace: string, 
 
   const cniArgs = field(obj, 'cni-args');
   if (cniArgs !== undefined) {
-    if (!isJsonObject(cniArgs)) ctx.fail(`"cni-args" must be an object, got ${describe(cniArgs)}`);
+    if (!isJsonObject(cniArgs)) ctx.fail(`"cni-args" must be an object, got ${describeJson(cniArgs)}`);
     out.cniArgs = cniArgs;
   }
 
@@ -279,30 +280,30 @@ function parseJsonElement(el: unknown, index: number, defaultNamespace: string, 
 }
 
 function readIps(ctx: ElementContext, v: unknown): string[] {
-  if (!Array.isArray(v)) ctx.fail(`"ips" must be an array of strings, got ${describe(v)}`);
+  if (!Array.isArray(v)) ctx.fail(`"ips" must be an array of strings, got ${describeJson(v)}`);
   if (v.length === 0) ctx.fail('"ips" must have at least one element');
   return (v as unknown[]).map((ip, i) => {
-    if (typeof ip !== 'string') ctx.fail(`"ips"[${i}] must be a string, got ${describe(ip)}`);
+    if (typeof ip !== 'string') ctx.fail(`"ips"[${i}] must be a string, got ${describeJson(ip)}`);
     if (!isIpOrCidr(ip)) ctx.fail(`"ips"[${i}] ${JSON.stringify(ip)} is not a valid IP address or CIDR`);
     return ip;
   });
 }
 
 function readDefaultRoute(ctx: ElementContext, v: unknown): string[] {
-  if (!Array.isArray(v)) ctx.fail(`"default-route" must be an array of IP addresses, got ${describe(v)}`);
+  if (!Array.isArray(v)) ctx.fail(`"default-route" must be an array of IP addresses, got ${describeJson(v)}`);
   return (v as unknown[]).map((ip, i) => {
-    if (typeof ip !== 'string') ctx.fail(`"default-route"[${i}] must be a string, got ${describe(ip)}`);
+    if (typeof ip !== 'string') ctx.fail(`"default-route"[${i}] must be a string, got ${describeJson(ip)}`);
     if (!isPlainIp(ip)) ctx.fail(`"default-route"[${i}] ${JSON.stringify(ip)} is not a valid IP address`);
     return ip;
   });
 }
 
 function readPortMappings(ctx: ElementContext, v: unknown): PortMapping[] {
-  if (!Array.isArray(v)) ctx.fail(`"portMappings" must be an array of objects, got ${describe(v)}`);
+  if (!Array.isArray(v)) ctx.fail(`"portMappings" must be an array of objects, got ${describeJson(v)}`);
   if (v.length === 0) ctx.fail('"portMappings" must have at least one element');
   return (v as unknown[]).map((m, i) => {
     const path = `"portMappings"[${i}]`;
-    if (!isJsonObject(m)) ctx.fail(`${path} must be an object, got ${describe(m)}`);
+    if (!isJsonObject(m)) ctx.fail(`${path} must be an object, got ${describeJson(m)}`);
     const out: PortMapping = {
       hostPort: readPort(ctx, `${path}.hostPort`, field(m, 'hostPort')),
       containerPort: readPort(ctx, `${path}.containerPort`, field(m, 'containerPort')),
@@ -326,19 +327,19 @@ function readPortMappings(ctx: ElementContext, v: unknown): PortMapping[] {
 function readPort(ctx: ElementContext, path: string, v: unknown): number {
   if (v === undefined) ctx.fail(`${path} is required`);
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 65535) {
-    ctx.fail(`${path} must be an integer in 1..65535, got ${describeValue(v)}`);
+    ctx.fail(`${path} must be an integer in 1..65535, got ${describeJsonNumber(v)}`);
   }
   return v;
 }
 
 function readBandwidth(ctx: ElementContext, v: unknown): Bandwidth {
-  if (!isJsonObject(v)) ctx.fail(`"bandwidth" must be an object, got ${describe(v)}`);
+  if (!isJsonObject(v)) ctx.fail(`"bandwidth" must be an object, got ${describeJson(v)}`);
   const out: Bandwidth = {};
   for (const key of ['ingressRate', 'ingressBurst', 'egressRate', 'egressBurst'] as const) {
     const n = field(v, key);
     if (n === undefined) continue;
     if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) {
-      ctx.fail(`"bandwidth".${key} must be a non-negative integer, got ${describeValue(n)}`);
+      ctx.fail(`"bandwidth".${key} must be a non-negative integer, got ${describeJsonNumber(n)}`);
     }
     out[key] = n;
   }
@@ -370,7 +371,7 @@ function field(obj: JsonObj, key: string): unknown {
 function optString(ctx: ElementContext, obj: JsonObj, key: string, path = `"${key}"`): string | undefined {
   const v = field(obj, key);
   if (v === undefined) return undefined;
-  if (typeof v !== 'string') ctx.fail(`${path} must be a string, got ${describe(v)}`);
+  if (typeof v !== 'string') ctx.fail(`${path} must be a string, got ${describeJson(v)}`);
   return v;
 }
 
@@ -402,24 +403,7 @@ function isGoMac(s: string): boolean {
   return false;
 }
 
-function describe(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'an array';
-  if (typeof v === 'object') return 'an object';
-  if (typeof v === 'string') return `the string ${truncate(JSON.stringify(v))}`;
-  if (typeof v === 'number' || typeof v === 'boolean') return `the ${typeof v} ${String(v)}`;
-  return typeof v;
-}
-
-function describeValue(v: unknown): string {
-  return typeof v === 'number' ? String(v) : describe(v);
-}
-
 /** Compact JSON of an element for error messages (elements without a usable name). */
 function elementText(el: unknown): string {
   return truncate(JSON.stringify(el) ?? String(el));
-}
-
-function truncate(s: string, max = 80): string {
-  return s.length <= max ? s : `${s.slice(0, max - 3)}...`;
 }
