@@ -26,9 +26,13 @@ export function envList(name: string, fallback: readonly string[], allowed: read
 
 /**
  * Daemon tunables the bench passes on from its own environment to every daemon it starts:
- * MULTUS_SPAWNER=0 measures the daemon without its spawner.
+ * MULTUS_SPAWNER=0 measures the daemon without its spawner; BENCH_DAEMON_NODE_OPTIONS becomes
+ * the daemon's NODE_OPTIONS (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`: every thread writes
+ * its profile when the daemon exits; `node --import tsx bench/profile-summary.ts` sums them).
  */
 export function forwardedDaemonEnv(): Record<string, string> {
-  const spawner = process.env.MULTUS_SPAWNER;
-  return spawner === undefined ? {} : { MULTUS_SPAWNER: spawner };
+  const env: Record<string, string> = {};
+  if (process.env.MULTUS_SPAWNER !== undefined) env.MULTUS_SPAWNER = process.env.MULTUS_SPAWNER;
+  if (process.env.BENCH_DAEMON_NODE_OPTIONS !== undefined) env.NODE_OPTIONS = process.env.BENCH_DAEMON_NODE_OPTIONS;
+  return env;
 }

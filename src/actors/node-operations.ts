@@ -72,7 +72,7 @@ export async function gcNode(req: CniRequest, ctx: OperationContext): Promise<Op
     // In the pod's mailbox: never beside a DEL (or ADD) the runtime sent for that pod; the cache
     // is read there, after whatever ran before.
     const abandoned = await ctx.inPodMailbox(pod, async () => {
-      const lookup = await loadDelegates(req.conf.cniDir, containerId);
+      const lookup = loadDelegates(req.conf.cniDir, containerId);
       if (lookup.kind !== 'found') return [];
       const netns = await existingNetns(recordedNetns.get(containerId) ?? '');
       const stale: CniRequest = { ...req, command: 'DEL', containerId, netns, ifname: req.ifname === '' ? 'eth0' : req.ifname, pod };

@@ -49,21 +49,21 @@ function nadSource(nad: NadInfo, confDir: string): string {
  */
 async function resolveNamedNetwork(value: string, namespace: string, ctx: PlanContext): Promise<ResolvedNetwork> {
   if (value.includes('/')) {
-    const net = await resolveClusterNetwork(value, ctx.conf.confDir);
+    const net = resolveClusterNetwork(value, ctx.conf.confDir);
     return { name: net.name, net, source: `file ${value}` };
   }
   let apiError: string | undefined;
   if (ctx.kube !== undefined) {
     const lookup = await ctx.kube.getNad(namespace, value);
     if (lookup.kind === 'found') {
-      const resolved: ResolvedNetwork = { name: `${namespace}/${value}`, net: await nadNetworkConfig(lookup.nad, ctx.conf.confDir), source: nadSource(lookup.nad, ctx.conf.confDir) };
+      const resolved: ResolvedNetwork = { name: `${namespace}/${value}`, net: nadNetworkConfig(lookup.nad, ctx.conf.confDir), source: nadSource(lookup.nad, ctx.conf.confDir) };
       const resourceName = nadResourceName(lookup.nad);
       if (resourceName !== undefined) resolved.resourceName = resourceName;
       return resolved;
     }
     if (lookup.kind === 'error') apiError = lookup.message;
   }
-  const onDisk = await findNetworkConfigByName(ctx.conf.confDir, value);
+  const onDisk = findNetworkConfigByName(ctx.conf.confDir, value);
   if (onDisk !== undefined) return { name: onDisk.name, net: onDisk, source: `the config named "${value}" in confDir ${ctx.conf.confDir}` };
   if (apiError !== undefined) throw new CniError(CNI_ERR.TRY_AGAIN_LATER, apiError);
   throw new CniError(
@@ -118,7 +118,7 @@ async function selectionDelegate(sel: NetworkSelection, pod: PodInfo, ctx: PlanC
     void kube.recordEvent({ pod, type: 'Warning', reason: 'NoNetworkFound', message });
     throw new CniError(CNI_ERR.INVALID_CONFIG, `${message}, requested by pod ${pod.namespace}/${pod.name}`);
   }
-  let net = await nadNetworkConfig(lookup.nad, ctx.conf.confDir);
+  let net = nadNetworkConfig(lookup.nad, ctx.conf.confDir);
   if (sel.cniArgs !== undefined) net = withCniArgs(net, sel.cniArgs);
   const delegate: Delegate = { name: `${sel.namespace}/${sel.name}`, net, master: false, source: nadSource(lookup.nad, ctx.conf.confDir) };
   const resourceName = nadResourceName(lookup.nad);
@@ -148,7 +148,7 @@ async function auxiliaryChain(conf: MultusConf, cluster: NetworkConfig): Promise
   if (!CHAIN_NAME.test(name)) throw new CniError(CNI_ERR.INVALID_CONFIG, `invalid auxiliaryCNIChainName ${JSON.stringify(name)}: a CNI network name (a letter or digit, then letters, digits, "_", "." or "-")`);
   if (!conf.clusterNetwork.includes('/')) throw new CniError(CNI_ERR.INVALID_CONFIG, `auxiliaryCNIChainName "${name}" needs clusterNetwork to be a path (its chain is read from the directory beside it), and it is not: ${conf.clusterNetwork}`);
   const base = (await stat(conf.clusterNetwork).catch(() => undefined))?.isDirectory() === true ? conf.clusterNetwork : dirname(conf.clusterNetwork);
-  const plugins = await loadPluginConfs(join(base, name));
+  const plugins = loadPluginConfs(join(base, name));
   if (plugins.length === 0) return undefined;
   const net = parseNetworkConfig(JSON.stringify({ cniVersion: cluster.cniVersion, name, plugins: [{ type: 'passthru', name: 'passthru-cni' }, ...plugins] }), `auxiliary CNI chain ${name}`);
   return { name, net, master: false, auxiliary: true, source: `auxiliary CNI chain: passthru and the configs in ${join(base, name)}` };

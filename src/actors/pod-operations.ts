@@ -155,7 +155,7 @@ export async function addPod(req: CniRequest, ctx: OperationContext): Promise<Op
   const cniDir = req.conf.cniDir;
   // An ADD retried without a DEL in between (runtime timeout, daemon restart) would trip over
   // its own leftovers ("interface net1 already exists", upstream #1089): undo them first.
-  const previous = await loadDelegates(cniDir, req.containerId);
+  const previous = loadDelegates(cniDir, req.containerId);
   if (previous.kind === 'found') {
     ctx.log.warn({ sandbox: req.containerId }, 'ADD for a container that was never deleted: removing its previous attachments first');
     const { pending } = await undoDelegates(req, previous, 'del', ctx);
@@ -250,7 +250,7 @@ async function defaultRoutes(req: CniRequest, delegates: readonly Delegate[], re
  */
 export async function delPod(req: CniRequest, ctx: OperationContext): Promise<OperationOutcome> {
   const cniDir = req.conf.cniDir;
-  const lookup = await loadDelegates(cniDir, req.containerId);
+  const lookup = loadDelegates(cniDir, req.containerId);
   let cached: CachedDelegates;
   if (lookup.kind === 'missing') {
     ctx.log.debug({ sandbox: req.containerId }, 'DEL: no delegate cache, nothing to delete');
@@ -269,7 +269,7 @@ export async function delPod(req: CniRequest, ctx: OperationContext): Promise<Op
 
 /** CHECK every cached delegate against its cached result. */
 export async function checkPod(req: CniRequest, ctx: OperationContext): Promise<OperationOutcome> {
-  const lookup = await loadDelegates(req.conf.cniDir, req.containerId);
+  const lookup = loadDelegates(req.conf.cniDir, req.containerId);
   if (lookup.kind !== 'found') {
     throw new CniError(CNI_ERR.UNKNOWN_CONTAINER, `CHECK: container ${req.containerId} has no usable delegate cache (${lookup.kind === 'corrupt' ? lookup.reason : 'never added'})`);
   }

@@ -1,4 +1,5 @@
-import { readFile, readdir } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CNI_ERR, CniError } from '../errors.js';
 import { removeFile, writeFileAtomic } from '../util/atomic-write.js';
@@ -141,11 +142,11 @@ export type CacheLookup =
   | { kind: 'corrupt'; reason: string };
 
 /** Read the cache of one container. */
-export async function loadDelegates(cniDir: string, containerId: string): Promise<CacheLookup> {
+export function loadDelegates(cniDir: string, containerId: string): CacheLookup {
   const path = cachePath(cniDir, containerId);
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = readFileSync(path, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'missing' };
     return { kind: 'corrupt', reason: `cannot read ${path}: ${(err as Error).message}` };
@@ -160,8 +161,8 @@ export async function loadDelegates(cniDir: string, containerId: string): Promis
 }
 
 /** Remove one container's cache; already gone is fine. */
-export function removeDelegates(cniDir: string, containerId: string): Promise<void> {
-  return removeFile(cachePath(cniDir, containerId));
+export function removeDelegates(cniDir: string, containerId: string): void {
+  removeFile(cachePath(cniDir, containerId));
 }
 
 /** Container IDs that have a delegate cache (for GC). */

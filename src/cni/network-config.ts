@@ -1,4 +1,4 @@
-import { readFile, readdir, stat } from 'node:fs/promises';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { CNI_ERR, CniError } from '../errors.js';
 import { compareVersions, isSupportedVersion } from './result.js';
@@ -99,10 +99,10 @@ export function mapPlugins(net: NetworkConfig, change: (plugin: JsonObject) => J
 }
 
 /** Read and parse one config file. */
-export async function loadNetworkConfigFile(path: string): Promise<NetworkConfig> {
+export function loadNetworkConfigFile(path: string): NetworkConfig {
   let bytes: string;
   try {
-    bytes = await readFile(path, 'utf8');
+    bytes = readFileSync(path, 'utf8');
   } catch (err) {
     throw new CniError(CNI_ERR.IO, `cannot read network config ${path}: ${(err as Error).message}`);
   }
@@ -110,10 +110,10 @@ export async function loadNetworkConfigFile(path: string): Promise<NetworkConfig
 }
 
 /** Config files in a directory, in lexical order (libcni ConfFiles). */
-async function configFiles(dir: string, extensions: readonly string[]): Promise<string[]> {
+function configFiles(dir: string, extensions: readonly string[]): string[] {
   let names: string[];
   try {
-    names = await readdir(dir);
+    names = readdirSync(dir);
   } catch (err) {
     throw new CniError(CNI_ERR.IO, `cannot list config directory ${dir}: ${(err as Error).message}`);
   }
@@ -128,15 +128,19 @@ async function configFiles(dir: string, extensions: readonly string[]): Promise<
  * config, in lexical order; none when the directory does not exist. A file that is not a plugin
  * config is an error (upstream logs it and drops the whole chain; we say so).
  */
-export async function loadPluginConfs(dir: string): Promise<PluginConf[]> {
-  const files = await configFiles(dir, ['.conf']).catch(() => []);
-  const confs = await Promise.all(files.map(loadNetworkConfigFile));
-  return confs.flatMap((c) => c.plugins);
+export function loadPluginConfs(dir: string): PluginConf[] {
+  let files: string[];
+  try {
+    files = configFiles(dir, ['.conf']);
+  } catch {
+    return [];
+  }
+  return files.flatMap((f) => loadNetworkConfigFile(f).plugins);
 }
 
 /** The first `.conf`/`.conflist` of a directory, by name (how upstream reads a clusterNetwork dir). */
-export async function loadFirstNetworkConfig(dir: string): Promise<NetworkConfig> {
-  const [first] = await configFiles(dir, ['.conf', '.conflist']);
+export function loadFirstNetworkConfig(dir: string): NetworkConfig {
+  const [first] = configFiles(dir, ['.conf', '.conflist']);
   if (first === undefined) {
     throw new CniError(CNI_ERR.INVALID_CONFIG, `no .conf or .conflist file in directory ${dir}`);
   }
@@ -148,10 +152,10 @@ export async function loadFirstNetworkConfig(dir: string): Promise<NetworkConfig
  * as upstream and the NAD client do). Unreadable or invalid files are skipped, not fatal: one
  * broken file must not hide a good one. Returns undefined when none matches.
  */
-export async function findNetworkConfigByName(dir: string, name: string): Promise<NetworkConfig | undefined> {
-  for (const file of await configFiles(dir, ['.conf', '.json', '.conflist'])) {
+export function findNetworkConfigByName(dir: string, name: string): NetworkConfig | undefined {
+  for (const file of configFiles(dir, ['.conf', '.json', '.conflist'])) {
     try {
-      const conf = await loadNetworkConfigFile(file);
+      const conf = loadNetworkConfigFile(file);
       if (conf.name === name) return conf;
     } catch {
       // skipped on purpose, see above
@@ -165,17 +169,17 @@ export async function findNetworkConfigByName(dir: string, name: string): Promis
  * Kubernetes layer adds): a value with `/` is a directory (its first config) or a file; any
  * other value is a network name looked up in `confDir`.
  */
-export async function resolveClusterNetwork(value: string, confDir: string): Promise<NetworkConfig> {
+export function resolveClusterNetwork(value: string, confDir: string): NetworkConfig {
   if (value.includes('/')) {
     let isDir: boolean;
     try {
-      isDir = (await stat(value)).isDirectory();
+      isDir = statSync(value).isDirectory();
     } catch (err) {
       throw new CniError(CNI_ERR.INVALID_CONFIG, `clusterNetwork ${value}: ${(err as Error).message}`);
     }
     return isDir ? loadFirstNetworkConfig(value) : loadNetworkConfigFile(value);
   }
-  const conf = await findNetworkConfigByName(confDir, value);
+  const conf = findNetworkConfigByName(confDir, value);
   if (conf === undefined) {
     throw new CniError(
       CNI_ERR.INVALID_CONFIG,

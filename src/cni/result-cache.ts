@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { removeFile, writeFileAtomic } from '../util/atomic-write.js';
@@ -73,9 +74,9 @@ function parseEntry(stored: unknown, fallbackVersion: string): CachedAttachment 
  * The cached result for one attachment, or undefined when there is none or it cannot be read
  * (libcni treats an unreadable entry as absent: DEL must still go ahead).
  */
-export async function loadCachedResult(cniDir: string, net: NetworkConfig, containerId: string, ifName: string): Promise<CniResult | undefined> {
+export function loadCachedResult(cniDir: string, net: NetworkConfig, containerId: string, ifName: string): CniResult | undefined {
   try {
-    const text = await readFile(entryPath(cniDir, net.name, containerId, ifName), 'utf8');
+    const text = readFileSync(entryPath(cniDir, net.name, containerId, ifName), 'utf8');
     return parseEntry(JSON.parse(text), net.cniVersion)?.result;
   } catch {
     return undefined;
@@ -83,8 +84,8 @@ export async function loadCachedResult(cniDir: string, net: NetworkConfig, conta
 }
 
 /** Forget one attachment (after a successful DEL). */
-export function removeCachedResult(cniDir: string, network: string, containerId: string, ifName: string): Promise<void> {
-  return removeFile(entryPath(cniDir, network, containerId, ifName));
+export function removeCachedResult(cniDir: string, network: string, containerId: string, ifName: string): void {
+  removeFile(entryPath(cniDir, network, containerId, ifName));
 }
 
 /** Every readable cniCacheV1 entry whose file name starts with `prefix`, in file-name order. */

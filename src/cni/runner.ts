@@ -133,7 +133,7 @@ export function createRunner(opts: RunnerOptions) {
      */
     async del(net: NetworkConfig, a: Attachment): Promise<string[]> {
       const env = attachmentEnv(a);
-      const cached = compareVersions(net.cniVersion, '0.4.0') >= 0 ? await loadCachedResult(opts.cniDir, net, a.containerId, a.ifname) : undefined;
+      const cached = compareVersions(net.cniVersion, '0.4.0') >= 0 ? loadCachedResult(opts.cniDir, net, a.containerId, a.ifname) : undefined;
       const skipped: string[] = [];
       for (const plugin of [...net.plugins].reverse()) {
         const outcome = await execute(net, plugin, 'DEL', env, pluginStdin(net, plugin, a.capabilityArgs, cached));
@@ -141,14 +141,14 @@ export function createRunner(opts: RunnerOptions) {
         if (outcome.pluginNotFound !== true) throw failure(outcome, plugin.type, 'DEL', net.name);
         skipped.push(plugin.type);
       }
-      await removeCachedResult(opts.cniDir, net.name, a.containerId, a.ifname);
+      removeCachedResult(opts.cniDir, net.name, a.containerId, a.ifname);
       return skipped;
     },
 
     /** CHECK in order against the cached result. Skipped for disableCheck and pre-0.4.0 lists. */
     async check(net: NetworkConfig, a: Attachment): Promise<void> {
       if (net.disableCheck || compareVersions(net.cniVersion, '0.4.0') < 0) return;
-      const cached = await loadCachedResult(opts.cniDir, net, a.containerId, a.ifname);
+      const cached = loadCachedResult(opts.cniDir, net, a.containerId, a.ifname);
       if (cached === undefined) {
         throw new CniError(CNI_ERR.UNKNOWN_CONTAINER, `no cached result for network "${net.name}" container ${a.containerId} interface ${a.ifname}: nothing to CHECK`);
       }

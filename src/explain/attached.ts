@@ -64,10 +64,10 @@ function parseStatus(pod: PodInfo): unknown[] | null {
 }
 
 /** One sandbox from its delegate cache and result entries, and its drift from the plan. */
-async function sandboxOf(cniDir: string, containerId: string, results: readonly StoredAttachment[], planned: ReadonlySet<string> | undefined): Promise<{ sandbox: AttachedSandbox; drift: Finding[] }> {
+function sandboxOf(cniDir: string, containerId: string, results: readonly StoredAttachment[], planned: ReadonlySet<string> | undefined): { sandbox: AttachedSandbox; drift: Finding[] } {
   const short = containerId.slice(0, 12);
   const drift: Finding[] = [];
-  const cached = await loadDelegates(cniDir, containerId);
+  const cached = loadDelegates(cniDir, containerId);
   const entries = cached.kind === 'found' ? cached.entries : [];
   const networks = entries.map((e): AttachedNetwork => {
     const result = results.find((r) => r.networkName === e.delegate.net.name);
@@ -100,7 +100,7 @@ export async function attachedNow(cniDir: string, pod: PodInfo, planned: readonl
   const now: AttachedNow = { sandboxes: [], networkStatus: parseStatus(pod), drift: [] };
   const plan = planned === undefined ? undefined : new Set(planned);
   for (const containerId of containers) {
-    const { sandbox, drift } = await sandboxOf(cniDir, containerId, entries.filter((e) => e.containerId === containerId), plan);
+    const { sandbox, drift } = sandboxOf(cniDir, containerId, entries.filter((e) => e.containerId === containerId), plan);
     now.sandboxes.push(sandbox);
     now.drift.push(...drift);
   }

@@ -8,7 +8,7 @@ import type { NadInfo } from './protocol.js';
  * NAD's name injected when the config has none, MN-8), else the config file in `confDir` whose
  * `name` is the NAD's name (MN-4), else an error (MN-7d).
  */
-export async function nadNetworkConfig(nad: NadInfo, confDir: string): Promise<NetworkConfig> {
+export function nadNetworkConfig(nad: NadInfo, confDir: string): NetworkConfig {
   const source = `network-attachment-definition ${nad.namespace}/${nad.name}`;
   if (nad.config.trim() !== '') {
     let obj: unknown;
@@ -24,7 +24,7 @@ export async function nadNetworkConfig(nad: NadInfo, confDir: string): Promise<N
     const named = conf.name === undefined || conf.name === '' ? { ...conf, name: nad.name } : conf;
     return parseNetworkConfig(named === conf ? nad.config : JSON.stringify(named), source);
   }
-  const onDisk = await findNetworkConfigByName(confDir, nad.name);
+  const onDisk = findNetworkConfigByName(confDir, nad.name);
   if (onDisk === undefined) {
     throw new CniError(CNI_ERR.INVALID_CONFIG, `${source} has no spec.config and no config named "${nad.name}" exists in confDir ${confDir}`);
   }

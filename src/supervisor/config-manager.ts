@@ -64,7 +64,7 @@ export async function startConfigManager(opts: ConfigManagerOptions): Promise<Co
     await writeFileAtomic(path, content, 0o600);
     // A change of form (the master's version crossed 1.0.0) ends with one file, not two; the new
     // one is in place before the old goes, so a runtime always finds one.
-    if (path !== confPath) await removeFile(confPath);
+    if (path !== confPath) removeFile(confPath);
     confPath = path;
     lastWritten = content;
     log.info({ path }, 'wrote the multus CNI config');
@@ -91,13 +91,13 @@ export async function startConfigManager(opts: ConfigManagerOptions): Promise<Co
   }
 
   async function regenerate(masterPath: string): Promise<void> {
-    let master = await loadNetworkConfigFile(masterPath);
+    let master = loadNetworkConfigFile(masterPath);
     const wanted = stringOr(daemon, 'cniVersion', '');
     if (daemon.forceCNIVersion === true && wanted !== '' && master.cniVersion !== wanted) {
       // upstream rewrites the master in place so that both speak the same version.
       const raw = JSON.parse(master.bytes) as JsonObject;
       await writeFileAtomic(masterPath, JSON.stringify({ ...raw, cniVersion: wanted }), 0o600);
-      master = await loadNetworkConfigFile(masterPath);
+      master = loadNetworkConfigFile(masterPath);
     }
     await write(generateMultusConf(daemon, master, masterPath));
   }
@@ -124,10 +124,10 @@ export async function startConfigManager(opts: ConfigManagerOptions): Promise<Co
   if (readiness !== '') {
     watchers.push(
       watch(dirname(readiness), () => {
-        void pathExists(readiness).then(async (present) => {
+        void pathExists(readiness).then((present) => {
           if (present) return;
           log.error({ path: readiness }, 'readiness indicator file is gone: removing the multus CNI config and exiting');
-          await removeFile(confPath);
+          removeFile(confPath);
           opts.onReadinessLost();
         });
       }),
@@ -137,13 +137,14 @@ export async function startConfigManager(opts: ConfigManagerOptions): Promise<Co
     get confPath() {
       return confPath;
     },
-    async stop() {
+    stop() {
       clearTimeout(timer);
       for (const w of watchers) w.close();
       if (daemon.cleanupConfigOnExit === true) {
-        await removeFile(confPath);
+        removeFile(confPath);
         log.info({ path: confPath }, 'removed the multus CNI config (cleanupConfigOnExit)');
       }
+      return Promise.resolve();
     },
   };
 }

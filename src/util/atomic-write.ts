@@ -1,6 +1,15 @@
 import { randomBytes } from 'node:crypto';
-import { link, mkdir, open, readdir, rename, unlink } from 'node:fs/promises';
+import { closeSync, fchmodSync, fsync, linkSync, mkdirSync, openSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+
+/*
+ * Why synchronous calls: these files are small and local (caches, configs), and on the daemon's
+ * hot path (the caches, several writes per pod) a promise round trip through libuv's thread pool
+ * per open, write, chmod, close and rename cost more CPU than the calls themselves (measured:
+ * `bench/profile-summary.ts` of the pod-add bench). Only fsync, which waits for the disk, stays
+ * asynchronous so a slow disk never stalls the other pods' work.
+ */
 
 const TMP_MARK = '.tmp-';
 const TMP_NAME = /\.tmp-[0-9a-f]{12}$/;
@@ -26,48 +35,70 @@ export interface AtomicWriteOptions {
  */
 export async function writeFileAtomic(path: string, data: string | Uint8Array, mode: number, { dirMode = 0o700, durable = true, replace = true }: AtomicWriteOptions = {}): Promise<void> {
   const dir = dirname(path);
-  await mkdir(dir, { recursive: true, mode: dirMode });
   const tmp = `${path}${TMP_MARK}${randomBytes(6).toString('hex')}`;
-  const handle = await open(tmp, 'wx', mode);
+  const fd = openCreating(tmp, mode, dirMode);
   try {
-    await handle.writeFile(data);
+    writeFileSync(fd, data);
     // Exactly `mode`, whatever the umask (an installed binary must be 0755).
-    await handle.chmod(mode);
-    if (durable) await handle.sync();
+    fchmodSync(fd, mode);
+    if (durable) await fsyncFd(fd);
   } catch (err) {
-    await handle.close();
-    await unlink(tmp).catch(() => undefined);
+    closeSync(fd);
+    removeQuietly(tmp);
     throw err;
   }
-  await handle.close();
+  closeSync(fd);
   try {
     if (replace) {
-      await rename(tmp, path);
+      renameSync(tmp, path);
     } else {
-      await link(tmp, path);
-      await unlink(tmp);
+      linkSync(tmp, path);
+      unlinkSync(tmp);
     }
   } catch (err) {
-    await unlink(tmp).catch(() => undefined);
+    removeQuietly(tmp);
     throw err;
   }
   if (durable) await syncDirectory(dir);
 }
 
+/** Create `file` (it must not exist), and its directory first when that is missing. */
+function openCreating(file: string, mode: number, dirMode: number): number {
+  try {
+    return openSync(file, 'wx', mode);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    mkdirSync(dirname(file), { recursive: true, mode: dirMode });
+    return openSync(file, 'wx', mode);
+  }
+}
+
+function fsyncFd(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => fsync(fd, (err) => (err === null ? resolve() : reject(err))));
+}
+
 /** fsync a directory, so that a rename or unlink in it is on disk. */
 async function syncDirectory(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
+  const fd = openSync(dir, 'r');
   try {
-    await handle.sync();
+    await fsyncFd(fd);
   } finally {
-    await handle.close();
+    closeSync(fd);
+  }
+}
+
+function removeQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // already gone, or never made
   }
 }
 
 /** Remove a file; a file that is already gone is success (DEL is idempotent). */
-export async function removeFile(path: string): Promise<void> {
+export function removeFile(path: string): void {
   try {
-    await unlink(path);
+    unlinkSync(path);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
@@ -80,6 +111,6 @@ export async function removeFile(path: string): Promise<void> {
 export async function removeStaleTempFiles(dir: string): Promise<number> {
   const names = await readdir(dir).catch(() => []);
   const stale = names.filter((n) => TMP_NAME.test(n));
-  await Promise.all(stale.map((n) => removeFile(join(dir, n))));
+  for (const n of stale) removeFile(join(dir, n));
   return stale.length;
 }

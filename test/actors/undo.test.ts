@@ -39,10 +39,10 @@ describe('undoing delegates: what counts as a failed DEL attempt', () => {
     const { req, ctx, abandoned } = setUp('lost', threadDied);
     await saveDelegates(dir, 'lost', startedUpTo(delegates, 1));
     for (let i = 0; i < req.conf.deleteAttempts + 2; i++) {
-      const outcome = await undoDelegates(req, (await loadDelegates(dir, 'lost')) as never, 'del', ctx);
+      const outcome = await undoDelegates(req, (loadDelegates(dir, 'lost')) as never, 'del', ctx);
       expect(outcome.pending).toHaveLength(1);
     }
-    const cached = await loadDelegates(dir, 'lost');
+    const cached = loadDelegates(dir, 'lost');
     expect(cached.kind === 'found' && cached.entries.map((e) => [e.started, e.deleteAttempts])).toEqual([[true, 0]]);
     expect(abandoned).toEqual([]);
   });
@@ -51,10 +51,10 @@ describe('undoing delegates: what counts as a failed DEL attempt', () => {
     const { req, ctx, abandoned } = setUp('refused', pluginSaysNo);
     await saveDelegates(dir, 'refused', startedUpTo(delegates, 1));
     for (let i = 1; i <= req.conf.deleteAttempts; i++) {
-      const outcome = await undoDelegates(req, (await loadDelegates(dir, 'refused')) as never, 'del', ctx);
+      const outcome = await undoDelegates(req, (loadDelegates(dir, 'refused')) as never, 'del', ctx);
       expect(outcome.abandoned).toHaveLength(i === req.conf.deleteAttempts ? 1 : 0);
     }
     expect(abandoned).toEqual(['attempts']);
-    expect((await loadDelegates(dir, 'refused')).kind).not.toBe('found');
+    expect((loadDelegates(dir, 'refused')).kind).not.toBe('found');
   });
 });

@@ -18,7 +18,7 @@ describe('delegate cache (upstream format)', () => {
     expect(Object.keys(raw[0] ?? {})).toEqual(expect.arrayContaining(['Conf', 'ConfList', 'Name', 'Bytes', 'IsFilterV4Gateway']));
     expect(raw[1]).toMatchObject({ ifnameRequest: 'data0', resourceName: 'example.com/vf', deviceID: '0000:03:00.1' });
     expect(statSync(join(dir, 'c1')).mode & 0o777).toBe(0o600);
-    const loaded = await loadDelegates(dir, 'c1');
+    const loaded = loadDelegates(dir, 'c1');
     expect(loaded.kind).toBe('found');
     if (loaded.kind !== 'found') return;
     expect(loaded.entries.map((e) => e.started)).toEqual([true, true]);
@@ -30,10 +30,10 @@ describe('delegate cache (upstream format)', () => {
     expect(loaded.entries[1]?.delegate.net.plugins[0]).toMatchObject({ 'calico-ish': { keep: 'me' } });
   });
 
-  it('reads a file upstream wrote', async () => {
+  it('reads a file upstream wrote', () => {
     const bytes = Buffer.from('{"cniVersion":"0.3.1","name":"cbr0","type":"bridge","bridge":"cni0"}').toString('base64');
     writeFileSync(join(dir, 'upstream1'), JSON.stringify([{ Conf: { cniVersion: '0.3.1', name: 'cbr0', type: 'bridge', ipam: {}, dns: {} }, ConfList: { cniVersion: '', name: '', plugins: null }, Name: 'cbr0', IsFilterV4Gateway: false, IsFilterV6Gateway: false, Bytes: bytes }]));
-    const loaded = await loadDelegates(dir, 'upstream1');
+    const loaded = loadDelegates(dir, 'upstream1');
     expect(loaded.kind === 'found' && loaded.entries[0]?.delegate.net.plugins[0]).toMatchObject({ type: 'bridge', bridge: 'cni0' });
     // No "started" key, as upstream and our older versions write: every delegate counts as started.
     expect(loaded.kind === 'found' && loaded.entries.map((e) => e.started)).toEqual([true]);
@@ -45,11 +45,11 @@ describe('delegate cache (upstream format)', () => {
     await saveDelegates(dir, 'partial', startedUpTo(delegates, 2));
     const raw = JSON.parse(readFileSync(join(dir, 'partial'), 'utf8')) as Array<Record<string, unknown>>;
     expect(raw.map((e) => e.started)).toEqual([true, true, false]);
-    const loaded = await loadDelegates(dir, 'partial');
+    const loaded = loadDelegates(dir, 'partial');
     expect(loaded.kind === 'found' && loaded.entries.map((e) => e.started)).toEqual([true, true, false]);
     // Only an explicit false means "nothing to undo".
     writeFileSync(join(dir, 'partial'), JSON.stringify([{ ...raw[0], started: false }, { ...raw[1], started: 'yes' }, raw[2]]));
-    const edited = await loadDelegates(dir, 'partial');
+    const edited = loadDelegates(dir, 'partial');
     expect(edited.kind === 'found' && edited.entries.map((e) => e.started)).toEqual([false, true, false]);
   });
 
@@ -59,15 +59,15 @@ describe('delegate cache (upstream format)', () => {
     await saveDelegates(dir, 'retry', { entries: [{ delegate: a, started: false, deleteAttempts: 0 }, { delegate: b, started: true, deleteAttempts: 2, deleteError: 'plugin b: busy' }] });
     const raw = JSON.parse(readFileSync(join(dir, 'retry'), 'utf8')) as Array<Record<string, unknown>>;
     expect(raw.map((e) => [e.started, e.deleteAttempts, e.deleteError])).toEqual([[false, undefined, undefined], [true, 2, 'plugin b: busy']]);
-    const loaded = await loadDelegates(dir, 'retry');
+    const loaded = loadDelegates(dir, 'retry');
     expect(loaded.kind === 'found' && loaded.entries.map((e) => [e.started, e.deleteAttempts, e.deleteError])).toEqual([[false, 0, undefined], [true, 2, 'plugin b: busy']]);
   });
 
   it('reports a corrupt or missing file instead of throwing, and removal is idempotent', async () => {
     writeFileSync(join(dir, 'broken'), '[{"Bytes":');
-    expect((await loadDelegates(dir, 'broken')).kind).toBe('corrupt');
-    expect((await loadDelegates(dir, 'absent')).kind).toBe('missing');
-    await removeDelegates(dir, 'absent');
+    expect((loadDelegates(dir, 'broken')).kind).toBe('corrupt');
+    expect((loadDelegates(dir, 'absent')).kind).toBe('missing');
+    removeDelegates(dir, 'absent');
     expect(await listCachedContainers(dir)).toEqual(expect.arrayContaining(['c1', 'upstream1', 'broken']));
   });
 });
