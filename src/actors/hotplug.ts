@@ -34,7 +34,7 @@ export async function hotplug(req: DelegateRequest, ctx: OperationContext): Prom
       await ctx.runner.del(req.net, attachment);
       // A requested deviceID came with a CNIDeviceInfoFile the plugin may have written.
       const infoFile = deviceInfoFileOf(attachment);
-      if (infoFile !== undefined) removeFile(infoFile);
+      if (infoFile !== undefined) await removeFile(infoFile);
       return undefined;
     }
     case 'CHECK':

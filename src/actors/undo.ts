@@ -46,11 +46,7 @@ async function deleteOne(req: CniRequest, d: Delegate, index: number, ctx: Opera
     failure = new CniError(e.code, `[${podLabel(req, d)}]: error deleting container from network "${d.net.name}": ${e.message}`, e.details, { cause: e.cause });
   }
   const infoFile = deviceInfoFileOf(a);
-  try {
-    if (infoFile !== undefined) removeFile(infoFile);
-  } catch (err) {
-    ctx.log.warn({ err, file: infoFile }, 'cannot remove a device-info file');
-  }
+  if (infoFile !== undefined) await removeFile(infoFile).catch((err: unknown) => ctx.log.warn({ err, file: infoFile }, 'cannot remove a device-info file'));
   return failure;
 }
 
@@ -110,7 +106,7 @@ export async function undoDelegates(req: CniRequest, cached: CachedDelegates, ca
     after[i] = { delegate: entry.delegate, started: false, deleteAttempts: entry.deleteAttempts };
     outcome.abandoned.push(failure);
   }
-  if (outcome.pending.length === 0) removeDelegates(cniDir, req.containerId);
+  if (outcome.pending.length === 0) await removeDelegates(cniDir, req.containerId);
   else await saveDelegates(cniDir, req.containerId, { entries: after });
   return outcome;
 }

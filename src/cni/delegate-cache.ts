@@ -161,8 +161,8 @@ export function loadDelegates(cniDir: string, containerId: string): CacheLookup 
 }
 
 /** Remove one container's cache; already gone is fine. */
-export function removeDelegates(cniDir: string, containerId: string): void {
-  removeFile(cachePath(cniDir, containerId));
+export function removeDelegates(cniDir: string, containerId: string): Promise<void> {
+  return removeFile(cachePath(cniDir, containerId));
 }
 
 /** Container IDs that have a delegate cache (for GC). */

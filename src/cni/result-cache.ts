@@ -84,8 +84,8 @@ export function loadCachedResult(cniDir: string, net: NetworkConfig, containerId
 }
 
 /** Forget one attachment (after a successful DEL). */
-export function removeCachedResult(cniDir: string, network: string, containerId: string, ifName: string): void {
-  removeFile(entryPath(cniDir, network, containerId, ifName));
+export function removeCachedResult(cniDir: string, network: string, containerId: string, ifName: string): Promise<void> {
+  return removeFile(entryPath(cniDir, network, containerId, ifName));
 }
 
 /** Every readable cniCacheV1 entry whose file name starts with `prefix`, in file-name order. */

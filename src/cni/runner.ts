@@ -141,7 +141,7 @@ export function createRunner(opts: RunnerOptions) {
         if (outcome.pluginNotFound !== true) throw failure(outcome, plugin.type, 'DEL', net.name);
         skipped.push(plugin.type);
       }
-      removeCachedResult(opts.cniDir, net.name, a.containerId, a.ifname);
+      await removeCachedResult(opts.cniDir, net.name, a.containerId, a.ifname);
       return skipped;
     },
 

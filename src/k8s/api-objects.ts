@@ -4,6 +4,7 @@
  * (rest-kube.ts), which must not load client-node. No imports of client-node here.
  */
 import { randomBytes } from 'node:crypto';
+import type { ApiWrite } from './api-request.js';
 import type { NadInfo, NadLookup, PodEvent, PodInfo, PodLookup, StatusPatchOutcome } from './protocol.js';
 
 export const NAD_GROUP = 'k8s.cni.cncf.io';
@@ -50,12 +51,12 @@ export function isStatic(pod: PodInfo): boolean {
 }
 
 /** The merge patch of pods/status: metadata.uid in it is a precondition (a re-created pod of the same name answers 409). */
-export function networkStatusPatch(pod: PodInfo, value: string): { metadata: { uid: string; annotations: Record<string, string> } } {
+function networkStatusPatch(pod: PodInfo, value: string): { metadata: { uid: string; annotations: Record<string, string> } } {
   return { metadata: { uid: pod.uid, annotations: { 'k8s.v1.cni.cncf.io/network-status': value } } };
 }
 
 /** A core/v1 Event about a pod, reported by multus on `nodeName`. */
-export function podEventBody(event: PodEvent, nodeName: string, now = new Date()) {
+function podEventBody(event: PodEvent, nodeName: string, now = new Date()) {
   return {
     metadata: { name: `${event.pod.name}.${randomBytes(8).toString('hex')}`, namespace: event.pod.namespace },
     involvedObject: { apiVersion: 'v1', kind: 'Pod', namespace: event.pod.namespace, name: event.pod.name, uid: event.pod.uid },
@@ -69,6 +70,16 @@ export function podEventBody(event: PodEvent, nodeName: string, now = new Date()
     lastTimestamp: now,
     count: 1,
   };
+}
+
+/** The network-status write: a merge patch of the pod's status subresource, guarded by its uid. */
+export function networkStatusWrite(pod: PodInfo, value: string): ApiWrite {
+  return { method: 'PATCH', path: `/api/v1/namespaces/${encodeURIComponent(pod.namespace)}/pods/${encodeURIComponent(pod.name)}/status`, body: networkStatusPatch(pod, value), contentType: 'application/merge-patch+json' };
+}
+
+/** The write that records an event about a pod. */
+export function podEventWrite(event: PodEvent, nodeName: string): ApiWrite {
+  return { method: 'POST', path: `/api/v1/namespaces/${encodeURIComponent(event.pod.namespace)}/events`, body: podEventBody(event, nodeName) };
 }
 
 /** A readable message for an API error: `{code, body}` (client-node's ApiException, or ours) with a Status JSON body. */

@@ -1,12 +1,14 @@
-import { PatchStrategy, Watch, setHeaderOptions, type KubeConfig, type KubernetesObject, type V1Pod } from '@kubernetes/client-node';
+import { Watch, type KubeConfig, type KubernetesObject, type V1Pod } from '@kubernetes/client-node';
 import { createLoopDelayMonitor } from '../metrics/loop-delay.js';
 import { clientCertKubeConfig, createKubeClients, loadKubeConfig, setClientCertificate, type KubeClients } from './client.js';
-import { NAD_GROUP, NAD_PLURAL, errorText, httpCode, isStatic, lookupNad, lookupPod, nadInfo, networkStatusPatch, podEventBody, podInfo, statusPatchOutcome, type NadObject } from './api-objects.js';
+import { NAD_GROUP, NAD_PLURAL, errorText, httpCode, isStatic, lookupNad, lookupPod, nadInfo, networkStatusWrite, podEventWrite, podInfo, statusPatchOutcome, type NadObject } from './api-objects.js';
 import { ResilientInformer } from './informer.js';
 import { NodeCertificateManager } from './node-certificate.js';
-import type { ApiRequestObserver, DraDevice, DraLookup, KubeApi, KubeLog, KubeOptions, KubeStats, NadLookup, NadNamespaces, PodEvent, PodInfo, PodLookup, StatusPatchOutcome } from './protocol.js';
+import type { ApiObservations, DraDevice, DraLookup, KubeApi, KubeLog, KubeOptions, KubeStats, NadLookup, NadNamespaces, PodEvent, PodInfo, PodLookup, StatusPatchOutcome } from './protocol.js';
 
 const DRA_GROUP = 'resource.k8s.io';
+/** How long a finished request's observation may wait for the next batch to the main thread. */
+const OBSERVATIONS_EVERY_MS = 1000;
 /** Device attributes a DRA driver sets so CNI plugins can find the device (upstream §4.6). */
 const DRA_RESOURCE_NAME = 'k8s.cni.cncf.io/resourceName';
 const DRA_DEVICE_ID = 'k8s.cni.cncf.io/deviceID';
@@ -43,7 +45,10 @@ export class KubeService implements KubeApi {
   #pods: ResilientInformer<V1Pod> | undefined;
   #nads: ResilientInformer<NadObject> | undefined;
   #log: (line: KubeLog) => void = () => undefined;
-  #observe: ApiRequestObserver = () => undefined;
+  #observed: (batch: ApiObservations) => void = () => undefined;
+  /** Observations not sent yet, and the timer that sends them. */
+  #unsent: ApiObservations = [];
+  #sendTimer: NodeJS.Timeout | undefined;
   #nodeName = '';
   #certificates: NodeCertificateManager | undefined;
   #loopDelay: ReturnType<typeof createLoopDelayMonitor> | undefined;
@@ -61,9 +66,27 @@ export class KubeService implements KubeApi {
     }
   }
 
-  async start(opts: KubeOptions, log: (line: KubeLog) => void, observe: ApiRequestObserver): Promise<void> {
+  #observe(verb: string, code: string, seconds: number): void {
+    this.#unsent.push([verb, code, seconds]);
+    this.#sendTimer ??= setTimeout(() => this.#sendUnsent(), OBSERVATIONS_EVERY_MS).unref();
+  }
+
+  #takeUnsent(): ApiObservations {
+    clearTimeout(this.#sendTimer);
+    this.#sendTimer = undefined;
+    const batch = this.#unsent;
+    this.#unsent = [];
+    return batch;
+  }
+
+  #sendUnsent(): void {
+    const batch = this.#takeUnsent();
+    if (batch.length > 0) this.#observed(batch);
+  }
+
+  async start(opts: KubeOptions, log: (line: KubeLog) => void, observed: (batch: ApiObservations) => void): Promise<void> {
     this.#log = log;
-    this.#observe = observe;
+    this.#observed = observed;
     this.#loopDelay = createLoopDelayMonitor();
     this.#nodeName = opts.nodeName;
     let kc: KubeConfig;
@@ -176,13 +199,13 @@ export class KubeService implements KubeApi {
 
   async patchNetworkStatus(pod: PodInfo, value: string): Promise<StatusPatchOutcome> {
     const api = this.#api();
-    return statusPatchOutcome(() => this.#timed('patch', () => api.core.patchNamespacedPodStatus({ namespace: pod.namespace, name: pod.name, body: networkStatusPatch(pod, value) }, api.callOptions(setHeaderOptions('Content-Type', PatchStrategy.MergePatch)))));
+    return statusPatchOutcome(() => this.#timed('patch', () => api.write(networkStatusWrite(pod, value))));
   }
 
   async recordEvent(event: PodEvent): Promise<void> {
     const api = this.#api();
     try {
-      await this.#timed('create', () => api.core.createNamespacedEvent({ namespace: event.pod.namespace, body: podEventBody(event, this.#nodeName) }, api.callOptions()));
+      await this.#timed('create', () => api.write(podEventWrite(event, this.#nodeName)));
     } catch (err) {
       this.#log({ level: 'warn', msg: 'cannot record event', fields: { reason: event.reason, pod: `${event.pod.namespace}/${event.pod.name}`, err: errorText(err) } });
     }
@@ -198,10 +221,12 @@ export class KubeService implements KubeApi {
       restarts: informers.reduce((n, i) => n + i.restarts, 0),
       apiRequests: this.#clients?.requests() ?? 0,
       certificateExpirySeconds: this.#certificates === undefined ? undefined : this.#certificates.current.notAfter.getTime() / 1000,
+      observations: this.#takeUnsent(),
     });
   }
 
   async stop(): Promise<void> {
+    this.#sendUnsent();
     this.#loopDelay?.stop();
     this.#certificates?.stop();
     await Promise.all([this.#pods?.stop(), this.#nads?.stop()]);

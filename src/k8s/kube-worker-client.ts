@@ -3,7 +3,7 @@ import * as Comlink from 'comlink';
 import { backoffDelay, type BackoffOptions } from '../util/backoff.js';
 import { workerEnv } from '../util/compile-cache.js';
 import { nodeEndpoint } from './comlink-node.js';
-import type { ApiRequestObserver, DraLookup, KubeApi, KubeLog, KubeOptions, KubeStats, NadLookup, NadNamespaces, PodEvent, PodInfo, PodLookup, StatusPatchOutcome } from './protocol.js';
+import type { ApiObservations, DraLookup, KubeApi, KubeLog, KubeOptions, KubeStats, NadLookup, NadNamespaces, PodEvent, PodInfo, PodLookup, StatusPatchOutcome } from './protocol.js';
 
 /** What the actors and the metrics use of the kube worker, whichever worker is current. */
 export type KubeFacade = Pick<KubeApi, 'getPod' | 'getNad' | 'nadNamespaces' | 'draDevices' | 'patchNetworkStatus' | 'recordEvent' | 'stats'>;
@@ -38,7 +38,7 @@ interface Incarnation {
  * Start one worker and its informers. The comlink proxy is created once per worker and kept for
  * its life: a proxy collected mid-call would hang that call (comlink #692).
  */
-async function startIncarnation(opts: KubeOptions, log: (line: KubeLog) => void, observe: ApiRequestObserver, filename?: URL): Promise<Incarnation> {
+async function startIncarnation(opts: KubeOptions, log: (line: KubeLog) => void, observed: (batch: ApiObservations) => void, filename?: URL): Promise<Incarnation> {
   // A small young generation: each thread's isolate otherwise reserves tens of MiB that this
   // thread, mostly idle between watch events, never needs (measured: 160 -> 146 MiB daemon RSS).
   // The bundled worker (src/bundle.sh): client-node as one module instead of ~900 takes
@@ -67,7 +67,7 @@ async function startIncarnation(opts: KubeOptions, log: (line: KubeLog) => void,
   );
   const api = Comlink.wrap<KubeApi>(nodeEndpoint(worker));
   try {
-    const started = api.start(opts, Comlink.proxy(log), Comlink.proxy(observe));
+    const started = api.start(opts, Comlink.proxy(log), Comlink.proxy(observed));
     await Promise.race([started, died.then((why) => Promise.reject(new Error(`the kube worker died while starting: ${why}`)))]);
   } catch (err) {
     await worker.terminate();
@@ -85,8 +85,8 @@ async function startIncarnation(opts: KubeOptions, log: (line: KubeLog) => void,
  * keeps dying); it serves before its informers have listed everything again (live GETs
  * meanwhile). The first start's failure is the caller's (the daemon does not start).
  */
-export async function startKubeWorker(opts: KubeOptions, log: (line: KubeLog) => void, observe: ApiRequestObserver, supervision: KubeSupervision, filename?: URL): Promise<KubeHandle> {
-  let current: Incarnation | undefined = await startIncarnation(opts, log, observe, filename);
+export async function startKubeWorker(opts: KubeOptions, log: (line: KubeLog) => void, observed: (batch: ApiObservations) => void, supervision: KubeSupervision, filename?: URL): Promise<KubeHandle> {
+  let current: Incarnation | undefined = await startIncarnation(opts, log, observed, filename);
   let closing = false;
   let attempt = 0;
   let timer: NodeJS.Timeout | undefined;
@@ -104,7 +104,7 @@ export async function startKubeWorker(opts: KubeOptions, log: (line: KubeLog) =>
     timer = setTimeout(() => {
       timer = undefined;
       // Serving again before the informers have listed: lookups meanwhile are live GETs.
-      startIncarnation({ ...opts, syncTimeoutMs: 0 }, log, observe, filename).then(
+      startIncarnation({ ...opts, syncTimeoutMs: 0 }, log, observed, filename).then(
         (next) => {
           if (closing) return void next.worker.terminate();
           current = next;
@@ -179,7 +179,7 @@ export async function startKubeWorker(opts: KubeOptions, log: (line: KubeLog) =>
     stats: () =>
       call<KubeStats>(
         (a) => a.stats(),
-        (): KubeStats => ({ connected: false, restarts: 0, podsCached: 0, nadsCached: 0, apiRequests: 0, eventLoopLagP99Seconds: 0, certificateExpirySeconds: undefined }),
+        (): KubeStats => ({ connected: false, restarts: 0, podsCached: 0, nadsCached: 0, apiRequests: 0, eventLoopLagP99Seconds: 0, certificateExpirySeconds: undefined, observations: [] }),
       ),
   };
   return {

@@ -103,10 +103,18 @@ export interface KubeStats {
   eventLoopLagP99Seconds: number;
   /** When the per-node certificate in use expires, Unix seconds; undefined without perNodeCertificate. */
   certificateExpirySeconds: number | undefined;
+  /** API requests finished since the last batch was sent: a scrape takes them with the gauges, so it counts every request that ended before it. */
+  observations: ApiObservations;
 }
 
 /** One finished API request: verb, HTTP code ('2xx' on success, 'none' without an answer), seconds. */
 export type ApiRequestObserver = (verb: string, code: string, seconds: number) => void;
+
+/**
+ * Finished API requests as the worker hands them to the main thread's histogram: in batches, at
+ * most one message a second (a comlink call per request was a message and its reply each way).
+ */
+export type ApiObservations = Array<[verb: string, code: string, seconds: number]>;
 
 /** A log line the worker asks the main thread to write (pino lives on the main thread). */
 export interface KubeLog {
@@ -117,7 +125,7 @@ export interface KubeLog {
 
 /** The object the worker exposes. */
 export interface KubeApi {
-  start(opts: KubeOptions, log: (line: KubeLog) => void, observe: ApiRequestObserver): Promise<void>;
+  start(opts: KubeOptions, log: (line: KubeLog) => void, observed: (batch: ApiObservations) => void): Promise<void>;
   /** Cache first; a live GET on a miss, or when `uid` is given and differs from the cached one. */
   getPod(namespace: string, name: string, uid: string): Promise<PodLookup>;
   /** Cache first; a live GET on a miss (a NAD created just before its pod). */

@@ -1,18 +1,9 @@
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import { NAD_GROUP, NAD_PLURAL, errorText, lookupNad, lookupPod, networkStatusPatch, podEventBody, statusPatchOutcome, type NadObject, type PodObject } from './api-objects.js';
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import { apiRequest, type ApiWrite } from './api-request.js';
+import { NAD_GROUP, NAD_PLURAL, errorText, lookupNad, lookupPod, networkStatusWrite, podEventWrite, statusPatchOutcome, type NadObject, type PodObject } from './api-objects.js';
 import type { DraLookup, KubeAccess, KubeLog, NadLookup, PodEvent, PodInfo, PodLookup, StatusPatchOutcome } from './protocol.js';
 import type { RestCredentials } from './simple-kubeconfig.js';
-
-/** A non-2xx answer, shaped as client-node's ApiException so errorText and httpCode read it alike. */
-class ApiError extends Error {
-  constructor(
-    readonly code: number,
-    readonly body: string,
-  ) {
-    super(`HTTP ${code}`);
-  }
-}
 
 /** Where DRA lookups go (client-node, loaded on first use), and how to close it. */
 export interface DraFallback {
@@ -44,43 +35,27 @@ export class RestKube implements KubeAccess {
       : new HttpAgent({ keepAlive: true });
   }
 
-  /** One API call; resolves the parsed JSON body of a 2xx answer, rejects with ApiError otherwise. */
-  #call<T>(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<T> {
-    const { server, token } = this.#creds;
-    const url = new URL(`${server.pathname.replace(/\/$/, '')}${path}`, server);
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    const headers: Record<string, string> = { Accept: 'application/json', 'User-Agent': 'multus-thin' };
-    if (token !== undefined) headers.Authorization = `Bearer ${token}`;
-    if (payload !== undefined) headers['Content-Type'] = contentType;
-    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
-    return new Promise<T>((resolve, reject) => {
-      const req = send(url, { method, headers, agent: this.#agent }, (res: IncomingMessage) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          const status = res.statusCode ?? 0;
-          if (status < 200 || status > 299) return reject(new ApiError(status, text));
-          try {
-            resolve(JSON.parse(text) as T);
-          } catch {
-            reject(new Error(`${method} ${path}: the answer is not JSON`));
-          }
-        });
-        res.on('error', reject);
-      });
-      req.setTimeout(this.#timeoutMs, () => req.destroy(new Error(`${method} ${path}: no answer within ${this.#timeoutMs} ms`)));
-      req.on('error', reject);
-      req.end(payload);
-    });
+  #headers(): Record<string, string> {
+    const headers: Record<string, string> = { 'User-Agent': 'multus-thin' };
+    if (this.#creds.token !== undefined) headers.Authorization = `Bearer ${this.#creds.token}`;
+    return headers;
+  }
+
+  /** A GET; resolves the parsed JSON body of a 2xx answer, rejects with ApiError otherwise. */
+  #get<T>(path: string): Promise<T> {
+    return apiRequest<T>({ server: this.#creds.server, agent: this.#agent, method: 'GET', path, headers: this.#headers(), timeoutMs: this.#timeoutMs, parse: true });
+  }
+
+  #write({ method, path, body, contentType }: ApiWrite): Promise<void> {
+    return apiRequest<void>({ server: this.#creds.server, agent: this.#agent, method, path, headers: this.#headers(), body, ...(contentType === undefined ? {} : { contentType }), timeoutMs: this.#timeoutMs, parse: false });
   }
 
   getPod(namespace: string, name: string, uid: string): Promise<PodLookup> {
-    return lookupPod(namespace, name, uid, () => this.#call<PodObject>('GET', `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(name)}`));
+    return lookupPod(namespace, name, uid, () => this.#get<PodObject>(`/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(name)}`));
   }
 
   getNad(namespace: string, name: string): Promise<NadLookup> {
-    return lookupNad(namespace, name, () => this.#call<NadObject>('GET', `/apis/${NAD_GROUP}/v1/namespaces/${encodeURIComponent(namespace)}/${NAD_PLURAL}/${encodeURIComponent(name)}`));
+    return lookupNad(namespace, name, () => this.#get<NadObject>(`/apis/${NAD_GROUP}/v1/namespaces/${encodeURIComponent(namespace)}/${NAD_PLURAL}/${encodeURIComponent(name)}`));
   }
 
   draDevices(pod: PodInfo): Promise<DraLookup> {
@@ -88,12 +63,12 @@ export class RestKube implements KubeAccess {
   }
 
   patchNetworkStatus(pod: PodInfo, value: string): Promise<StatusPatchOutcome> {
-    return statusPatchOutcome(() => this.#call('PATCH', `/api/v1/namespaces/${encodeURIComponent(pod.namespace)}/pods/${encodeURIComponent(pod.name)}/status`, networkStatusPatch(pod, value), 'application/merge-patch+json'));
+    return statusPatchOutcome(() => this.#write(networkStatusWrite(pod, value)));
   }
 
   async recordEvent(event: PodEvent): Promise<void> {
     try {
-      await this.#call('POST', `/api/v1/namespaces/${encodeURIComponent(event.pod.namespace)}/events`, podEventBody(event, ''));
+      await this.#write(podEventWrite(event, ''));
     } catch (err) {
       this.#log({ level: 'warn', msg: 'cannot record event', fields: { reason: event.reason, pod: `${event.pod.namespace}/${event.pod.name}`, err: errorText(err) } });
     }

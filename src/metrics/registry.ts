@@ -18,6 +18,8 @@ export interface KubeGaugeValues {
   nadsCached: number;
   eventLoopLagP99Seconds: number;
   certificateExpirySeconds: number | undefined;
+  /** API requests the worker has not sent in a batch yet (see observeKubeRequests). */
+  observations: Array<[verb: string, code: string, seconds: number]>;
 }
 
 /** Live values read at scrape time. */
@@ -55,13 +57,35 @@ export function createMetrics(sources: GaugeSources) {
     buckets: WAIT_BUCKETS,
     registers,
   });
+  // One worker round trip per scrape, shared by the kube gauges below and this histogram: the
+  // requests the worker has not sent in a batch yet come with it.
+  const kube = sources.kube;
+  let pending: Promise<KubeGaugeValues> | undefined;
+  const readKube = (source: () => Promise<KubeGaugeValues>): Promise<KubeGaugeValues> => {
+    pending ??= source()
+      .then((s) => {
+        observeKubeRequests(s.observations);
+        return s;
+      })
+      .finally(() => {
+        pending = undefined;
+      });
+    return pending;
+  };
   const kubeRequest = new Histogram({
     name: 'multus_k8s_request_duration_seconds',
     help: 'Kubernetes API requests of the kube worker, by verb and HTTP code (0: no answer)',
     labelNames: ['verb', 'code'] as const,
     buckets: LATENCY_BUCKETS,
     registers,
+    async collect() {
+      if (kube !== undefined) await readKube(kube);
+    },
   });
+  /** The kube worker's batches of finished API requests. */
+  const observeKubeRequests = (batch: KubeGaugeValues['observations']): void => {
+    for (const [verb, code, seconds] of batch) kubeRequest.observe({ verb, code }, seconds);
+  };
   // Upstream's only metric, kept for existing dashboards.
   const serverRequests = new Counter({
     name: 'multus_server_request_total',
@@ -97,18 +121,9 @@ export function createMetrics(sources: GaugeSources) {
   gauge('multus_pool_queue_size', 'Plugin runs waiting for a delegate pool slot', () => sources.pool().queueSize);
   gauge('multus_pool_utilization', 'Delegate pool utilization (0..1, piscina estimate)', () => sources.pool().utilization);
 
-  const kube = sources.kube;
   if (kube !== undefined) {
-    // One worker round trip per scrape, shared by the three gauges below.
-    let pending: Promise<KubeGaugeValues> | undefined;
-    const read = (): Promise<KubeGaugeValues> => {
-      pending ??= kube().finally(() => {
-        pending = undefined;
-      });
-      return pending;
-    };
     const kubeGauge = (name: string, help: string, pick: (s: KubeGaugeValues) => number): void => {
-      new Gauge({ name, help, registers, async collect() { this.set(pick(await read())); } });
+      new Gauge({ name, help, registers, async collect() { this.set(pick(await readKube(kube))); } });
     };
     kubeGauge('multus_informer_connected', '1 when every informer watch is connected', (s) => (s.connected ? 1 : 0));
     kubeGauge('multus_informer_restarts', 'Informer restarts since start (errors and watchdog)', (s) => s.restarts);
@@ -118,7 +133,7 @@ export function createMetrics(sources: GaugeSources) {
     // Alert on time() > this − margin: a rotation that keeps failing shows here before requests fail.
     if (sources.nodeCertificate === true) kubeGauge('multus_client_certificate_expiration_timestamp_seconds', 'When the per-node client certificate in use expires (Unix time)', (s) => s.certificateExpirySeconds ?? 0);
   }
-  return { registry, cniRequest, delegate, poolWait, kubeRequest, serverRequests, deletesAbandoned, kubeWorkerRestarts };
+  return { registry, cniRequest, delegate, poolWait, observeKubeRequests, serverRequests, deletesAbandoned, kubeWorkerRestarts };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

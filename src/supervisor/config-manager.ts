@@ -64,7 +64,7 @@ export async function startConfigManager(opts: ConfigManagerOptions): Promise<Co
     await writeFileAtomic(path, content, 0o600);
     // A change of form (the master's version crossed 1.0.0) ends with one file, not two; the new
     // one is in place before the old goes, so a runtime always finds one.
-    if (path !== confPath) removeFile(confPath);
+    if (path !== confPath) await removeFile(confPath);
     confPath = path;
     lastWritten = content;
     log.info({ path }, 'wrote the multus CNI config');
@@ -124,10 +124,10 @@ export async function startConfigManager(opts: ConfigManagerOptions): Promise<Co
   if (readiness !== '') {
     watchers.push(
       watch(dirname(readiness), () => {
-        void pathExists(readiness).then((present) => {
+        void pathExists(readiness).then(async (present) => {
           if (present) return;
           log.error({ path: readiness }, 'readiness indicator file is gone: removing the multus CNI config and exiting');
-          removeFile(confPath);
+          await removeFile(confPath);
           opts.onReadinessLost();
         });
       }),
@@ -137,14 +137,13 @@ export async function startConfigManager(opts: ConfigManagerOptions): Promise<Co
     get confPath() {
       return confPath;
     },
-    stop() {
+    async stop() {
       clearTimeout(timer);
       for (const w of watchers) w.close();
       if (daemon.cleanupConfigOnExit === true) {
-        removeFile(confPath);
+        await removeFile(confPath);
         log.info({ path: confPath }, 'removed the multus CNI config (cleanupConfigOnExit)');
       }
-      return Promise.resolve();
     },
   };
 }

@@ -73,11 +73,11 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     supervisor: () => stats(),
     pool: () => pool.stats(),
     nodeCertificate: kubeOpts?.nodeCertificate !== undefined,
-    ...(kubeOpts === undefined ? {} : { kube: async () => (kube === undefined ? { connected: false, restarts: 0, podsCached: 0, nadsCached: 0, eventLoopLagP99Seconds: 0, certificateExpirySeconds: undefined } : kube.api.stats()) }),
+    ...(kubeOpts === undefined ? {} : { kube: async () => (kube === undefined ? { connected: false, restarts: 0, podsCached: 0, nadsCached: 0, eventLoopLagP99Seconds: 0, certificateExpirySeconds: undefined, observations: [] } : kube.api.stats()) }),
   });
   if (kubeOpts !== undefined) {
     const kubeLog = log.child({ component: 'kube' });
-    kube = await startKubeWorker(kubeOpts, (line) => kubeLog[line.level](line.fields, line.msg), (verb, code, seconds) => metrics.kubeRequest.observe({ verb, code }, seconds), { onRestart: () => metrics.kubeWorkerRestarts.inc() });
+    kube = await startKubeWorker(kubeOpts, (line) => kubeLog[line.level](line.fields, line.msg), metrics.observeKubeRequests, { onRestart: () => metrics.kubeWorkerRestarts.inc() });
   }
   const delegateLog = log.child({ component: 'delegate' });
   const supervisor = createSupervisor({

@@ -67,7 +67,7 @@ describe('delegate cache (upstream format)', () => {
     writeFileSync(join(dir, 'broken'), '[{"Bytes":');
     expect((loadDelegates(dir, 'broken')).kind).toBe('corrupt');
     expect((loadDelegates(dir, 'absent')).kind).toBe('missing');
-    removeDelegates(dir, 'absent');
+    await removeDelegates(dir, 'absent');
     expect(await listCachedContainers(dir)).toEqual(expect.arrayContaining(['c1', 'upstream1', 'broken']));
   });
 });

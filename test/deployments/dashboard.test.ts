@@ -13,7 +13,7 @@ describe('Grafana dashboard', () => {
     const metrics = createMetrics({
       supervisor: () => ({ actors: 0, inflight: 0, queued: 0, followUps: 0 }),
       pool: () => ({ threads: 1, queueSize: 0, utilization: 0 }),
-      kube: () => Promise.resolve({ connected: true, restarts: 0, podsCached: 0, nadsCached: 0, eventLoopLagP99Seconds: 0, certificateExpirySeconds: 0 }),
+      kube: () => Promise.resolve({ connected: true, restarts: 0, podsCached: 0, nadsCached: 0, eventLoopLagP99Seconds: 0, certificateExpirySeconds: 0, observations: [] }),
       nodeCertificate: true,
     });
     const exported = new Set((await metrics.registry.getMetricsAsJSON()).map((m) => m.name));
