@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { delegateIfname, type Delegate } from '../cni/delegate.js';
 import type { CniResult } from '../cni/result.js';
-import type { KubeAccess, PodInfo } from '../k8s/protocol.js';
+import type { KubeAccess, PodInfo, StatusPatchOutcome } from '../k8s/protocol.js';
 import { formatNetworkStatus, networkStatusesFor } from '../k8s/network-status.js';
 import { backoffDelay, type BackoffOptions } from '../util/backoff.js';
 
@@ -34,13 +34,18 @@ export async function publishPodNetworks(
   );
   const value = formatNetworkStatus(entries);
   const added = attached.map(({ d, i, result }) => `${delegateIfname(d, i, runtimeIfname)} [${(result.ips ?? []).map((ip) => ip.address).join(',')}] from ${d.name}`);
-  // recordEvent never rejects: a failed event is logged there.
-  await Promise.all([kube.recordEvent({ pod, type: 'Normal', reason: 'AddedInterface', message: `Add ${added.join('; ')}` }), patchWithRetry(pod, value, kube, log, retryLater, 0)]);
+  // One call for both writes (the kube worker's round trip); a failed event is logged there.
+  const outcome = await kube.publishNetworkStatus(pod, value, { pod, type: 'Normal', reason: 'AddedInterface', message: `Add ${added.join('; ')}` });
+  retryFailedPatch(outcome, pod, value, kube, log, retryLater, 0);
 }
 
-/** The patch, then up to RETRIES retries with backoff, each a job in the pod's mailbox (`retryLater`). */
+/** The patch again, for up to RETRIES retries with backoff, each a job in the pod's mailbox (`retryLater`). */
 async function patchWithRetry(pod: PodInfo, value: string, kube: KubeAccess, log: Logger, retryLater: ((delayMs: number, job: () => Promise<void>) => void) | undefined, attempt: number): Promise<void> {
-  const outcome = await kube.patchNetworkStatus(pod, value);
+  retryFailedPatch(await kube.patchNetworkStatus(pod, value), pod, value, kube, log, retryLater, attempt);
+}
+
+/** After attempt number `attempt` (0: the first) ended with `outcome`: log it, and retry later when that may help. */
+function retryFailedPatch(outcome: StatusPatchOutcome, pod: PodInfo, value: string, kube: KubeAccess, log: Logger, retryLater: ((delayMs: number, job: () => Promise<void>) => void) | undefined, attempt: number): void {
   if (outcome.ok) return;
   const fields = { pod: `${pod.namespace}/${pod.name}`, podUid: pod.uid, attempt: attempt + 1, reason: outcome.message };
   if (outcome.gone) {

@@ -160,6 +160,7 @@ function readOnly(kube: KubeReader): KubeAccess {
     draDevices: (pod) => kube.draDevices(pod),
     recordEvent: () => Promise.resolve(),
     patchNetworkStatus: () => Promise.reject(new Error('explain never writes to the API server')),
+    publishNetworkStatus: () => Promise.reject(new Error('explain never writes to the API server')),
   };
 }
 

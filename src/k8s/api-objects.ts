@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { ApiWrite } from './api-request.js';
-import type { NadInfo, NadLookup, PodEvent, PodInfo, PodLookup, StatusPatchOutcome } from './protocol.js';
+import type { KubeAccess, NadInfo, NadLookup, PodEvent, PodInfo, PodLookup, StatusPatchOutcome } from './protocol.js';
 
 export const NAD_GROUP = 'k8s.cni.cncf.io';
 export const NAD_PLURAL = 'network-attachment-definitions';
@@ -80,6 +80,12 @@ export function networkStatusWrite(pod: PodInfo, value: string): ApiWrite {
 /** The write that records an event about a pod. */
 export function podEventWrite(event: PodEvent, nodeName: string): ApiWrite {
   return { method: 'POST', path: `/api/v1/namespaces/${encodeURIComponent(event.pod.namespace)}/events`, body: podEventBody(event, nodeName) };
+}
+
+/** publishNetworkStatus for an implementation of the two writes: both at once, the patch's outcome. */
+export async function patchAndRecord(writer: Pick<KubeAccess, 'patchNetworkStatus' | 'recordEvent'>, pod: PodInfo, value: string, event: PodEvent): Promise<StatusPatchOutcome> {
+  const [outcome] = await Promise.all([writer.patchNetworkStatus(pod, value), writer.recordEvent(event)]);
+  return outcome;
 }
 
 /** A readable message for an API error: `{code, body}` (client-node's ApiException, or ours) with a Status JSON body. */

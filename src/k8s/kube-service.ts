@@ -1,7 +1,7 @@
 import { Watch, type KubeConfig, type KubernetesObject, type V1Pod } from '@kubernetes/client-node';
 import { createLoopDelayMonitor } from '../metrics/loop-delay.js';
 import { clientCertKubeConfig, createKubeClients, loadKubeConfig, setClientCertificate, type KubeClients } from './client.js';
-import { NAD_GROUP, NAD_PLURAL, errorText, httpCode, isStatic, lookupNad, lookupPod, nadInfo, networkStatusWrite, podEventWrite, podInfo, statusPatchOutcome, type NadObject } from './api-objects.js';
+import { NAD_GROUP, NAD_PLURAL, errorText, httpCode, isStatic, lookupNad, lookupPod, nadInfo, networkStatusWrite, patchAndRecord, podEventWrite, podInfo, statusPatchOutcome, type NadObject } from './api-objects.js';
 import { ResilientInformer } from './informer.js';
 import { NodeCertificateManager } from './node-certificate.js';
 import type { ApiObservations, DraDevice, DraLookup, KubeApi, KubeLog, KubeOptions, KubeStats, NadLookup, NadNamespaces, PodEvent, PodInfo, PodLookup, StatusPatchOutcome } from './protocol.js';
@@ -210,6 +210,10 @@ export class KubeService implements KubeApi {
       this.#log({ level: 'warn', msg: 'cannot record event', fields: { reason: event.reason, pod: `${event.pod.namespace}/${event.pod.name}`, err: errorText(err) } });
     }
   }
+  publishNetworkStatus(pod: PodInfo, value: string, event: PodEvent): Promise<StatusPatchOutcome> {
+    return patchAndRecord(this, pod, value, event);
+  }
+
 
   stats(): Promise<KubeStats> {
     const informers = [this.#pods, this.#nads].filter((i) => i !== undefined);

@@ -6,7 +6,7 @@ import { nodeEndpoint } from './comlink-node.js';
 import type { ApiObservations, DraLookup, KubeApi, KubeLog, KubeOptions, KubeStats, NadLookup, NadNamespaces, PodEvent, PodInfo, PodLookup, StatusPatchOutcome } from './protocol.js';
 
 /** What the actors and the metrics use of the kube worker, whichever worker is current. */
-export type KubeFacade = Pick<KubeApi, 'getPod' | 'getNad' | 'nadNamespaces' | 'draDevices' | 'patchNetworkStatus' | 'recordEvent' | 'stats'>;
+export type KubeFacade = Pick<KubeApi, 'getPod' | 'getNad' | 'nadNamespaces' | 'draDevices' | 'patchNetworkStatus' | 'recordEvent' | 'publishNetworkStatus' | 'stats'>;
 
 /** The main thread's handle on the supervised kube worker. */
 export interface KubeHandle {
@@ -175,6 +175,14 @@ export async function startKubeWorker(opts: KubeOptions, log: (line: KubeLog) =>
       call<void>(
         (a) => a.recordEvent(event),
         (why) => log({ level: 'warn', msg: 'cannot record event', fields: { reason: event.reason, pod: `${event.pod.namespace}/${event.pod.name}`, err: why } }),
+      ),
+    publishNetworkStatus: (pod, value, event) =>
+      call<StatusPatchOutcome>(
+        (a) => a.publishNetworkStatus(pod, value, event),
+        (why) => {
+          log({ level: 'warn', msg: 'cannot record event', fields: { reason: event.reason, pod: `${event.pod.namespace}/${event.pod.name}`, err: why } });
+          return { ok: false, gone: false, message: why };
+        },
       ),
     stats: () =>
       call<KubeStats>(

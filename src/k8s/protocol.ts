@@ -142,12 +142,14 @@ export interface KubeApi {
   patchNetworkStatus(pod: PodInfo, value: string): Promise<StatusPatchOutcome>;
   /** Record an event; failures are logged, never raised. */
   recordEvent(event: PodEvent): Promise<void>;
+  /** Both writes after an ADD at once, in one call: the patch (its outcome) and the event. */
+  publishNetworkStatus(pod: PodInfo, value: string, event: PodEvent): Promise<StatusPatchOutcome>;
   stats(): Promise<KubeStats>;
   stop(): Promise<void>;
 }
 
 /** What the actors use of the kube worker (a comlink remote, or a KubeService in tests). */
-export type KubeAccess = Pick<KubeApi, 'getPod' | 'getNad' | 'draDevices' | 'patchNetworkStatus' | 'recordEvent'>;
+export type KubeAccess = Pick<KubeApi, 'getPod' | 'getNad' | 'draDevices' | 'patchNetworkStatus' | 'recordEvent' | 'publishNetworkStatus'>;
 
 /** What `multus-daemon explain` reads; it has no way to write. */
 export type KubeReader = Pick<KubeApi, 'getPod' | 'getNad' | 'draDevices' | 'nadNamespaces'>;

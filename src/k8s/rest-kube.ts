@@ -1,7 +1,7 @@
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { apiRequest, type ApiWrite } from './api-request.js';
-import { NAD_GROUP, NAD_PLURAL, errorText, lookupNad, lookupPod, networkStatusWrite, podEventWrite, statusPatchOutcome, type NadObject, type PodObject } from './api-objects.js';
+import { NAD_GROUP, NAD_PLURAL, errorText, lookupNad, lookupPod, networkStatusWrite, patchAndRecord, podEventWrite, statusPatchOutcome, type NadObject, type PodObject } from './api-objects.js';
 import type { DraLookup, KubeAccess, KubeLog, NadLookup, PodEvent, PodInfo, PodLookup, StatusPatchOutcome } from './protocol.js';
 import type { RestCredentials } from './simple-kubeconfig.js';
 
@@ -73,6 +73,10 @@ export class RestKube implements KubeAccess {
       this.#log({ level: 'warn', msg: 'cannot record event', fields: { reason: event.reason, pod: `${event.pod.namespace}/${event.pod.name}`, err: errorText(err) } });
     }
   }
+  publishNetworkStatus(pod: PodInfo, value: string, event: PodEvent): Promise<StatusPatchOutcome> {
+    return patchAndRecord(this, pod, value, event);
+  }
+
 
   /** Close the connection, and client-node if DRA loaded it (the process exits right after). */
   async stop(): Promise<void> {

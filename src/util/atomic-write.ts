@@ -13,6 +13,9 @@ import { dirname, join } from 'node:path';
 
 const TMP_MARK = '.tmp-';
 const TMP_NAME = /\.tmp-[0-9a-f]{12}$/;
+/** Temp names: this process's random prefix and a counter (no random bytes drawn per write). */
+const TMP_PREFIX = randomBytes(3).toString('hex');
+let tmpCount = 0;
 
 /** How writeFileAtomic writes. */
 export interface AtomicWriteOptions {
@@ -35,7 +38,8 @@ export interface AtomicWriteOptions {
  */
 export async function writeFileAtomic(path: string, data: string | Uint8Array, mode: number, { dirMode = 0o700, durable = true, replace = true }: AtomicWriteOptions = {}): Promise<void> {
   const dir = dirname(path);
-  const tmp = `${path}${TMP_MARK}${randomBytes(6).toString('hex')}`;
+  tmpCount = (tmpCount + 1) % 0x1000000;
+  const tmp = `${path}${TMP_MARK}${TMP_PREFIX}${tmpCount.toString(16).padStart(6, '0')}`;
   const fd = openCreating(tmp, mode, dirMode);
   try {
     writeFileSync(fd, data);

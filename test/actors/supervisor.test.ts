@@ -6,7 +6,8 @@ import type { OperationContext } from '../../src/actors/pod-operations.js';
 import type { Runner } from '../../src/cni/runner.js';
 import { readMultusConf } from '../../src/config/multus-conf.js';
 import { CniError } from '../../src/errors.js';
-import type { KubeAccess, PodInfo, StatusPatchOutcome } from '../../src/k8s/protocol.js';
+import type { KubeAccess, PodEvent, PodInfo, StatusPatchOutcome } from '../../src/k8s/protocol.js';
+import { patchAndRecord } from '../../src/k8s/api-objects.js';
 import type { CniRequest } from '../../src/server/request.js';
 import { createSupervisor, type SupervisorOptions } from '../../src/supervisor/supervisor.js';
 import { until } from '../helpers/wait.js';
@@ -79,6 +80,7 @@ function recordingKube(answer: (nth: number) => Promise<StatusPatchOutcome>): { 
       patches.push(value);
       return answer(patches.length);
     },
+    publishNetworkStatus: (pod: PodInfo, value: string, event: PodEvent) => patchAndRecord(kube, pod, value, event),
   } as unknown as KubeAccess;
   return { kube, patches };
 }

@@ -190,6 +190,8 @@ function clientCertificateOf(req: IncomingMessage): ClientCertificateIdentity | 
 export class FakeApiServer {
   /** Adjustable faults; applied to API requests only. */
   readonly faults: Faults = { latencyMs: 0 };
+  /** The bearer token accepted (a rotation: set another one). */
+  acceptedToken = TEST_TOKEN;
 
   private readonly server: Server;
   private readonly store: ObjectStore;
@@ -466,7 +468,7 @@ export class FakeApiServer {
       const latencyMs = this.faults.latencyMs + (this.faults.slow?.match(faultRequest) === true ? this.faults.slow.ms : 0);
       if (latencyMs > 0) await delay(latencyMs, undefined, { signal: this.closing.signal });
       if (raw === undefined) throw new ApiError(413, 'the request entity is too large', 'RequestEntityTooLarge');
-      if (authorization !== undefined && authorization !== `Bearer ${TEST_TOKEN}`) throw new ApiError(401, 'Unauthorized', 'Unauthorized');
+      if (authorization !== undefined && authorization !== `Bearer ${this.acceptedToken}`) throw new ApiError(401, 'Unauthorized', 'Unauthorized');
       if (certificate === 'invalid') throw new ApiError(401, 'Unauthorized', 'Unauthorized');
       const fault = this.takeFault(faultRequest);
       if (fault !== undefined) {
