@@ -179,13 +179,13 @@ async function targetPod(target: ExplainTarget, req: CniRequest, kube: KubeAcces
 }
 
 /** Where the runner would find each plugin of a delegate, and what it would pass it. */
-async function pluginsOf(d: Delegate, capabilityArgs: Record<string, unknown>, binDirs: readonly string[], chrootDir: string): Promise<{ plugins: ExplainedPlugin[]; errors: Finding[] }> {
+function pluginsOf(d: Delegate, capabilityArgs: Record<string, unknown>, binDirs: readonly string[], chrootDir: string): { plugins: ExplainedPlugin[]; errors: Finding[] } {
   const plugins: ExplainedPlugin[] = [];
   const errors: Finding[] = [];
   for (const plugin of d.net.plugins) {
     const shown: ExplainedPlugin = { type: plugin.type };
     try {
-      shown.binary = await findPlugin(plugin.type, binDirs, chrootDir);
+      shown.binary = findPlugin(plugin.type, binDirs, chrootDir);
     } catch (err) {
       const e = err instanceof PluginLookupError ? new CniError(err.body.code, err.body.msg, err.body.details) : asCniError(err);
       errors.push({ ...findingOf(e), message: `network "${d.name}": ${e.message}` });
@@ -240,7 +240,7 @@ export async function explainPod(target: ExplainTarget, deps: ExplainDeps): Prom
   for (const [i, d] of delegates.entries()) {
     const a = attachmentOf(req, d, i, deps.deviceInfoDir);
     ifnames.push(a.ifname);
-    const { plugins, errors } = await pluginsOf(d, a.capabilityArgs, binDirs, deps.chrootDir);
+    const { plugins, errors } = pluginsOf(d, a.capabilityArgs, binDirs, deps.chrootDir);
     report.errors.push(...errors);
     const row: ExplainedAttachment = { ifname: a.ifname, network: d.name, source: d.source ?? '', master: d.master, auxiliary: d.auxiliary === true, plugins, capabilityArgs: a.capabilityArgs, cniArgs: formatCniArgs(a.cniArgs) };
     if (d.resourceName !== undefined) row.resourceName = d.resourceName;
