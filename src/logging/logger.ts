@@ -1,8 +1,5 @@
 import { pino, type DestinationStream, type Logger } from 'pino';
-
-/** Upstream's level names mapped to pino's; pino's own names are accepted as they are. */
-const UPSTREAM_LEVELS: Record<string, string> = { debug: 'debug', verbose: 'info', error: 'error', panic: 'fatal' };
-const PINO_LEVELS = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']);
+import { pinoLevel } from './levels.js';
 
 /**
  * Paths never written to a log: kubeconfigs, tokens and anything that could hold a raw CNI
@@ -16,16 +13,6 @@ export interface LoggerOptions {
   file: string;
   /** Also log to stderr. With no file, logs always go to stderr. */
   toStderr: boolean;
-}
-
-/** Map a configured level to pino's, refusing unknown names with the accepted ones listed. */
-export function pinoLevel(level: string): string {
-  const lower = level.toLowerCase();
-  const mapped = UPSTREAM_LEVELS[lower] ?? (PINO_LEVELS.has(lower) ? lower : undefined);
-  if (mapped === undefined) {
-    throw new TypeError(`logLevel ${JSON.stringify(level)} is not one of debug, verbose, error, panic (or a pino level)`);
-  }
-  return mapped;
 }
 
 /** The daemon's root logger. Synchronous destinations: the last lines survive a crash. */

@@ -16,7 +16,7 @@ import { CNI_ERR, CniError, toCniErrorBody } from '../errors.js';
 import type { KubeService } from '../k8s/kube-service.js';
 import type { KubeAccess, KubeLog } from '../k8s/protocol.js';
 import type { RestCredentials } from '../k8s/simple-kubeconfig.js';
-import { createLogger } from '../logging/logger.js';
+import { silentLogger, writesNothing } from '../logging/silent-logger.js';
 import { cniRequestFrom, parseStdinConfig, type CniRequest } from '../server/request.js';
 
 async function readStdin(): Promise<string> {
@@ -25,9 +25,12 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-/** The config's logging keys; upstream's thin plugin logs nothing below `panic` unless asked. */
-function loggerFor(conf: JsonObject): Logger {
-  return createLogger({ level: stringOr(conf, 'logLevel', 'panic'), file: stringOr(conf, 'logFile', ''), toStderr: conf.logToStderr === true });
+/** The config's logging keys; upstream's thin plugin logs nothing below `panic` unless asked (and then pino is not loaded). */
+async function loggerFor(conf: JsonObject): Promise<Logger> {
+  const level = stringOr(conf, 'logLevel', 'panic');
+  if (writesNothing(level)) return silentLogger;
+  const { createLogger } = await import('../logging/logger.js');
+  return createLogger({ level, file: stringOr(conf, 'logFile', ''), toStderr: conf.logToStderr === true });
 }
 
 /** What a thin ADD uses of Kubernetes, and closing it before the process exits. */
@@ -90,7 +93,7 @@ async function handle(stdinText: string): Promise<{ stdout: string; code: number
     const stdin = parseStdinConfig(stdinText);
     if (typeof stdin.cniVersion === 'string') version = stdin.cniVersion;
     req = cniRequestFrom(process.env, stdin, {});
-    log = loggerFor(stdin);
+    log = await loggerFor(stdin);
     const tunables = parseTunables();
     kube = await kubeFor(req, log, tunables.apiTimeoutMs);
     const ctx: OperationContext = {

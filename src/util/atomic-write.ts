@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { closeSync, fchmodSync, fsync, linkSync, mkdirSync, openSync, renameSync, unlink, unlinkSync, writeFileSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -13,8 +12,11 @@ import { dirname, join } from 'node:path';
 
 const TMP_MARK = '.tmp-';
 const TMP_NAME = /\.tmp-[0-9a-f]{12}$/;
-/** Temp names: this process's random prefix and a counter (no random bytes drawn per write). */
-const TMP_PREFIX = randomBytes(3).toString('hex');
+/**
+ * Temp names: this process's pid and a counter, unique among the processes writing at the same
+ * time (the daemon, thin plugins), with no crypto module to load for them.
+ */
+const TMP_PREFIX = (process.pid % 0x1000000).toString(16).padStart(6, '0');
 let tmpCount = 0;
 
 /** How writeFileAtomic writes. */
