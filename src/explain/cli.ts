@@ -1,5 +1,4 @@
 import { readFile } from 'node:fs/promises';
-import { request } from 'node:http';
 import { join } from 'node:path';
 import { DEFAULT_DAEMON_CONFIG_PATH, loadDaemonConfig } from '../config/daemon-config.js';
 import { parseTunables } from '../config/env.js';
@@ -59,7 +58,8 @@ function parseExplainCli(argv: readonly string[]): ExplainCli {
 function askDaemon(socketDir: string, cli: ExplainCli, manifest: string | undefined): Promise<ExplainReport> {
   const path = cli.pod === undefined ? '/explain' : `/explain?namespace=${encodeURIComponent(cli.pod.namespace)}&name=${encodeURIComponent(cli.pod.name)}`;
   return new Promise((resolve, reject) => {
-    const req = request({ socketPath: join(socketDir, SOCKET_NAME), path, method: manifest === undefined ? 'GET' : 'POST' }, (res) => {
+    // node:http not imported: see src/k8s/api-request.ts.
+    const req = process.getBuiltinModule('node:http').request({ socketPath: join(socketDir, SOCKET_NAME), path, method: manifest === undefined ? 'GET' : 'POST' }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {

@@ -1,4 +1,4 @@
-import { Agent as HttpAgent } from 'node:http';
+import type { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent, type AgentOptions, type RequestOptions } from 'node:https';
 import { ApiError, apiRequest, type ApiWrite } from './api-request.js';
 import { CertificatesV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, Observable, type ConfigurationOptions, type ObservableMiddleware, type User } from '@kubernetes/client-node';
@@ -88,7 +88,8 @@ export interface KubeClients {
 async function createAgent(kc: KubeConfig): Promise<HttpAgent | HttpsAgent> {
   const server = kc.getCurrentCluster()?.server ?? '';
   const agentOptions: AgentOptions = { keepAlive: true, maxSockets: 16 };
-  if (!server.startsWith('https:')) return new HttpAgent(agentOptions);
+  // node:http not imported: see api-request.ts.
+  if (!server.startsWith('https:')) return new (process.getBuiltinModule('node:http').Agent)(agentOptions);
   const tls: AgentOptions = {};
   await kc.applyToHTTPSOptions(tls);
   return new HttpsAgent({ ...tls, ...agentOptions });

@@ -1,4 +1,4 @@
-import { Agent as HttpAgent } from 'node:http';
+import type { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { apiRequest, type ApiWrite } from './api-request.js';
 import { NAD_GROUP, NAD_PLURAL, errorText, lookupNad, lookupPod, networkStatusWrite, patchAndRecord, podEventWrite, statusPatchOutcome, type NadObject, type PodObject } from './api-objects.js';
@@ -32,7 +32,7 @@ export class RestKube implements KubeAccess {
     const tls = creds.server.protocol === 'https:';
     this.#agent = tls
       ? new HttpsAgent({ keepAlive: true, rejectUnauthorized: !creds.insecure, ...(creds.ca === undefined ? {} : { ca: creds.ca }), ...(creds.cert === undefined ? {} : { cert: creds.cert }), ...(creds.key === undefined ? {} : { key: creds.key }) })
-      : new HttpAgent({ keepAlive: true });
+      : new (process.getBuiltinModule('node:http').Agent)({ keepAlive: true }); // not imported: see api-request.ts
   }
 
   #headers(): Record<string, string> {

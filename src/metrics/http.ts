@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { Registry } from 'prom-client';
 import { serveProfiling } from './profiling.js';
 
@@ -8,7 +8,8 @@ import { serveProfiling } from './profiling.js';
  * and with `pprof` (upstream's `enablePprof`) the profiling endpoints of profiling.ts.
  */
 export async function startMetricsServer(registry: Registry, port: number, host: string, ready: () => boolean, pprof: boolean): Promise<Server> {
-  const server = createServer((req, res) => {
+  // node:http not imported: see src/k8s/api-request.ts.
+  const server = process.getBuiltinModule('node:http').createServer((req, res) => {
     const path = (req.url ?? '').split('?')[0];
     if (req.method !== 'GET') {
       res.writeHead(405).end();
