@@ -14,10 +14,13 @@ const TMP_MARK = '.tmp-';
 const TMP_NAME = /\.tmp-[0-9a-f]{12}$/;
 /**
  * Temp names: this process's pid and a counter, unique among the processes writing at the same
- * time (the daemon, thin plugins), with no crypto module to load for them.
+ * time (the daemon, thin plugins), with no crypto module to load for them. A name a crashed
+ * process with the same pid left behind is skipped (see openTemp).
  */
 const TMP_PREFIX = (process.pid % 0x1000000).toString(16).padStart(6, '0');
 let tmpCount = 0;
+/** Names tried before giving up: only leftovers of crashed processes with this pid collide. */
+const MAX_TMP_ATTEMPTS = 64;
 
 /** How writeFileAtomic writes. */
 export interface AtomicWriteOptions {
@@ -40,9 +43,7 @@ export interface AtomicWriteOptions {
  */
 export async function writeFileAtomic(path: string, data: string | Uint8Array, mode: number, { dirMode = 0o700, durable = true, replace = true }: AtomicWriteOptions = {}): Promise<void> {
   const dir = dirname(path);
-  tmpCount = (tmpCount + 1) % 0x1000000;
-  const tmp = `${path}${TMP_MARK}${TMP_PREFIX}${tmpCount.toString(16).padStart(6, '0')}`;
-  const fd = openCreating(tmp, mode, dirMode);
+  const { fd, tmp } = openTemp(path, mode, dirMode);
   try {
     writeFileSync(fd, data);
     // Exactly `mode`, whatever the umask (an installed binary must be 0755).
@@ -66,6 +67,20 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, m
     throw err;
   }
   if (durable) await syncDirectory(dir);
+}
+
+/** A new temp file beside `path`, created: its descriptor and name. */
+function openTemp(path: string, mode: number, dirMode: number): { fd: number; tmp: string } {
+  for (let attempt = 1; ; attempt++) {
+    tmpCount = (tmpCount + 1) % 0x1000000;
+    const tmp = `${path}${TMP_MARK}${TMP_PREFIX}${tmpCount.toString(16).padStart(6, '0')}`;
+    try {
+      return { fd: openCreating(tmp, mode, dirMode), tmp };
+    } catch (err) {
+      // Left by a crashed process that had this pid: take the next name.
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt >= MAX_TMP_ATTEMPTS) throw err;
+    }
+  }
 }
 
 /** Create `file` (it must not exist), and its directory first when that is missing. */

@@ -26,4 +26,16 @@ describe('writeFileAtomic', () => {
     expect(readFileSync(join(dir, 'other.json'), 'utf8')).toBe('ours');
     expect(await removeStaleTempFiles(dir)).toBe(0);
   });
+
+  it('skips temp names a crashed process with the same pid left behind, and the startup sweep removes those', async () => {
+    const sub = join(dir, 'crashed');
+    await writeFileAtomic(join(sub, 'cache'), 'first', 0o600);
+    // Every name this process has used or will use next, up to its 32nd write, is taken.
+    const prefix = (process.pid % 0x1000000).toString(16).padStart(6, '0');
+    for (let n = 0; n < 32; n++) writeFileSync(join(sub, `cache.tmp-${prefix}${n.toString(16).padStart(6, '0')}`), 'stale');
+    await writeFileAtomic(join(sub, 'cache'), 'second', 0o600);
+    expect(readFileSync(join(sub, 'cache'), 'utf8')).toBe('second');
+    expect(await removeStaleTempFiles(sub)).toBe(32);
+    expect(readdirSync(sub)).toEqual(['cache']);
+  });
 });
