@@ -114,7 +114,14 @@ export async function createKubeClients(kc: KubeConfig, timeoutMs: number): Prom
   let agent = await createAgent(kc);
   let auth: { headers: Promise<Record<string, string>>; until: number } | undefined;
   const headers = (): Promise<Record<string, string>> => {
-    if (auth === undefined || performance.now() > auth.until) auth = { headers: authHeaders(kc), until: performance.now() + AUTH_REUSE_MS };
+    if (auth === undefined || performance.now() > auth.until) {
+      const made = { headers: authHeaders(kc), until: performance.now() + AUTH_REUSE_MS };
+      // Credentials that could not be had (an exec plugin failing) are asked for again next time.
+      made.headers.catch(() => {
+        if (auth === made) auth = undefined;
+      });
+      auth = made;
+    }
     return auth.headers;
   };
   const retiring = new Map<NodeJS.Timeout, HttpAgent | HttpsAgent>();

@@ -210,10 +210,10 @@ export class KubeService implements KubeApi {
       this.#log({ level: 'warn', msg: 'cannot record event', fields: { reason: event.reason, pod: `${event.pod.namespace}/${event.pod.name}`, err: errorText(err) } });
     }
   }
+
   publishNetworkStatus(pod: PodInfo, value: string, event: PodEvent): Promise<StatusPatchOutcome> {
     return patchAndRecord(this, pod, value, event);
   }
-
 
   stats(): Promise<KubeStats> {
     const informers = [this.#pods, this.#nads].filter((i) => i !== undefined);

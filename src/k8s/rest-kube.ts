@@ -73,10 +73,10 @@ export class RestKube implements KubeAccess {
       this.#log({ level: 'warn', msg: 'cannot record event', fields: { reason: event.reason, pod: `${event.pod.namespace}/${event.pod.name}`, err: errorText(err) } });
     }
   }
+
   publishNetworkStatus(pod: PodInfo, value: string, event: PodEvent): Promise<StatusPatchOutcome> {
     return patchAndRecord(this, pod, value, event);
   }
-
 
   /** Close the connection, and client-node if DRA loaded it (the process exits right after). */
   async stop(): Promise<void> {
