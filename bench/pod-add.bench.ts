@@ -43,6 +43,11 @@ export interface PodAddFigures {
   daemonCpuPerPodMs: number;
   /** The floor's plugins, ADD + DEL, ms per pod: `cpuPerPodMs.plugins` minus this is what starting them cost Multus. */
   floorPluginCpuPerPodMs: number;
+  /**
+   * daemonCpuPerPodMs ÷ floorPluginCpuPerPodMs: the machine's speed varies from run to run (by a
+   * third here), and this ratio much less, so runs on different days compare by it.
+   */
+  daemonCpuPerFloorPluginCpu: number;
 }
 
 /** One delegate as the floor runs it: its config and interface name. */
@@ -86,7 +91,7 @@ function table(figures: readonly PodAddFigures[]): Table {
   const three = (s: Summary): string => `${fixed(s.p50, 1)}/${fixed(s.p90, 1)}/${fixed(s.p99, 1)}`;
   return {
     title: 'single pod, sequential: latency ms p50/p90/p99; overhead = Multus p50 − floor p50',
-    columns: ['extra nets', 'floor ADD', 'ADD', 'ADD overhead', 'ADD ×floor', 'floor DEL', 'DEL', 'DEL overhead', 'API r/w per pod', 'daemon CPU ms/pod', 'main/kube/pool/V8+libuv', 'plugins CPU (floor)', 'n'],
+    columns: ['extra nets', 'floor ADD', 'ADD', 'ADD overhead', 'ADD ×floor', 'floor DEL', 'DEL', 'DEL overhead', 'API r/w per pod', 'daemon CPU ms/pod', '÷floor plugins', 'main/kube/pool/V8+libuv', 'plugins CPU (floor)', 'n'],
     rows: figures.map((f) => [
       String(f.extraNetworks),
       three(f.floorAdd),
@@ -98,6 +103,7 @@ function table(figures: readonly PodAddFigures[]): Table {
       `+${fixed(f.delOverheadP50Ms)}`,
       `${fixed(f.apiReadsPerPod)}/${fixed(f.apiWritesPerPod)}`,
       fixed(f.daemonCpuPerPodMs, 1),
+      fixed(f.daemonCpuPerFloorPluginCpu, 2),
       [f.cpuPerPodMs.main, f.cpuPerPodMs.kube, f.cpuPerPodMs.pool, f.cpuPerPodMs.runtime].map((ms) => fixed(ms, 1)).join('/'),
       `${fixed(f.cpuPerPodMs.plugins, 1)} (${fixed(f.floorPluginCpuPerPodMs, 1)})`,
       String(f.add.n),
@@ -199,6 +205,7 @@ export async function benchPodAdd(host: TestHost): Promise<ScopeOutput> {
       cpuPerPodMs: { main: s.cpu.main / n1, kube: s.cpu.kube / n1, pool: s.cpu.pool / n1, runtime: s.cpu.runtime / n1, plugins: s.cpu.plugins / n1 },
       daemonCpuPerPodMs: daemonCpu(s.cpu) / n1,
       floorPluginCpuPerPodMs: s.floorCpu / n1,
+      daemonCpuPerFloorPluginCpu: s.floorCpu > 0 ? daemonCpu(s.cpu) / s.floorCpu : 0,
     };
   });
   return { figures: { iterations, variants: figures }, tables: [table(figures)] };
