@@ -32,7 +32,7 @@ export function churnLatencyTable(title: string, levels: readonly ChurnLevel[]):
 export function churnDaemonTable(title: string, levels: readonly ChurnLevel[]): Table {
   return {
     title,
-    columns: ['conc', 'API reads/pod', 'API writes/pod', 'RSS peak MiB', 'RSS after MiB', 'main lag p99 ms', 'kube lag p99 ms', 'ADD mean runtime/daemon/plugin ms', 'pool wait ms', 'API call ms', 'bench lag p99 ms'],
+    columns: ['conc', 'API reads/pod', 'API writes/pod', 'RSS peak MiB', 'RSS after MiB', 'main lag p99 ms', 'kube lag p99 ms', 'ADD mean runtime/daemon/plugin ms', 'pool wait ms', 'API call ms', 'bench lag p99 ms', 'daemon CPU ms/pod'],
     rows: levels.map((l) => [
       String(l.concurrency),
       fixed(l.apiPerPod.reads),
@@ -45,6 +45,7 @@ export function churnDaemonTable(title: string, levels: readonly ChurnLevel[]): 
       fixed(l.poolWaitMeanMs, 1),
       fixed(l.apiMeanMs, 1),
       fixed(l.benchLagP99Ms, 1),
+      fixed(l.daemonCpuPerPodMs, 1),
     ]),
   };
 }

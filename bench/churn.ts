@@ -7,6 +7,7 @@ import type { BenchCluster } from './bench-cluster.js';
 import { runConcurrently } from './concurrency.js';
 import { CNI_REQUEST, DELEGATE, K8S_REQUEST, KUBE_LAG_P99, MAIN_LAG_P99, metric, POOL_WAIT, scrapeMetrics, windowMean } from './metrics.js';
 import { readMemory } from '../test/helpers/proc.js';
+import { cpuSpent, daemonCpu, readThreadCpu } from './thread-cpu.js';
 import { mean, summarize, type Summary } from './stats.js';
 
 /** The namespace of every pod the churn benches create. */
@@ -101,6 +102,11 @@ export interface ChurnLevel {
    * runtime side itself was late.
    */
   benchLagP99Ms: number;
+  /**
+   * The daemon's own CPU per pod over the Multus side (every thread, plugins excluded; ADD, DEL
+   * and the writes after them), ms: what each change costs, next to the throughput it allows.
+   */
+  daemonCpuPerPodMs: number | undefined;
 }
 
 function side(adds: number[], dels: number[], pods: number, wallMs: number): ChurnSide {
@@ -168,11 +174,13 @@ export async function measureChurnLevel(opts: ChurnLevelOptions): Promise<ChurnL
     await api.resetRequests();
     const benchLag = monitorEventLoopDelay({ resolution: 10 });
     benchLag.enable();
+    const cpuBefore = pid === undefined ? undefined : readThreadCpu(pid);
     const multus = await runMultus(opts, pods);
     benchLag.disable();
     const after = await scrapeMetrics(metricsPort);
     const memory = readMemory(pid);
     await delay(100); // events posted after the last ADD
+    const cpu = pid === undefined || cpuBefore === undefined ? undefined : cpuSpent(cpuBefore, readThreadCpu(pid));
     const requests = await api.countRequests();
     const per = (n: number): number => n / Math.max(1, multus.pods);
     return {
@@ -193,6 +201,7 @@ export async function measureChurnLevel(opts: ChurnLevelOptions): Promise<ChurnL
       poolWaitMeanMs: seconds(windowMean(before, after, POOL_WAIT)),
       apiMeanMs: seconds(windowMean(before, after, K8S_REQUEST)),
       benchLagP99Ms: benchLag.percentile(99) / 1e6,
+      daemonCpuPerPodMs: cpu === undefined ? undefined : per(daemonCpu(cpu)),
     };
   } finally {
     await api.deletePods(NAMESPACE, names);
