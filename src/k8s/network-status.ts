@@ -12,9 +12,6 @@ import { isDefaultRoute } from '../cni/routes.js';
 /** The status annotation written on the pod after a successful ADD. */
 export const NETWORK_STATUS_ANNOTATION = 'k8s.v1.cni.cncf.io/network-status';
 
-/** The `dns` map of a status entry (keys written in this order, empty ones omitted). */
-export type NetworkStatusDns = CniDns;
-
 /** One element of the status annotation (upstream `NetworkStatus`). */
 export interface NetworkStatus {
   /** `<ns>/<nad>` for annotation networks, the CNI config name for the cluster network. */
@@ -26,7 +23,8 @@ export interface NetworkStatus {
   mtu?: number;
   /** Only ever `true`; false is expressed by omission (upstream omitempty). */
   default?: boolean;
-  dns: NetworkStatusDns;
+  /** Keys in libcni's order, empty ones omitted (copyDns). */
+  dns: CniDns;
   'device-info'?: Record<string, unknown>;
   /** Gateways of the result's default routes (upstream key; the spec calls it default-route). */
   gateway?: string[];

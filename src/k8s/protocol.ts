@@ -107,12 +107,10 @@ export interface KubeStats {
   observations: ApiObservations;
 }
 
-/** One finished API request: verb, HTTP code ('2xx' on success, 'none' without an answer), seconds. */
-export type ApiRequestObserver = (verb: string, code: string, seconds: number) => void;
-
 /**
- * Finished API requests as the worker hands them to the main thread's histogram: in batches, at
- * most one message a second (a comlink call per request was a message and its reply each way).
+ * Finished API requests (verb, HTTP code: '2xx' on success, 'none' without an answer; seconds) as
+ * the worker hands them to the main thread's histogram: in batches, at most one message a second
+ * (a comlink call per request was a message and its reply each way).
  */
 export type ApiObservations = Array<[verb: string, code: string, seconds: number]>;
 

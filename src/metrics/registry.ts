@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { ApiObservations } from '../k8s/protocol.js';
 import { createLoopDelayMonitor } from './loop-delay.js';
 
 /**
@@ -19,7 +20,7 @@ export interface KubeGaugeValues {
   eventLoopLagP99Seconds: number;
   certificateExpirySeconds: number | undefined;
   /** API requests the worker has not sent in a batch yet (see observeKubeRequests). */
-  observations: Array<[verb: string, code: string, seconds: number]>;
+  observations: ApiObservations;
 }
 
 /** Live values read at scrape time. */
@@ -83,7 +84,7 @@ export function createMetrics(sources: GaugeSources) {
     },
   });
   /** The kube worker's batches of finished API requests. */
-  const observeKubeRequests = (batch: KubeGaugeValues['observations']): void => {
+  const observeKubeRequests = (batch: ApiObservations): void => {
     for (const [verb, code, seconds] of batch) kubeRequest.observe({ verb, code }, seconds);
   };
   // Upstream's only metric, kept for existing dashboards.

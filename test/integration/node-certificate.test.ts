@@ -37,6 +37,17 @@ async function cluster() {
   return { host, ca, api, perNodeCertificate };
 }
 
+/** The cluster with a CSR signer, and a daemon started on a per-node certificate of `certDuration` (`beforeStart` prepares the API server first). */
+async function signedDaemon(certDuration: string, beforeStart: (api: FakeApiServer) => void = () => undefined) {
+  const bed = await cluster();
+  const signer = startCsrSigner(bed.api, bed.ca);
+  cleanups.push(() => signer.stop());
+  beforeStart(bed.api);
+  const daemon = await startTestDaemon(bed.host.dir, { perNodeCertificate: bed.perNodeCertificate(certDuration) }, { MULTUS_NODE_NAME: NODE, MULTUS_API_TIMEOUT_MS: '2000' });
+  cleanups.push(() => daemon.stop());
+  return { ...bed, signer, daemon };
+}
+
 /** Run the daemon until it exits (a startup failure); its exit code and stderr. */
 function runToExit(dir: string, config: Record<string, unknown>, env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
   const configPath = join(dir, 'daemon-config.json');
@@ -52,11 +63,7 @@ const byDaemon = (requests: RecordedRequest[]): RecordedRequest[] => requests.fi
 
 describe('per-node certificate (daemon)', () => {
   it('authenticates every daemon request as system:multus:<node>, and moves to the renewed certificate', async () => {
-    const { host, api, ca, perNodeCertificate } = await cluster();
-    const signer = startCsrSigner(api, ca);
-    cleanups.push(() => signer.stop());
-    const daemon = await startTestDaemon(host.dir, { perNodeCertificate: perNodeCertificate('4s') }, { MULTUS_NODE_NAME: NODE, MULTUS_API_TIMEOUT_MS: '2000' });
-    cleanups.push(() => daemon.stop());
+    const { api, signer, daemon } = await signedDaemon('4s');
     // A pod ADD: the informers' list+watch, then the status patch and the event, all as the node.
     const uid = (api.createPod({ metadata: { namespace: 'default', name: 'web' }, spec: { nodeName: NODE, containers: [{ name: 'c', image: 'pause' }] } }) as { metadata: { uid: string } }).metadata.uid;
     const conf = join(daemon.confDir, 'cluster.conf');
@@ -98,11 +105,7 @@ describe('per-node certificate (daemon)', () => {
   });
 
   it('a cluster CA that changes (upstream #1478): the untrusted renewal reloads the bootstrap kubeconfig from disk, the next certificate is issued, the clients trust the new CA', async () => {
-    const { host, api, ca, perNodeCertificate } = await cluster();
-    const signer = startCsrSigner(api, ca);
-    cleanups.push(() => signer.stop());
-    const daemon = await startTestDaemon(host.dir, { perNodeCertificate: perNodeCertificate('4s') }, { MULTUS_NODE_NAME: NODE, MULTUS_API_TIMEOUT_MS: '2000' });
-    cleanups.push(() => daemon.stop());
+    const { api, ca, perNodeCertificate, daemon } = await signedDaemon('4s');
     // The API server now serves a certificate of another CA, which the bootstrap kubeconfig on
     // disk carries; the daemon's copy in memory is the old one.
     const next = new TestCa();
@@ -118,12 +121,7 @@ describe('per-node certificate (daemon)', () => {
   });
 
   it('waits for an API server that fails the CSR creation for a moment (503), as upstream #1483 retries transient errors', async () => {
-    const { host, api, ca, perNodeCertificate } = await cluster();
-    const signer = startCsrSigner(api, ca);
-    cleanups.push(() => signer.stop());
-    api.failNext(2, 503, (r) => r.resource === 'certificatesigningrequests' && r.verb === 'create');
-    const daemon = await startTestDaemon(host.dir, { perNodeCertificate: perNodeCertificate('1h') }, { MULTUS_NODE_NAME: NODE, MULTUS_API_TIMEOUT_MS: '2000' });
-    cleanups.push(() => daemon.stop());
+    const { api, signer } = await signedDaemon('1h', (server) => server.failNext(2, 503, (r) => r.resource === 'certificatesigningrequests' && r.verb === 'create'));
     const creates = api.requests().filter((r) => r.resource === 'certificatesigningrequests' && r.verb === 'create');
     expect(creates.map((r) => r.status)).toEqual([503, 503, 201]);
     expect(signer.signed).toHaveLength(1);
