@@ -5,7 +5,7 @@
  *   node --import tsx bench/profile-summary.ts <dir> [pods]
  *
  * For each profile: its sampled time, then the time by the nearest frame of our own code
- * (`dist/<dir>/<file>`, or the bundle's module) above each sample, so a library's or Node's
+ * (`dist/<dir>/<file>`) above each sample, so a library's or Node's
  * time is charged to the module of ours that called it, and the self time by library
  * (client-node, pino, piscina, comlink, Node's fs, net and streams...). With `pods`, ms per pod.
  */
@@ -27,7 +27,10 @@ interface Profile {
   timeDeltas: number[];
 }
 
-/** Our modules: built files under dist/, or the kube worker's bundle (its source paths are gone, so by function). */
+/**
+ * Our modules: built files under dist/. The kube worker runs a bundle, whose source paths are
+ * gone: its samples count as outside our code here, and as `kube-bundle` by their own frame.
+ */
 function ownModule(url: string): string | undefined {
   const m = /\/dist\/(?:app\/dist\/)?([a-z-]+\/[a-z0-9.-]+)\.js$/.exec(url);
   return m?.[1];
