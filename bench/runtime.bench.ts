@@ -5,9 +5,11 @@ import type { TestHost } from '../test/helpers/host.js';
 import { bridgePlugin } from '../test/helpers/networks.js';
 import { E2eBed, NETWORKS } from '../test/e2e/bed.js';
 import { Containerd } from '../test/e2e/containerd.js';
-import { envCount } from './env.js';
+import { sleep } from '../test/helpers/wait.js';
+import { envCount, forwardedDaemonEnv } from './env.js';
 import type { ScopeOutput } from './scope.js';
 import { fixed, summarize, type Summary } from './stats.js';
+import { cpuSpent, daemonCpu, readThreadCpu } from './thread-cpu.js';
 
 /**
  * Pod start as kubelet sees it: RunPodSandbox time through a real containerd (CRI), with Multus
@@ -23,7 +25,21 @@ export interface RuntimeFigures {
   overheadP50Ms: number;
   /** With 2 extra networks: run p50 minus the floor's run p50, ms (includes the two extra bridge ADDs). */
   overhead2P50Ms: number;
+  /** The daemon's own CPU (all its threads, not its plugins) per pod lifecycle, ms, as the issue measures upstream's: cluster network only, and 2 extra networks; idle time between pods included. */
+  daemonCpuPerPodMs: { multus: number; multus2: number };
+  /** The daemon's own CPU while no pod comes or goes (from SETTLE_MS after the last one), ms per second. */
+  daemonIdleCpuMsPerS: number;
 }
+
+/** What `f` returns, and the daemon's own CPU spent while it ran, ms. */
+async function withDaemonCpu<T>(pid: number, f: () => Promise<T>): Promise<{ value: T; cpuMs: number }> {
+  const before = readThreadCpu(pid);
+  const value = await f();
+  return { value, cpuMs: daemonCpu(cpuSpent(before, readThreadCpu(pid))) };
+}
+
+const SETTLE_MS = 3000;
+const IDLE_MS = 5000;
 
 async function timed(f: () => Promise<unknown>): Promise<number> {
   const started = performance.now();
@@ -46,7 +62,7 @@ async function sequence(n: number, run: (i: number) => Promise<string>, stop: (i
 
 export async function benchRuntime(host: TestHost): Promise<ScopeOutput> {
   const n = envCount('BENCH_RUNTIME_PODS', 30, 1000);
-  const bed = await E2eBed.start();
+  const bed = await E2eBed.start('thick', undefined, undefined, forwardedDaemonEnv());
   let floor: Containerd | undefined;
   try {
     bed.nad('default', 'rt-a', 231);
@@ -59,8 +75,11 @@ export async function benchRuntime(host: TestHost): Promise<ScopeOutput> {
       const uid = bed.createPod('default', name, annotations);
       return (await bed.runSandbox('default', name, uid, annotations)).sandboxId;
     };
-    const multus = await sequence(n, viaMultus({}), stop, remove);
-    const multus2 = await sequence(n, viaMultus({ [NETWORKS]: 'rt-a,rt-b' }), stop, remove);
+    const pid = bed.daemon.process.pid ?? 0;
+    const { value: multus, cpuMs: cpu } = await withDaemonCpu(pid, () => sequence(n, viaMultus({}), stop, remove));
+    const { value: multus2, cpuMs: cpu2 } = await withDaemonCpu(pid, () => sequence(n, viaMultus({ [NETWORKS]: 'rt-a,rt-b' }), stop, remove));
+    await sleep(SETTLE_MS);
+    const { cpuMs: idle } = await withDaemonCpu(pid, () => sleep(IDLE_MS));
 
     // The floor: a second containerd whose CNI conf dir holds only a bridge conflist.
     const confDir = join(host.dir, 'floor-net.d');
@@ -85,15 +104,17 @@ export async function benchRuntime(host: TestHost): Promise<ScopeOutput> {
       multus2,
       overheadP50Ms: multus.run.p50 - floorFigures.run.p50,
       overhead2P50Ms: multus2.run.p50 - floorFigures.run.p50,
+      daemonCpuPerPodMs: { multus: cpu / n, multus2: cpu2 / n },
+      daemonIdleCpuMsPerS: idle / (IDLE_MS / 1000),
     };
-    const row = (name: string, f: { run: Summary; stop: Summary }): string[] => [name, fixed(f.run.p50), fixed(f.run.p90), fixed(f.run.p99), fixed(f.run.p50 / floorFigures.run.p50), fixed(f.stop.p50), String(f.run.n)];
+    const row = (name: string, f: { run: Summary; stop: Summary }, daemonCpuMs: string): string[] => [name, fixed(f.run.p50), fixed(f.run.p90), fixed(f.run.p99), fixed(f.run.p50 / floorFigures.run.p50), fixed(f.stop.p50), daemonCpuMs, String(f.run.n)];
     return {
       figures,
       tables: [
         {
           title: `pod start through containerd (RunPodSandbox), ms; Multus overhead at p50: +${fixed(figures.overheadP50Ms)} (cluster network), +${fixed(figures.overhead2P50Ms)} (2 extra networks)`,
-          columns: ['runtime', 'run p50', 'run p90', 'run p99', 'run p50 ×floor', 'stop p50', 'n'],
-          rows: [row('floor: bridge conflist, no Multus', floorFigures), row('Multus, cluster network', multus), row('Multus, 2 extra networks', multus2)],
+          columns: ['runtime', 'run p50', 'run p90', 'run p99', 'run p50 ×floor', 'stop p50', `daemon CPU ms/pod (idle: ${fixed(figures.daemonIdleCpuMsPerS)} ms/s)`, 'n'],
+          rows: [row('floor: bridge conflist, no Multus', floorFigures, '–'), row('Multus, cluster network', multus, fixed(cpu / n)), row('Multus, 2 extra networks', multus2, fixed(cpu2 / n))],
         },
       ],
     };

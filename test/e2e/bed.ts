@@ -115,11 +115,14 @@ export class E2eBed {
 
   /** `image` mode: the manifest whose DaemonSet pod runs the image. */
   readonly #manifest: string;
+  /** Added to the thick daemon's environment (the bench's tunables: bench/env.ts). */
+  readonly #daemonEnv: Record<string, string>;
 
   /** `clusterOctet`: the cluster network's 198.18.<octet>.0/24, distinct per test file running in parallel. */
-  private constructor(mode: PluginMode, clusterOctet: number, manifest: string) {
+  private constructor(mode: PluginMode, clusterOctet: number, manifest: string, daemonEnv: Record<string, string>) {
     this.#mode = mode;
     this.#manifest = manifest;
+    this.#daemonEnv = daemonEnv;
     this.#kubeconfig = join(this.host.dir, 'kubeconfig');
     this.#thinCniDir = join(this.host.dir, 'cni');
     this.#thinLog = join(this.host.dir, 'thin.log');
@@ -137,8 +140,8 @@ export class E2eBed {
   }
 
   /** Start everything; on failure stops what started and rethrows. */
-  static async start(mode: PluginMode = 'thick', clusterOctet = CLUSTER_OCTET, manifest = THICK_MANIFEST): Promise<E2eBed> {
-    const bed = new E2eBed(mode, clusterOctet, manifest);
+  static async start(mode: PluginMode = 'thick', clusterOctet = CLUSTER_OCTET, manifest = THICK_MANIFEST, daemonEnv: Record<string, string> = {}): Promise<E2eBed> {
+    const bed = new E2eBed(mode, clusterOctet, manifest, daemonEnv);
     try {
       await bed.#start();
       return bed;
@@ -335,7 +338,7 @@ export class E2eBed {
   }
 
   async #startDaemon(): Promise<void> {
-    this.#daemon = await startTestDaemon(this.host.dir, this.#daemonConfig(), { MULTUS_NODE_NAME: NODE, MULTUS_API_TIMEOUT_MS: '2000' });
+    this.#daemon = await startTestDaemon(this.host.dir, this.#daemonConfig(), { MULTUS_NODE_NAME: NODE, MULTUS_API_TIMEOUT_MS: '2000', ...this.#daemonEnv });
   }
 
   /** `multus-daemon thin`; its config's cniDir/logFile/logLevel pass into 00-multus.conf for the plugin. */
