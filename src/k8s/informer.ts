@@ -21,6 +21,8 @@ export interface InformerOptions<T extends KubernetesObject> {
   fieldSelector?: string;
   watchdogMs: number;
   onRestart: (reason: string, delayMs: number) => void;
+  /** Each watch event (added, updated, deleted), as it comes. */
+  onEvent?: () => void;
 }
 
 /** Watch restarts: doubled from 1 s up to 30 s, each between half and all of that at random. */
@@ -50,6 +52,7 @@ export class ResilientInformer<T extends KubernetesObject> {
     const lw = new ListWatch<T>(path, watch, list, false, undefined, fieldSelector);
     const live = (): boolean => !this.#retired.has(lw) && !this.#stopped;
     const progress = (): void => {
+      this.#opts.onEvent?.();
       if (!live()) return;
       this.#failures = 0;
       this.#lastProgress = Date.now();

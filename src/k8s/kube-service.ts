@@ -1,5 +1,5 @@
 import { Watch, type KubeConfig, type KubernetesObject, type V1Pod } from '@kubernetes/client-node';
-import { createLoopDelayMonitor } from '../metrics/loop-delay.js';
+import { createLoopDelayMonitor, type LoopDelayMonitor } from '../metrics/loop-delay.js';
 import { clientCertKubeConfig, createKubeClients, loadKubeConfig, setClientCertificate, type KubeClients } from './client.js';
 import { NAD_GROUP, NAD_PLURAL, errorText, httpCode, isStatic, lookupNad, lookupPod, nadInfo, networkStatusWrite, patchAndRecord, podEventWrite, podInfo, statusPatchOutcome, type NadObject } from './api-objects.js';
 import { ResilientInformer } from './informer.js';
@@ -51,10 +51,11 @@ export class KubeService implements KubeApi {
   #sendTimer: NodeJS.Timeout | undefined;
   #nodeName = '';
   #certificates: NodeCertificateManager | undefined;
-  #loopDelay: ReturnType<typeof createLoopDelayMonitor> | undefined;
+  #loopDelay: LoopDelayMonitor | undefined;
 
   /** Run one API call, reporting its verb, outcome and duration to the main thread (metrics). */
   async #timed<T>(verb: string, call: () => Promise<T>): Promise<T> {
+    this.#loopDelay?.busy();
     const started = performance.now();
     try {
       const value = await call();
@@ -87,7 +88,8 @@ export class KubeService implements KubeApi {
   async start(opts: KubeOptions, log: (line: KubeLog) => void, observed: (batch: ApiObservations) => void): Promise<void> {
     this.#log = log;
     this.#observed = observed;
-    this.#loopDelay = createLoopDelayMonitor();
+    const loopDelay = createLoopDelayMonitor();
+    this.#loopDelay = loopDelay;
     this.#nodeName = opts.nodeName;
     let kc: KubeConfig;
     if (opts.nodeCertificate === undefined) {
@@ -117,6 +119,7 @@ export class KubeService implements KubeApi {
         fieldSelector,
         watchdogMs: opts.watchdogMs,
         onRestart: onRestart('pod'),
+        onEvent: loopDelay.busy,
       });
     } else {
       log({ level: 'warn', msg: 'MULTUS_NODE_NAME is not set: no pod informer, every ADD reads its pod from the API server', fields: {} });
@@ -127,6 +130,7 @@ export class KubeService implements KubeApi {
       list: async () => (await this.#timed('list', () => clients.custom.listClusterCustomObject({ group: NAD_GROUP, version: 'v1', plural: NAD_PLURAL }, clients.callOptions()))) as { items: NadObject[] },
       watchdogMs: opts.watchdogMs,
       onRestart: onRestart('NAD'),
+      onEvent: loopDelay.busy,
     });
     const informers = [this.#pods, this.#nads].filter((i) => i !== undefined);
     // An API server that is down at boot must not keep the daemon from serving the cluster network.

@@ -10,6 +10,8 @@ import { createLoopDelayMonitor } from './loop-delay.js';
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 const WAIT_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5];
+/** The longest timer interval Node takes (2^31 − 1 ms, about 25 days). */
+const NEVER_MS = 2 ** 31 - 1;
 
 /** The kube worker's state, as the metrics need it. */
 export interface KubeGaugeValues {
@@ -35,7 +37,13 @@ export interface GaugeSources {
 
 export function createMetrics(sources: GaugeSources) {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
+  // prom-client's nodejs_eventloop_lag_{min,max,mean,stddev,p50,p90,p99}_seconds come from a
+  // sampler that wakes the main thread every 10 ms for good: most of an idle daemon's CPU (2–3 ms
+  // a second here). Its interval is made one that never comes and those seven are dropped;
+  // multus_main_eventloop_lag_p99_seconds samples while requests come. nodejs_eventloop_lag_seconds
+  // (one setImmediate per scrape) stays.
+  collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: NEVER_MS });
+  for (const stat of ['min', 'max', 'mean', 'stddev', 'p50', 'p90', 'p99']) registry.removeSingleMetric(`nodejs_eventloop_lag_${stat}_seconds`);
   const registers = [registry];
 
   const cniRequest = new Histogram({
@@ -115,7 +123,8 @@ export function createMetrics(sources: GaugeSources) {
   gauge('multus_inflight_requests', 'CNI requests accepted and not yet answered', () => sources.supervisor().inflight);
   gauge('multus_mailbox_depth', 'Operations queued or running over all pod mailboxes', () => sources.supervisor().queued);
   gauge('multus_followups', 'Network-status writes after an answered ADD: queued, running, or waiting to retry', () => sources.supervisor().followUps);
-  // prom-client's nodejs_eventloop_lag_* include the 10 ms sampling interval; this one does not.
+  // prom-client's nodejs_eventloop_lag_* include the 10 ms sampling interval; this one does
+  // not, and samples only while requests come (mainLoopBusy).
   const mainLoop = createLoopDelayMonitor();
   gauge('multus_main_eventloop_lag_p99_seconds', 'Event-loop delay p99 of the main thread since the last scrape', () => mainLoop.p99Seconds());
   gauge('multus_pool_threads', 'Delegate pool worker threads', () => sources.pool().threads);
@@ -134,7 +143,7 @@ export function createMetrics(sources: GaugeSources) {
     // Alert on time() > this − margin: a rotation that keeps failing shows here before requests fail.
     if (sources.nodeCertificate === true) kubeGauge('multus_client_certificate_expiration_timestamp_seconds', 'When the per-node client certificate in use expires (Unix time)', (s) => s.certificateExpirySeconds ?? 0);
   }
-  return { registry, cniRequest, delegate, poolWait, observeKubeRequests, serverRequests, deletesAbandoned, kubeWorkerRestarts };
+  return { registry, mainLoopBusy: () => mainLoop.busy(), cniRequest, delegate, poolWait, observeKubeRequests, serverRequests, deletesAbandoned, kubeWorkerRestarts };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

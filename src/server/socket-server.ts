@@ -29,6 +29,8 @@ export interface SocketServerOptions {
   ready: () => boolean;
   /** Why the daemon serves requests but is not ready (its kube worker restarting): /readyz answers 500 with it. */
   degraded?: () => string | undefined;
+  /** Called as each request arrives, before its body is read (the main loop's delay is sampled while requests come). */
+  onRequest?: () => void;
   /** Called once per answered request, for metrics. */
   onAnswer?: (info: { handler: string; method: string; status: number }) => void;
   /** `connectionLimit`: connections served at once (see connection-limit.ts); undefined for no bound. */
@@ -105,6 +107,7 @@ export async function startSocketServer(opts: SocketServerOptions): Promise<Serv
 
   // node:http not imported: see src/k8s/api-request.ts (the daemon starts about 60 ms sooner).
   const server = process.getBuiltinModule('node:http').createServer((req: IncomingMessage, res: ServerResponse) => {
+    opts.onRequest?.();
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     const known = ['/cni', '/delegate', '/explain', '/healthz', '/readyz'].includes(path);
     const handler = known ? path : 'NotFound';

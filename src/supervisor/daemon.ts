@@ -134,6 +134,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       },
       log.child({ component: 'explain' }),
     ),
+    onRequest: metrics.mainLoopBusy,
     onAnswer: ({ handler, method, status }) => metrics.serverRequests.inc({ handler, code: String(status), method }),
     connectionLimit: opts.config.connectionLimit,
   });
