@@ -119,7 +119,7 @@ export class KubeService implements KubeApi {
         fieldSelector,
         watchdogMs: opts.watchdogMs,
         onRestart: onRestart('pod'),
-        onEvent: loopDelay.busy,
+        onEvent: () => loopDelay.busy(),
       });
     } else {
       log({ level: 'warn', msg: 'MULTUS_NODE_NAME is not set: no pod informer, every ADD reads its pod from the API server', fields: {} });
@@ -130,7 +130,7 @@ export class KubeService implements KubeApi {
       list: async () => (await this.#timed('list', () => clients.custom.listClusterCustomObject({ group: NAD_GROUP, version: 'v1', plural: NAD_PLURAL }, clients.callOptions()))) as { items: NadObject[] },
       watchdogMs: opts.watchdogMs,
       onRestart: onRestart('NAD'),
-      onEvent: loopDelay.busy,
+      onEvent: () => loopDelay.busy(),
     });
     const informers = [this.#pods, this.#nads].filter((i) => i !== undefined);
     // An API server that is down at boot must not keep the daemon from serving the cluster network.
