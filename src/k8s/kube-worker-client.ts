@@ -1,4 +1,4 @@
-import { Worker } from 'node:worker_threads';
+import { Worker, type WorkerOptions } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import { backoffDelay, type BackoffOptions } from '../util/backoff.js';
 import { workerEnv } from '../util/compile-cache.js';
@@ -38,6 +38,22 @@ interface Incarnation {
  * Start one worker and its informers. The comlink proxy is created once per worker and kept for
  * its life: a proxy collected mid-call would hang that call (comlink #692).
  */
+/**
+ * The kube worker, with the daemon's Node flags (a `--cpu-prof`, say) and DEP0169 silenced. Node
+ * refuses process-wide flags in a worker's explicit execArgv (`--max-old-space-size`,
+ * `--stack-trace-limit`, `--expose-gc`...: ERR_WORKER_INVALID_EXEC_ARGV, and the daemon would not
+ * start); with one of those on the daemon's command line the worker inherits the flags as they
+ * are instead, and DEP0169 may be printed once.
+ */
+function newKubeWorker(url: URL, options: WorkerOptions): Worker {
+  try {
+    return new Worker(url, { ...options, execArgv: [...process.execArgv, '--disable-warning=DEP0169'] });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ERR_WORKER_INVALID_EXEC_ARGV') throw err;
+    return new Worker(url, options);
+  }
+}
+
 async function startIncarnation(opts: KubeOptions, log: (line: KubeLog) => void, observed: (batch: ApiObservations) => void, filename?: URL): Promise<Incarnation> {
   // A small young generation: each thread's isolate otherwise reserves tens of MiB that this
   // thread, mostly idle between watch events, never needs (measured: 160 -> 146 MiB daemon RSS).
@@ -46,13 +62,12 @@ async function startIncarnation(opts: KubeOptions, log: (line: KubeLog) => void,
   // The bundle through the daemon's compile cache (start to ready 472 -> 421 ms, idle RSS -2.5
   // MiB, measured with `--scope startup`). DEP0169: client-node 1.x (node-fetch 2) calls
   // url.parse() for every request, and Node >= 24 says so on stderr; nothing an operator can act on.
-  const worker = new Worker(filename ?? new URL('../kube-bundle/kube.worker.mjs', import.meta.url), {
+  const worker = newKubeWorker(filename ?? new URL('../kube-bundle/kube.worker.mjs', import.meta.url), {
     // The OS thread's name (Node >= 24): `top -H`, /proc/<pid>/task/*/comm and the bench's CPU
     // per thread tell it from the pool's threads (`WorkerThread`).
     name: 'multus-kube',
     resourceLimits: { maxYoungGenerationSizeMb: 4 },
     env: workerEnv(),
-    execArgv: [...process.execArgv, '--disable-warning=DEP0169'],
   });
   // An uncaught error in the thread is followed by its exit: the exit is what counts.
   let lastError = '';

@@ -30,11 +30,11 @@ export interface TestCluster {
   stop(): Promise<void>;
 }
 
-export async function startTestCluster(host: TestHost, config: Record<string, unknown> = {}, env: Record<string, string> = {}): Promise<TestCluster> {
+export async function startTestCluster(host: TestHost, config: Record<string, unknown> = {}, env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<TestCluster> {
   const api = await FakeApiServer.start();
   const kubeconfig = join(host.dir, 'kubeconfig');
   writeKubeconfig(kubeconfig, api.url);
-  const daemon = await startTestDaemon(host.dir, { kubeconfig, ...config }, { MULTUS_NODE_NAME: NODE, MULTUS_API_TIMEOUT_MS: '2000', ...env });
+  const daemon = await startTestDaemon(host.dir, { kubeconfig, ...config }, { MULTUS_NODE_NAME: NODE, MULTUS_API_TIMEOUT_MS: '2000', ...env }, nodeArgs);
   return {
     api,
     daemon,

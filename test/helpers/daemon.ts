@@ -69,9 +69,9 @@ async function waitReady(socketDir: string, child: ChildProcess, logFile: string
 /**
  * Start the daemon with a daemon-config.json in `dir`. `config` is merged over the defaults
  * (socketDir, cniDir, confDir and binDir inside `dir`; fake plugins in binDir, Debian's plugins
- * via CNI_PATH); `env` adds tunables.
+ * via CNI_PATH); `env` adds tunables; `nodeArgs` go on node's command line before the daemon.
  */
-export async function startTestDaemon(dir: string, config: Record<string, unknown>, env: Record<string, string> = {}): Promise<TestDaemon> {
+export async function startTestDaemon(dir: string, config: Record<string, unknown>, env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<TestDaemon> {
   const socketDir = join(dir, 'run');
   const cniDir = join(dir, 'cni');
   const confDir = join(dir, 'net.d');
@@ -84,7 +84,7 @@ export async function startTestDaemon(dir: string, config: Record<string, unknow
   // stderr to a file beside the log: what a daemon that dies of an uncaught error last said.
   const stderrFile = join(dir, 'daemon.stderr');
   const stderr = openSync(stderrFile, 'a');
-  const child = spawn(process.execPath, [DAEMON, '-config', configPath], {
+  const child = spawn(process.execPath, [...nodeArgs, DAEMON, '-config', configPath], {
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', CNI_PATH: DEBIAN_PLUGINS, MULTUS_METRICS_BIND_ADDRESS: '127.0.0.1', ...env },
     stdio: ['ignore', 'ignore', stderr],
   });
