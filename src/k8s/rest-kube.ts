@@ -1,5 +1,5 @@
 import type { Agent as HttpAgent } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
+import type { Agent as HttpsAgent } from 'node:https';
 import { apiRequest, type ApiWrite } from './api-request.js';
 import { NAD_GROUP, NAD_PLURAL, errorText, lookupNad, lookupPod, networkStatusWrite, patchAndRecord, podEventWrite, statusPatchOutcome, type NadObject, type PodObject } from './api-objects.js';
 import type { DraLookup, KubeAccess, KubeLog, NadLookup, PodEvent, PodInfo, PodLookup, StatusPatchOutcome } from './protocol.js';
@@ -31,8 +31,8 @@ export class RestKube implements KubeAccess {
     this.#dra = dra;
     const tls = creds.server.protocol === 'https:';
     this.#agent = tls
-      ? new HttpsAgent({ keepAlive: true, rejectUnauthorized: !creds.insecure, ...(creds.ca === undefined ? {} : { ca: creds.ca }), ...(creds.cert === undefined ? {} : { cert: creds.cert }), ...(creds.key === undefined ? {} : { key: creds.key }) })
-      : new (process.getBuiltinModule('node:http').Agent)({ keepAlive: true }); // not imported: see api-request.ts
+      ? new (process.getBuiltinModule('node:https').Agent)({ keepAlive: true, rejectUnauthorized: !creds.insecure, ...(creds.ca === undefined ? {} : { ca: creds.ca }), ...(creds.cert === undefined ? {} : { cert: creds.cert }), ...(creds.key === undefined ? {} : { key: creds.key }) })
+      : new (process.getBuiltinModule('node:http').Agent)({ keepAlive: true }); // neither imported: see api-request.ts
   }
 
   #headers(): Record<string, string> {
