@@ -17,7 +17,7 @@ describe('RestKube over HTTPS', () => {
   it('reads the pod and publishes its network-status and an event, trusting the kubeconfig\'s CA', async () => {
     const uid = createNodePod(api, 'default', 'rest-tls-pod');
     const logs: KubeLog[] = [];
-    const kube = new RestKube({ server: new URL(api.baseUrl), ca: Buffer.from(ca.certPem), insecure: false }, 2000, (line) => logs.push(line), { draDevices: () => Promise.reject(new Error('no DRA here')), stop: () => Promise.resolve() });
+    const kube = new RestKube({ server: new URL(api.url), ca: Buffer.from(ca.certPem), insecure: false }, 2000, (line) => logs.push(line), { draDevices: () => Promise.reject(new Error('no DRA here')), stop: () => Promise.resolve() });
     const lookup = await kube.getPod('default', 'rest-tls-pod', uid);
     expect(lookup.kind).toBe('found');
     if (lookup.kind !== 'found') return;
@@ -29,7 +29,7 @@ describe('RestKube over HTTPS', () => {
   });
 
   it('refuses a server its CA did not sign', async () => {
-    const kube = new RestKube({ server: new URL(api.baseUrl), ca: Buffer.from(new TestCa().certPem), insecure: false }, 2000, () => undefined, { draDevices: () => Promise.reject(new Error('no DRA here')), stop: () => Promise.resolve() });
+    const kube = new RestKube({ server: new URL(api.url), ca: Buffer.from(new TestCa().certPem), insecure: false }, 2000, () => undefined, { draDevices: () => Promise.reject(new Error('no DRA here')), stop: () => Promise.resolve() });
     const lookup = await kube.getPod('default', 'rest-tls-pod', 'x');
     expect(lookup).toMatchObject({ kind: 'error' });
     expect(JSON.stringify(lookup)).toMatch(/certificate/i);
