@@ -9,9 +9,10 @@ export interface Tunables {
   workerThreads: number;
   /**
    * MULTUS_POOL_MIN_THREADS: delegate pool threads kept when idle (at most workerThreads).
-   * Default 0: threads start with the first plugin run and stop after 60 s without work, which
-   * keeps an idle daemon at about 98 MiB instead of 112 (each thread is an isolate of ~9 MiB);
-   * the first pod after an idle minute pays the thread start-up (measured ~70 ms).
+   * Default 1: a thread that starts with the first plugin run instead costs about 100 ms of CPU
+   * (its isolate, its modules, their first compiles; the main thread's share included) and 70 ms
+   * of that pod's ADD, again after every minute without work: on a node whose pods come minutes
+   * apart, every pod. Each kept thread is about 10 MiB of idle RSS (108 -> 119 MiB, measured).
    */
   poolMinThreads: number;
   /** MULTUS_TASKS_PER_WORKER: plugin runs one thread drives at once. Default 16. */
@@ -80,7 +81,7 @@ export function parseTunables(env: NodeJS.ProcessEnv = process.env): Readonly<Tu
   const workerThreads = integer(env, 'MULTUS_WORKER_THREADS', Math.min(2, availableParallelism()), 1, 64);
   return Object.freeze({
     workerThreads,
-    poolMinThreads: integer(env, 'MULTUS_POOL_MIN_THREADS', 0, 0, workerThreads),
+    poolMinThreads: integer(env, 'MULTUS_POOL_MIN_THREADS', 1, 0, workerThreads),
     tasksPerWorker: integer(env, 'MULTUS_TASKS_PER_WORKER', 16, 1, 1024),
     poolMaxQueue: integer(env, 'MULTUS_POOL_MAX_QUEUE', 1024, 0, 1_000_000),
     spawner: integer(env, 'MULTUS_SPAWNER', 1, 0, 1) === 1,

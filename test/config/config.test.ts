@@ -5,7 +5,7 @@ import { mergeDaemonConfig, readMultusConf } from '../../src/config/multus-conf.
 
 describe('tunables from the environment', () => {
   it('has defaults', () => {
-    expect(parseTunables({})).toMatchObject({ tasksPerWorker: 16, poolMaxQueue: 1024, delegateTimeoutMs: 60_000, maxInflight: 1024, poolMinThreads: 0 });
+    expect(parseTunables({})).toMatchObject({ tasksPerWorker: 16, poolMaxQueue: 1024, delegateTimeoutMs: 60_000, maxInflight: 1024, poolMinThreads: 1 });
     // Threads kept warm may not exceed the threads there are.
     expect(parseTunables({ MULTUS_WORKER_THREADS: '4', MULTUS_POOL_MIN_THREADS: '4' }).poolMinThreads).toBe(4);
     // Upstream's fixed paths for device IDs and device-info.
