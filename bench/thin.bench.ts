@@ -11,6 +11,7 @@ import { envCount } from './env.js';
 import { NAMESPACE, benchNetworks, runDirect } from './pod-add.bench.js';
 import type { ScopeOutput } from './scope.js';
 import { fixed, summarize, type Summary } from './stats.js';
+import { processCpu } from './thread-cpu.js';
 
 const EXTRAS = [0, 2] as const;
 
@@ -26,21 +27,35 @@ export interface ThinFigures {
   /** thin ADD p50 − floor p50: what a thin call costs above the delegates themselves. */
   thinAddOverheadP50Ms: number;
   thickAddOverheadP50Ms: number;
+  /** CPU per call, ms (the process and everything it ran, plugins included): the thin plugin's, and the floor's plugins'. */
+  cpuPerCallMs: { floorAdd: number; thinAdd: number; floorDel: number; thinDel: number };
 }
+
+/** CPU of this process's waited-for children so far, ms (10 ms ticks: read as a mean over many calls). */
+const childrenCpuMs = (): number => processCpu('self').children;
 
 /**
  * The thin plugin's cost per CNI call beside the thick path, on the same delegates and API
  * server stand-in: the floor (delegates run directly), ADD/DEL through the shim and the daemon,
  * and ADD/DEL through the installed `multus` (a Node.js process per call, which imports
  * client-node for ADD). Also thin VERSION: Node's start-up with the plugin's entry alone.
- * BENCH_THIN_ITERATIONS pods per variant (default 20), interleaved per iteration.
+ * BENCH_THIN_ITERATIONS pods per variant (default 20), interleaved per iteration. CPU per call:
+ * the children's CPU of this process around each call (the thin process with the plugins it ran;
+ * the floor's plugins).
  */
 export async function benchThin(host: TestHost): Promise<ScopeOutput> {
   const iterations = envCount('BENCH_THIN_ITERATIONS', 20, 1000);
   const binDir = join(host.dir, 'bin');
   execFileSync(process.execPath, [DAEMON, 'install', '-t', 'thin', '-d', binDir], { stdio: 'ignore' });
   const multus = join(binDir, 'multus');
-  const samples = EXTRAS.map(() => ({ floorAdd: [] as number[], floorDel: [] as number[], thickAdd: [] as number[], thickDel: [] as number[], thinAdd: [] as number[], thinDel: [] as number[] }));
+  const samples = EXTRAS.map(() => ({ floorAdd: [] as number[], floorDel: [] as number[], thickAdd: [] as number[], thickDel: [] as number[], thinAdd: [] as number[], thinDel: [] as number[], cpu: { floorAdd: 0, thinAdd: 0, floorDel: 0, thinDel: 0 } }));
+  /** `call`'s result, its children's CPU added to `cpu[key]`. */
+  const charged = async <T>(cpu: Record<'floorAdd' | 'thinAdd' | 'floorDel' | 'thinDel', number>, key: keyof typeof cpu, call: () => Promise<T>): Promise<T> => {
+    const before = childrenCpuMs();
+    const value = await call();
+    cpu[key] += childrenCpuMs() - before;
+    return value;
+  };
   const version: number[] = [];
   let cluster: TestCluster | undefined;
   try {
@@ -71,14 +86,14 @@ export async function benchThin(host: TestHost): Promise<ScopeOutput> {
         const args = pods[k]?.[i];
         if (s === undefined || args === undefined) continue;
         const delegates = [clusterNet, ...extras.slice(0, n)];
-        s.floorAdd.push(await runDirect(delegates, 'ADD', `floor-${n}-${i}`, ns.path, args));
-        s.floorDel.push(await runDirect(delegates, 'DEL', `floor-${n}-${i}`, ns.path, args));
+        s.floorAdd.push(await charged(s.cpu, 'floorAdd', () => runDirect(delegates, 'ADD', `floor-${n}-${i}`, ns.path, args)));
+        s.floorDel.push(await charged(s.cpu, 'floorDel', () => runDirect(delegates, 'DEL', `floor-${n}-${i}`, ns.path, args)));
         const base = { netns: ns.path, args };
         await timed({ ...base, containerId: `thick-${n}-${i}`, command: 'ADD', stdin: thickStdin }, undefined, s.thickAdd);
         await timed({ ...base, containerId: `thick-${n}-${i}`, command: 'DEL', stdin: thickStdin }, undefined, s.thickDel);
         const thin = { ...base, containerId: `thin-${n}-${i}`, stdin: thinStdin, env: { CNI_PATH: DEBIAN_PLUGINS } };
-        await timed({ ...thin, command: 'ADD' }, multus, s.thinAdd);
-        await timed({ ...thin, command: 'DEL' }, multus, s.thinDel);
+        await charged(s.cpu, 'thinAdd', () => timed({ ...thin, command: 'ADD' }, multus, s.thinAdd));
+        await charged(s.cpu, 'thinDel', () => timed({ ...thin, command: 'DEL' }, multus, s.thinDel));
       }
       host.deleteNetns(ns.name);
     }
@@ -86,9 +101,11 @@ export async function benchThin(host: TestHost): Promise<ScopeOutput> {
     await cluster?.stop();
   }
   const figures = EXTRAS.map((n, k): ThinFigures => {
-    const s = samples[k] ?? { floorAdd: [], floorDel: [], thickAdd: [], thickDel: [], thinAdd: [], thinDel: [] };
+    const s = samples[k] ?? { floorAdd: [], floorDel: [], thickAdd: [], thickDel: [], thinAdd: [], thinDel: [], cpu: { floorAdd: 0, thinAdd: 0, floorDel: 0, thinDel: 0 } };
+    const calls = Math.max(1, s.thinAdd.length);
     const f = { floorAdd: summarize(s.floorAdd), thickAdd: summarize(s.thickAdd), thinAdd: summarize(s.thinAdd), floorDel: summarize(s.floorDel), thickDel: summarize(s.thickDel), thinDel: summarize(s.thinDel) };
-    return { extraNetworks: n, ...f, thinAddOverheadP50Ms: f.thinAdd.p50 - f.floorAdd.p50, thickAddOverheadP50Ms: f.thickAdd.p50 - f.floorAdd.p50 };
+    const cpuPerCallMs = { floorAdd: s.cpu.floorAdd / calls, thinAdd: s.cpu.thinAdd / calls, floorDel: s.cpu.floorDel / calls, thinDel: s.cpu.thinDel / calls };
+    return { extraNetworks: n, ...f, thinAddOverheadP50Ms: f.thinAdd.p50 - f.floorAdd.p50, thickAddOverheadP50Ms: f.thickAdd.p50 - f.floorAdd.p50, cpuPerCallMs };
   });
   const versionSummary = summarize(version);
   const three = (s: Summary): string => `${fixed(s.p50, 1)}/${fixed(s.p90, 1)}`;
@@ -97,7 +114,7 @@ export async function benchThin(host: TestHost): Promise<ScopeOutput> {
     tables: [
       {
         title: `thin vs thick, per CNI call: latency ms p50/p90; overhead = p50 − floor p50; thin VERSION (Node start-up alone) p50 ${fixed(versionSummary.p50, 1)} ms`,
-        columns: ['extra nets', 'floor ADD', 'thick ADD', 'thin ADD', 'thick overhead', 'thin overhead', 'thin ×thick', 'floor DEL', 'thick DEL', 'thin DEL', 'n'],
+        columns: ['extra nets', 'floor ADD', 'thick ADD', 'thin ADD', 'thick overhead', 'thin overhead', 'thin ×thick', 'floor DEL', 'thick DEL', 'thin DEL', 'CPU ms/call thin (floor) ADD, DEL', 'n'],
         rows: figures.map((f) => [
           String(f.extraNetworks),
           three(f.floorAdd),
@@ -109,6 +126,7 @@ export async function benchThin(host: TestHost): Promise<ScopeOutput> {
           three(f.floorDel),
           three(f.thickDel),
           three(f.thinDel),
+          `${fixed(f.cpuPerCallMs.thinAdd, 1)} (${fixed(f.cpuPerCallMs.floorAdd, 1)}), ${fixed(f.cpuPerCallMs.thinDel, 1)} (${fixed(f.cpuPerCallMs.floorDel, 1)})`,
           String(f.thinAdd.n),
         ]),
       },
