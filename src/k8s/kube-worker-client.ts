@@ -35,10 +35,6 @@ interface Incarnation {
 }
 
 /**
- * Start one worker and its informers. The comlink proxy is created once per worker and kept for
- * its life: a proxy collected mid-call would hang that call (comlink #692).
- */
-/**
  * The kube worker, with the daemon's Node flags (a `--cpu-prof`, say) and DEP0169 silenced. Node
  * refuses process-wide flags in a worker's explicit execArgv (`--max-old-space-size`,
  * `--stack-trace-limit`, `--expose-gc`...: ERR_WORKER_INVALID_EXEC_ARGV, and the daemon would not
@@ -54,6 +50,10 @@ function newKubeWorker(url: URL, options: WorkerOptions): Worker {
   }
 }
 
+/**
+ * Start one worker and its informers. The comlink proxy is created once per worker and kept for
+ * its life: a proxy collected mid-call would hang that call (comlink #692).
+ */
 async function startIncarnation(opts: KubeOptions, log: (line: KubeLog) => void, observed: (batch: ApiObservations) => void, filename?: URL): Promise<Incarnation> {
   // A small young generation: each thread's isolate otherwise reserves tens of MiB that this
   // thread, mostly idle between watch events, never needs (measured: 160 -> 146 MiB daemon RSS).
