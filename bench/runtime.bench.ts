@@ -16,9 +16,9 @@ import { cpuSpent, daemonCpu, readThreadCpu } from './thread-cpu.js';
  * (cluster network only, and with 2 extra networks), against the floor of the same runtime
  * running the same bridge conflist directly, without Multus. Sandboxes are started one at a
  * time and each removed before the next; StopPodSandbox time is reported too. The first
- * sequence after the daemon's start also carries its warm-up (a pool thread's start, the JIT's
- * first compiles: about 140 ms of CPU over the first pods, measured) and has its own row; the
- * others run warm.
+ * sequence after the daemon's start also carries its warm-up (the JIT's first compiles, and a
+ * pool thread's start when none is kept: about 140 ms of CPU over the first pods, measured with
+ * none) and has its own row; the others run warm.
  */
 export interface RuntimeFigures {
   floor: { run: Summary; stop: Summary };
