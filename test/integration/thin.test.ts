@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,7 +9,7 @@ import { NODE } from '../helpers/cluster.js';
 import { TestHost } from '../helpers/host.js';
 import { bridgePlugin, reservations } from '../helpers/networks.js';
 import { readJsonLines } from '../helpers/daemon.js';
-import { DAEMON, DEBIAN_PLUGINS } from '../helpers/paths.js';
+import { DAEMON, DEBIAN_PLUGINS, ROOT } from '../helpers/paths.js';
 import { podArgs, runShim, type CniCall } from '../helpers/shim.js';
 
 /**
@@ -198,6 +198,19 @@ describe('thin plugin', () => {
     expect(garbage.json).toMatchObject({ code: 6 });
     const noPod = await call({ command: 'ADD', containerId: 'thin0003', netns: '/proc/self/ns/net', args: 'IgnoreUnknown=1', stdin: thinConf() });
     expect(noPod.json).toMatchObject({ code: 4, msg: expect.stringContaining('K8S_POD_NAMESPACE') as unknown });
+  });
+
+  it('reads a stdin the runtime left non-blocking, arriving in two parts (EAGAIN between them)', () => {
+    const helper = join(host.dir, 'nonblocking-stdin');
+    execFileSync(process.env.CC ?? 'cc', ['-O2', '-o', helper, join(ROOT, 'test/fixtures/c/nonblocking-stdin.c')]);
+    const config = JSON.stringify(thinConf());
+    const half = Math.floor(config.length / 2);
+    // The second part comes 300 ms later: the plugin has read the first and then finds the pipe empty.
+    const run = spawnSync('sh', ['-c', '(printf %s "$PART1"; sleep 0.3; printf %s "$PART2") | "$HELPER" "$MULTUS"'], {
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', PART1: config.slice(0, half), PART2: config.slice(half), HELPER: helper, MULTUS: multus, CNI_COMMAND: 'DEL', CNI_CONTAINERID: 'thin-nonblocking', CNI_NETNS: '', CNI_IFNAME: 'eth0', CNI_ARGS: podArgs('default', 'nb'), CNI_PATH: `${binDir}:${DEBIAN_PLUGINS}` },
+      encoding: 'utf8',
+    });
+    expect({ status: run.status, stdout: run.stdout }).toEqual({ status: 0, stdout: '' });
   });
 
   it('reports an unreachable API server as retryable (11) without touching the pod', async () => {
