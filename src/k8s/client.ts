@@ -141,11 +141,11 @@ export async function createKubeClients(kc: KubeConfig, timeoutMs: number): Prom
     certificates: kc.makeApiClient(CertificatesV1Api),
     callOptions: (extra) => ({ ...extra, middleware: [reuse, ...(extra?.middleware ?? [])], middlewareMergeStrategy: 'append' }),
     requests: () => count,
-    async write({ method, path, body, contentType }) {
+    async write(w) {
       count++;
       const server = new URL(kc.getCurrentCluster()?.server ?? '');
       try {
-        await apiRequest<void>({ server, agent, method, path, headers: await headers(), body, ...(contentType === undefined ? {} : { contentType }), timeoutMs, parse: false });
+        await apiRequest<void>({ ...w, server, agent, headers: await headers(), timeoutMs, parse: false });
       } catch (err) {
         // Credentials that no longer work (a rotated token) are not reused.
         if (err instanceof ApiError && err.code === 401) auth = undefined;

@@ -34,6 +34,11 @@ interface Incarnation {
   death: AbortSignal;
 }
 
+/** The stats while no kube worker answers (not started yet, or restarting). */
+export function kubeDownStats(): KubeStats {
+  return { connected: false, restarts: 0, podsCached: 0, nadsCached: 0, apiRequests: 0, eventLoopLagP99Seconds: 0, certificateExpirySeconds: undefined, observations: [] };
+}
+
 /**
  * The kube worker, with the daemon's Node flags (a `--cpu-prof`, say) and DEP0169 silenced. Node
  * refuses process-wide flags in a worker's explicit execArgv (`--max-old-space-size`,
@@ -202,7 +207,7 @@ export async function startKubeWorker(opts: KubeOptions, log: (line: KubeLog) =>
     stats: () =>
       call<KubeStats>(
         (a) => a.stats(),
-        (): KubeStats => ({ connected: false, restarts: 0, podsCached: 0, nadsCached: 0, apiRequests: 0, eventLoopLagP99Seconds: 0, certificateExpirySeconds: undefined, observations: [] }),
+        kubeDownStats,
       ),
   };
   return {

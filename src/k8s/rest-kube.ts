@@ -46,8 +46,8 @@ export class RestKube implements KubeAccess {
     return apiRequest<T>({ server: this.#creds.server, agent: this.#agent, method: 'GET', path, headers: this.#headers(), timeoutMs: this.#timeoutMs, parse: true });
   }
 
-  #write({ method, path, body, contentType }: ApiWrite): Promise<void> {
-    return apiRequest<void>({ server: this.#creds.server, agent: this.#agent, method, path, headers: this.#headers(), body, ...(contentType === undefined ? {} : { contentType }), timeoutMs: this.#timeoutMs, parse: false });
+  #write(w: ApiWrite): Promise<void> {
+    return apiRequest<void>({ ...w, server: this.#creds.server, agent: this.#agent, headers: this.#headers(), timeoutMs: this.#timeoutMs, parse: false });
   }
 
   getPod(namespace: string, name: string, uid: string): Promise<PodLookup> {

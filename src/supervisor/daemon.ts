@@ -6,7 +6,7 @@ import { createRunner, type PluginRunObserver } from '../cni/runner.js';
 import type { DaemonConfig } from '../config/daemon-config.js';
 import type { Tunables } from '../config/env.js';
 import { pluginDirs, readMultusConf } from '../config/multus-conf.js';
-import { startKubeWorker, type KubeHandle } from '../k8s/kube-worker-client.js';
+import { kubeDownStats, startKubeWorker, type KubeHandle } from '../k8s/kube-worker-client.js';
 import { kubeOptions } from '../k8s/kube-options.js';
 import type { KubeReader } from '../k8s/protocol.js';
 import { startMetricsServer } from '../metrics/http.js';
@@ -73,7 +73,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     supervisor: () => stats(),
     pool: () => pool.stats(),
     nodeCertificate: kubeOpts?.nodeCertificate !== undefined,
-    ...(kubeOpts === undefined ? {} : { kube: async () => (kube === undefined ? { connected: false, restarts: 0, podsCached: 0, nadsCached: 0, eventLoopLagP99Seconds: 0, certificateExpirySeconds: undefined, observations: [] } : kube.api.stats()) }),
+    ...(kubeOpts === undefined ? {} : { kube: async () => (kube === undefined ? kubeDownStats() : kube.api.stats()) }),
   });
   if (kubeOpts !== undefined) {
     const kubeLog = log.child({ component: 'kube' });
