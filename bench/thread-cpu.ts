@@ -1,4 +1,5 @@
 import { readFileSync, readdirSync } from 'node:fs';
+import { childProcesses } from '../test/helpers/proc.js';
 
 /**
  * Where a process's CPU time goes, by thread kind, in ms. Linux only: each thread's
@@ -56,16 +57,7 @@ export function processCpu(pid: number | 'self'): { self: number; children: numb
 
 /** The daemon's multus-spawner, if it runs one. */
 function spawnerOf(pid: number): number | undefined {
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      if (stat.includes('(multus-spawner)') && stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1] === String(pid)) return Number(entry);
-    } catch {
-      // gone while we looked
-    }
-  }
-  return undefined;
+  return childProcesses(pid).find((c) => c.comm === 'multus-spawner')?.pid;
 }
 
 /** `after − before`, per kind. */
