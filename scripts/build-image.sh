@@ -147,7 +147,7 @@ rm -f "$out"
 bh push --quiet "$tag" "oci-archive:$out:$tag" >/dev/null
 
 # Uncompressed sizes, as `buildah images` reports them: the image, and its runtime base.
-image_size=$(bh images --noheading --format '{{.Size}}' "$tag" | head -n1)
-base_size=$(bh images --noheading --format '{{.Size}}' "docker.io/library/node:$major-bookworm-slim" | head -n1)
+image_size=$(bh images --noheading --format '{{.Size}}' "$tag" | sed -n 1p)
+base_size=$(bh images --noheading --format '{{.Size}}' "docker.io/library/node:$major-bookworm-slim" | sed -n 1p)
 say "built $tag ($arch) in $(($(date +%s) - started)) s (the Dockerfile: $bud_seconds s): $image_size, on a base of $base_size"
 say "wrote $out ($(du -h "$out" | cut -f1))"
