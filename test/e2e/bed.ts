@@ -10,10 +10,11 @@ import { NODE, createNodePod } from '../helpers/cluster.js';
 import { freePort, readJsonLines, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { TestHost } from '../helpers/host.js';
 import { bridgePlugin } from '../helpers/networks.js';
+import { childProcesses } from '../helpers/proc.js';
 import { DAEMON, DEBIAN_PLUGINS, FIXTURE_PLUGINS, ROOT, SHIM } from '../helpers/paths.js';
 import { auditHost, hostNetns, type LeakAudit } from './audit.js';
 import { Containerd, unmount } from './containerd.js';
-import { CriError, sandboxNetns, type CriClient } from './cri-client.js';
+import { CriError, sandboxNetns, type ContainerMount, type CriClient } from './cri-client.js';
 import { DaemonSetPod, readDaemonSetManifest } from './daemonset-pod.js';
 
 /** The pod annotation naming extra networks, and the one the daemon writes back. */
@@ -35,9 +36,10 @@ export const CLUSTER_OCTET = 200;
 /**
  * Which Multus the runtime calls: the shim and the daemon, the thin plugin on its own, the shim
  * and the daemon from the image (MULTUS_IMAGE_ARCHIVE) run as a thick DaemonSet's pod, or the
- * thin plugin the image's thin DaemonSet pod installed (`image-thin`).
+ * thin plugin the image's thin DaemonSet pod installed (`image-thin`), or upstream's image run as
+ * `image` runs ours (`image-upstream`, for the benches' side-by-side rows).
  */
-export type PluginMode = 'thick' | 'thin' | 'image' | 'image-thin';
+export type PluginMode = 'thick' | 'thin' | 'image' | 'image-thin' | 'image-upstream';
 
 /** What of the machine's root the `image` mode's host root holds besides the run's dir. */
 const HOST_ROOT_MOUNTS = ['usr', 'proc', 'sys', 'dev'];
@@ -117,12 +119,15 @@ export class E2eBed {
   readonly #manifest: string;
   /** Added to the thick daemon's environment (the bench's tunables: bench/env.ts). */
   readonly #daemonEnv: Record<string, string>;
+  /** `image` mode: the OCI archive of the image the DaemonSet's pod runs. */
+  readonly #imageArchive: string;
 
   /** `clusterOctet`: the cluster network's 198.18.<octet>.0/24, distinct per test file running in parallel. */
-  private constructor(mode: PluginMode, clusterOctet: number, manifest: string, daemonEnv: Record<string, string>) {
+  private constructor(mode: PluginMode, clusterOctet: number, manifest: string, daemonEnv: Record<string, string>, imageArchive: string) {
     this.#mode = mode;
     this.#manifest = manifest;
     this.#daemonEnv = daemonEnv;
+    this.#imageArchive = imageArchive;
     this.#kubeconfig = join(this.host.dir, 'kubeconfig');
     this.#thinCniDir = join(this.host.dir, 'cni');
     this.#thinLog = join(this.host.dir, 'thin.log');
@@ -140,8 +145,8 @@ export class E2eBed {
   }
 
   /** Start everything; on failure stops what started and rethrows. */
-  static async start(mode: PluginMode = 'thick', clusterOctet = CLUSTER_OCTET, manifest = THICK_MANIFEST, daemonEnv: Record<string, string> = {}): Promise<E2eBed> {
-    const bed = new E2eBed(mode, clusterOctet, manifest, daemonEnv);
+  static async start(mode: PluginMode = 'thick', clusterOctet = CLUSTER_OCTET, manifest = THICK_MANIFEST, daemonEnv: Record<string, string> = {}, imageArchive = process.env.MULTUS_IMAGE_ARCHIVE ?? ''): Promise<E2eBed> {
+    const bed = new E2eBed(mode, clusterOctet, manifest, daemonEnv, imageArchive);
     try {
       await bed.#start();
       return bed;
@@ -196,7 +201,7 @@ export class E2eBed {
 
   /** Whether Multus comes from the image, run as a DaemonSet's pod. */
   get #fromImage(): boolean {
-    return this.#mode === 'image' || this.#mode === 'image-thin';
+    return this.#mode === 'image' || this.#mode === 'image-thin' || this.#mode === 'image-upstream';
   }
 
   /** `image` mode: the host-side socket dir, unique to the run (the manifest's is /run/multus). */
@@ -213,8 +218,8 @@ export class E2eBed {
    * (our bin dir, inside the host root the manifest mounts for chrootDir).
    */
   async #startImage(): Promise<void> {
-    const archive = process.env.MULTUS_IMAGE_ARCHIVE ?? '';
-    if (!existsSync(archive)) throw new Error(`MULTUS_IMAGE_ARCHIVE (${archive}) is not an image archive: run scripts/build-image.sh`);
+    const archive = this.#imageArchive;
+    if (!existsSync(archive)) throw new Error(`the image archive (${archive}; MULTUS_IMAGE_ARCHIVE) is not there: run scripts/build-image.sh`);
     this.#shareMounts();
     const ca = new TestCa();
     this.#caPem = ca.certPem;
@@ -313,12 +318,29 @@ export class E2eBed {
       hostPath: (p) => this.#hostPath(p),
       configMaps: { ...manifest.configMaps, 'multus-daemon-config': { 'daemon-config.json': JSON.stringify(nodeConfig) } },
       ...(thinFlags ? { extraArgs: { 'kube-multus': [`--multus-kubeconfig-file-host=${kubeconfigHost}`, `--multus-log-file=${this.#thinLog}`, '--multus-log-level=debug'] } } : {}),
+      ...(this.#mode === 'image-upstream' ? { extraMounts: this.#upstreamMounts() } : {}),
       nodeName: NODE,
       serviceEnv: { KUBERNETES_SERVICE_HOST: url.hostname, KUBERNETES_SERVICE_PORT: url.port },
       serviceAccount: { token: TEST_TOKEN, caPem: this.#caPem },
       cgroupParent: this.containerd.cgroupParent(`${name}-uid`),
     });
     return this.#daemonSetPod;
+  }
+
+  /**
+   * Upstream's daemon looks for a pod's netns and for its plugins in its own mount namespace
+   * before it runs a plugin chrooted into the host root, so both must be at their host paths in
+   * the pod. On a node they are (its manifest mounts /run/netns, and /opt/cni/bin at the same
+   * path); this bed's containerd keeps netns under its state dir (containerd-config.ts) and its
+   * bin dir is the run's own, so those two are mounted at their own paths.
+   */
+  #upstreamMounts(): ContainerMount[] {
+    const netnsDir = join(this.containerd.layout.state, 'io.containerd.grpc.v1.cri', 'netns');
+    mkdirSync(netnsDir, { recursive: true });
+    return [
+      { containerPath: netnsDir, hostPath: netnsDir, readonly: true, propagation: 'PROPAGATION_HOST_TO_CONTAINER' },
+      { containerPath: this.cniBinDir, hostPath: this.cniBinDir, readonly: true },
+    ];
   }
 
   /** `image` mode: the DaemonSet's current pod. */
@@ -350,7 +372,7 @@ export class E2eBed {
 
   /** The log lines of whoever runs the CNI calls: the daemon, or the thin plugin. */
   #logs(): Array<Record<string, unknown>> {
-    if (this.#mode === 'image') return this.#daemonSetPod?.jsonLog('kube-multus') ?? [];
+    if (this.#mode === 'image' || this.#mode === 'image-upstream') return this.#daemonSetPod?.jsonLog('kube-multus') ?? [];
     if (this.#mode === 'image-thin') return readJsonLines(this.#thinLog);
     return this.#mode === 'thick' ? this.daemon.logs() : readJsonLines(this.#thinLog);
   }
@@ -374,6 +396,18 @@ export class E2eBed {
   get daemon(): TestDaemon {
     if (this.#daemon === undefined) throw new Error('bed not started');
     return this.#daemon;
+  }
+
+  /**
+   * The daemon's process: thick mode's child, or in `image` mode the DaemonSet pod's container
+   * process (a child of the pod's containerd shim that is not its pause process).
+   */
+  daemonPid(): number {
+    if (!this.#fromImage) return this.daemon.process.pid ?? 0;
+    const shim = this.containerd.shims().find((s) => this.daemonSetPod.ownsSandbox(s.id));
+    const pid = shim === undefined ? undefined : childProcesses(shim.pid).find((c) => c.comm !== 'pause')?.pid;
+    if (pid === undefined) throw new Error("the DaemonSet pod's daemon process is not running");
+    return pid;
   }
 
   get containerd(): Containerd {

@@ -59,6 +59,8 @@ export interface DaemonSetPodOptions {
   configMaps?: Record<string, Record<string, string>>;
   /** Arguments appended to a container's (by name): what differs on this node, for a manifest without a ConfigMap to say it. */
   extraArgs?: Record<string, string[]>;
+  /** Mounts every container gets beside the manifest's: what a node has that this bed keeps elsewhere. */
+  extraMounts?: ContainerMount[];
   /** `spec.nodeName` for fieldRef env vars. */
   nodeName: string;
   /** What kubelet injects: KUBERNETES_SERVICE_HOST/PORT and the service account's files. */
@@ -153,7 +155,7 @@ export class DaemonSetPod {
     writeFileSync(join(sa, 'token'), this.#opts.serviceAccount.token);
     writeFileSync(join(sa, 'ca.crt'), this.#opts.serviceAccount.caPem);
     writeFileSync(join(sa, 'namespace'), this.#opts.namespace);
-    return [...mounts, { containerPath: SERVICE_ACCOUNT_PATH, hostPath: sa, readonly: true }];
+    return [...mounts, ...(this.#opts.extraMounts ?? []), { containerPath: SERVICE_ACCOUNT_PATH, hostPath: sa, readonly: true }];
   }
 
   #env(c: ManifestContainer): Record<string, string> {
