@@ -28,8 +28,12 @@ export interface ThinFigures {
   thinAddOverheadP50Ms: number;
   thickAddOverheadP50Ms: number;
   /** CPU per call, ms (the process and everything it ran, plugins included): the thin plugin's, and the floor's plugins'. */
-  cpuPerCallMs: { floorAdd: number; thinAdd: number; floorDel: number; thinDel: number };
+  cpuPerCallMs: CpuPerCall;
+  /** Upstream's thin plugin on the same calls (BENCH_UPSTREAM_THIN), when given. */
+  upstream?: { add: Summary; del: Summary; addOverheadP50Ms: number };
 }
+
+type CpuPerCall = Record<'floorAdd' | 'thinAdd' | 'floorDel' | 'thinDel' | 'upstreamAdd' | 'upstreamDel', number>;
 
 /** CPU of this process's waited-for children so far, ms (10 ms ticks: read as a mean over many calls). */
 const childrenCpuMs = (): number => processCpu('self').children;
@@ -41,16 +45,20 @@ const childrenCpuMs = (): number => processCpu('self').children;
  * client-node for ADD). Also thin VERSION: Node's start-up with the plugin's entry alone.
  * BENCH_THIN_ITERATIONS pods per variant (default 20), interleaved per iteration. CPU per call:
  * the children's CPU of this process around each call (the thin process with the plugins it ran;
- * the floor's plugins).
+ * the floor's plugins). BENCH_UPSTREAM_THIN names upstream's thin `multus` binary
+ * (bench/upstream-image.sh leaves one in .image/upstream-bin): it then takes the same calls after
+ * ours, with its own delegate cache.
  */
 export async function benchThin(host: TestHost): Promise<ScopeOutput> {
   const iterations = envCount('BENCH_THIN_ITERATIONS', 20, 1000);
   const binDir = join(host.dir, 'bin');
   execFileSync(process.execPath, [DAEMON, 'install', '-t', 'thin', '-d', binDir], { stdio: 'ignore' });
   const multus = join(binDir, 'multus');
-  const samples = EXTRAS.map(() => ({ floorAdd: [] as number[], floorDel: [] as number[], thickAdd: [] as number[], thickDel: [] as number[], thinAdd: [] as number[], thinDel: [] as number[], cpu: { floorAdd: 0, thinAdd: 0, floorDel: 0, thinDel: 0 } }));
+  const upstreamThin = process.env.BENCH_UPSTREAM_THIN ?? '';
+  const newSamples = () => ({ floorAdd: [] as number[], floorDel: [] as number[], thickAdd: [] as number[], thickDel: [] as number[], thinAdd: [] as number[], thinDel: [] as number[], upstreamAdd: [] as number[], upstreamDel: [] as number[], cpu: { floorAdd: 0, thinAdd: 0, floorDel: 0, thinDel: 0, upstreamAdd: 0, upstreamDel: 0 } });
+  const samples = EXTRAS.map(newSamples);
   /** `call`'s result, its children's CPU added to `cpu[key]`. */
-  const charged = async <T>(cpu: Record<'floorAdd' | 'thinAdd' | 'floorDel' | 'thinDel', number>, key: keyof typeof cpu, call: () => Promise<T>): Promise<T> => {
+  const charged = async <T>(cpu: CpuPerCall, key: keyof CpuPerCall, call: () => Promise<T>): Promise<T> => {
     const before = childrenCpuMs();
     const value = await call();
     cpu[key] += childrenCpuMs() - before;
@@ -65,6 +73,7 @@ export async function benchThin(host: TestHost): Promise<ScopeOutput> {
     const { clusterNet, confPath, extras } = benchNetworks(host, cluster, 244, [245, 246], 'thin-extra');
     const thickStdin = multusStdin(daemon.socketDir, confPath);
     const thinStdin = { cniVersion: '1.0.0', name: 'multus-cni-network', type: 'multus', kubeconfig: cluster.kubeconfig, clusterNetwork: confPath, binDir: DEBIAN_PLUGINS, cniDir: join(host.dir, 'thin-cache') };
+    const upstreamStdin = { ...thinStdin, cniDir: join(host.dir, 'upstream-thin-cache') };
     const pods = EXTRAS.map((n) =>
       Array.from({ length: iterations }, (_, i) => {
         const name = `thin-${n}-${i}`;
@@ -94,6 +103,11 @@ export async function benchThin(host: TestHost): Promise<ScopeOutput> {
         const thin = { ...base, containerId: `thin-${n}-${i}`, stdin: thinStdin, env: { CNI_PATH: DEBIAN_PLUGINS } };
         await charged(s.cpu, 'thinAdd', () => timed({ ...thin, command: 'ADD' }, multus, s.thinAdd));
         await charged(s.cpu, 'thinDel', () => timed({ ...thin, command: 'DEL' }, multus, s.thinDel));
+        if (upstreamThin !== '') {
+          const theirs = { ...base, containerId: `upstream-${n}-${i}`, stdin: upstreamStdin, env: { CNI_PATH: DEBIAN_PLUGINS } };
+          await charged(s.cpu, 'upstreamAdd', () => timed({ ...theirs, command: 'ADD' }, upstreamThin, s.upstreamAdd));
+          await charged(s.cpu, 'upstreamDel', () => timed({ ...theirs, command: 'DEL' }, upstreamThin, s.upstreamDel));
+        }
       }
       host.deleteNetns(ns.name);
     }
@@ -101,11 +115,12 @@ export async function benchThin(host: TestHost): Promise<ScopeOutput> {
     await cluster?.stop();
   }
   const figures = EXTRAS.map((n, k): ThinFigures => {
-    const s = samples[k] ?? { floorAdd: [], floorDel: [], thickAdd: [], thickDel: [], thinAdd: [], thinDel: [], cpu: { floorAdd: 0, thinAdd: 0, floorDel: 0, thinDel: 0 } };
+    const s = samples[k] ?? newSamples();
     const calls = Math.max(1, s.thinAdd.length);
     const f = { floorAdd: summarize(s.floorAdd), thickAdd: summarize(s.thickAdd), thinAdd: summarize(s.thinAdd), floorDel: summarize(s.floorDel), thickDel: summarize(s.thickDel), thinDel: summarize(s.thinDel) };
-    const cpuPerCallMs = { floorAdd: s.cpu.floorAdd / calls, thinAdd: s.cpu.thinAdd / calls, floorDel: s.cpu.floorDel / calls, thinDel: s.cpu.thinDel / calls };
-    return { extraNetworks: n, ...f, thinAddOverheadP50Ms: f.thinAdd.p50 - f.floorAdd.p50, thickAddOverheadP50Ms: f.thickAdd.p50 - f.floorAdd.p50, cpuPerCallMs };
+    const cpuPerCallMs = Object.fromEntries(Object.entries(s.cpu).map(([key, ms]) => [key, ms / calls])) as CpuPerCall;
+    const upstream = upstreamThin === '' ? {} : { upstream: { add: summarize(s.upstreamAdd), del: summarize(s.upstreamDel), addOverheadP50Ms: summarize(s.upstreamAdd).p50 - f.floorAdd.p50 } };
+    return { extraNetworks: n, ...f, thinAddOverheadP50Ms: f.thinAdd.p50 - f.floorAdd.p50, thickAddOverheadP50Ms: f.thickAdd.p50 - f.floorAdd.p50, cpuPerCallMs, ...upstream };
   });
   const versionSummary = summarize(version);
   const three = (s: Summary): string => `${fixed(s.p50, 1)}/${fixed(s.p90, 1)}`;
@@ -130,6 +145,27 @@ export async function benchThin(host: TestHost): Promise<ScopeOutput> {
           String(f.thinAdd.n),
         ]),
       },
+      ...(upstreamThin === ''
+        ? []
+        : [
+            {
+              title: `upstream's thin plugin (${upstreamThin}) on the same calls, ms p50/p90; overhead = p50 − floor p50`,
+              columns: ['extra nets', 'floor ADD', 'upstream thin ADD', 'ours thin ADD', 'upstream overhead', 'ours overhead', 'floor DEL', 'upstream thin DEL', 'ours thin DEL', 'CPU ms/call upstream ADD, DEL', 'CPU ms/call ours ADD, DEL'],
+              rows: figures.map((f) => [
+                String(f.extraNetworks),
+                three(f.floorAdd),
+                f.upstream === undefined ? 'n/a' : three(f.upstream.add),
+                three(f.thinAdd),
+                `+${fixed(f.upstream?.addOverheadP50Ms, 1)}`,
+                `+${fixed(f.thinAddOverheadP50Ms, 1)}`,
+                three(f.floorDel),
+                f.upstream === undefined ? 'n/a' : three(f.upstream.del),
+                three(f.thinDel),
+                `${fixed(f.cpuPerCallMs.upstreamAdd, 1)}, ${fixed(f.cpuPerCallMs.upstreamDel, 1)}`,
+                `${fixed(f.cpuPerCallMs.thinAdd, 1)}, ${fixed(f.cpuPerCallMs.thinDel, 1)}`,
+              ]),
+            },
+          ]),
     ],
   };
 }
