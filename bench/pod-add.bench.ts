@@ -12,7 +12,7 @@ import { envCount, forwardedDaemonEnv } from './env.js';
 import type { ScopeOutput } from './scope.js';
 import { fixed, summarize, type Summary } from './stats.js';
 import type { Table } from './table.js';
-import { cpuAdd, cpuSpent, daemonCpu, processCpu, readThreadCpu, type ThreadCpu } from './thread-cpu.js';
+import { cpuAdd, cpuPer, cpuSpent, daemonCpu, processCpu, readThreadCpu, type ThreadCpu } from './thread-cpu.js';
 
 /** The namespace of the bench's pods and NADs. */
 export const NAMESPACE = 'bench';
@@ -202,7 +202,7 @@ export async function benchPodAdd(host: TestHost): Promise<ScopeOutput> {
       delRatioP50: del.p50 / floorDel.p50,
       apiReadsPerPod: s.reads / n1,
       apiWritesPerPod: s.writes / n1,
-      cpuPerPodMs: { main: s.cpu.main / n1, kube: s.cpu.kube / n1, pool: s.cpu.pool / n1, runtime: s.cpu.runtime / n1, plugins: s.cpu.plugins / n1 },
+      cpuPerPodMs: cpuPer(s.cpu, n1),
       daemonCpuPerPodMs: daemonCpu(s.cpu) / n1,
       floorPluginCpuPerPodMs: s.floorCpu / n1,
       daemonCpuPerFloorPluginCpu: s.floorCpu > 0 ? daemonCpu(s.cpu) / s.floorCpu : 0,

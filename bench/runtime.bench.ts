@@ -11,7 +11,7 @@ import { envCount, envCounts, forwardedDaemonEnv } from './env.js';
 import type { ScopeOutput } from './scope.js';
 import type { Table } from './table.js';
 import { fixed, summarize, type Summary } from './stats.js';
-import { cpuSpent, daemonCpu, readThreadCpu, type ThreadCpu } from './thread-cpu.js';
+import { cpuPer, cpuSpent, daemonCpu, readThreadCpu, type ThreadCpu } from './thread-cpu.js';
 
 /**
  * Pod start as kubelet sees it: RunPodSandbox time through a real containerd (CRI), with Multus
@@ -45,9 +45,11 @@ export interface DaemonFigures {
   /** Run p50 minus the floor's run p50, ms: cluster network; 2 extra networks (includes their two bridge ADDs). */
   overheadP50Ms: number;
   overhead2P50Ms: number;
-  /** The daemon's own CPU (all its threads, not its plugins) per pod lifecycle, ms, as the issue measures upstream's; idle time between pods included. */
-  cpuPerPodMs: { cold: number; warm: number; warm2: number };
-  /** The same by thread (for ours: main, kube worker, pool, V8's and libuv's; a Go daemon's are main and the rest). */
+  /**
+   * The daemon's CPU per pod lifecycle by thread, ms (for ours: main, kube worker, pool, V8's and
+   * libuv's; a Go daemon's are main and the rest), idle time between pods included. daemonCpu()
+   * of it is its own CPU (plugins excluded), as the issue measures upstream's.
+   */
   threadsPerPodMs: { cold: ThreadCpu; warm: ThreadCpu; warm2: ThreadCpu };
   /** The daemon's own CPU while no pod comes or goes (from SETTLE_MS after the last one), ms per second. */
   idleCpuMsPerS: number;
@@ -83,12 +85,11 @@ interface Subject extends Runtime {
 
 const UPSTREAM_MANIFEST = new URL('./fixtures/upstream-v4.1.4-daemonset-thick.yml', import.meta.url).pathname;
 
-/** What `f` returns, and the daemon's own CPU spent while it ran, ms. */
-async function withDaemonCpu<T>(pid: number, f: () => Promise<T>): Promise<{ value: T; cpuMs: number; threads: ThreadCpu }> {
+/** What `f` returns, and the daemon's CPU by thread while it ran, ms. */
+async function withDaemonCpu<T>(pid: number, f: () => Promise<T>): Promise<{ value: T; threads: ThreadCpu }> {
   const before = readThreadCpu(pid);
   const value = await f();
-  const threads = cpuSpent(before, readThreadCpu(pid));
-  return { value, cpuMs: daemonCpu(threads), threads };
+  return { value, threads: cpuSpent(before, readThreadCpu(pid)) };
 }
 
 const SETTLE_MS = 3000;
@@ -116,11 +117,6 @@ async function sequence(n: number, rt: Runtime, tag: string, annotations: Record
   return { run: summarize(runs), stop: summarize(stops) };
 }
 
-/** `t` ÷ `n`, per kind. */
-function perPod(t: ThreadCpu, n: number): ThreadCpu {
-  return { main: t.main / n, kube: t.kube / n, pool: t.pool / n, runtime: t.runtime / n, plugins: t.plugins / n };
-}
-
 /** Pod lifecycles (run, stop, remove) on `rt` per second of wall time, `inFlight` at a time. */
 async function churnRound(rt: Runtime, tag: string, pods: number, inFlight: number): Promise<number> {
   const run = rt.run(tag);
@@ -144,9 +140,9 @@ async function churnLevels(floor: Runtime, subjects: Subject[], levels: number[]
     const sides: Array<(tag: string) => Promise<void>> = [
       async (tag) => void floorPodsPerSec.push(await churnRound(floor, tag, pods, inFlight)),
       ...perSubject.map((d) => async (tag: string): Promise<void> => {
-        const { value, cpuMs } = await withDaemonCpu(d.subject.pid, () => churnRound(d.subject, tag, pods, inFlight));
+        const { value, threads } = await withDaemonCpu(d.subject.pid, () => churnRound(d.subject, tag, pods, inFlight));
         d.podsPerSec.push(value);
-        d.cpuMs += cpuMs;
+        d.cpuMs += daemonCpu(threads);
       }),
     ];
     for (let round = 0; round < rounds; round++) {
@@ -221,8 +217,8 @@ export async function benchRuntime(host: TestHost): Promise<ScopeOutput> {
     if (upstreamImage !== '') subjects.push(viaMultus('upstream v4.1.4', await start('image-upstream', OCTETS.upstream, UPSTREAM_MANIFEST, upstreamImage)));
 
     // Each row for every daemon before the next row, so that they share the machine's moments.
-    const eachDaemon = async <T>(f: (s: Subject) => Promise<T>): Promise<Array<{ value: T; cpuMs: number; threads: ThreadCpu }>> => {
-      const out: Array<{ value: T; cpuMs: number; threads: ThreadCpu }> = [];
+    const eachDaemon = async <T>(f: (s: Subject) => Promise<T>): Promise<Array<{ value: T; threads: ThreadCpu }>> => {
+      const out: Array<{ value: T; threads: ThreadCpu }> = [];
       for (const s of subjects) out.push(await withDaemonCpu(s.pid, () => f(s)));
       return out;
     };
@@ -248,9 +244,8 @@ export async function benchRuntime(host: TestHost): Promise<ScopeOutput> {
         warm2: w2.value,
         overheadP50Ms: w.value.run.p50 - floorFigures.run.p50,
         overhead2P50Ms: w2.value.run.p50 - floorFigures.run.p50,
-        cpuPerPodMs: { cold: c.cpuMs / n, warm: w.cpuMs / n, warm2: w2.cpuMs / n },
-        threadsPerPodMs: { cold: perPod(c.threads, n), warm: perPod(w.threads, n), warm2: perPod(w2.threads, n) },
-        idleCpuMsPerS: (idle[k]?.cpuMs ?? NaN) / (IDLE_MS / 1000),
+        threadsPerPodMs: { cold: cpuPer(c.threads, n), warm: cpuPer(w.threads, n), warm2: cpuPer(w2.threads, n) },
+        idleCpuMsPerS: idle[k] === undefined ? NaN : daemonCpu(idle[k].threads) / (IDLE_MS / 1000),
       };
     });
     const figures: RuntimeFigures = { floor: floorFigures, daemons, churn };
@@ -262,14 +257,14 @@ export async function benchRuntime(host: TestHost): Promise<ScopeOutput> {
 }
 
 function runtimeTables(f: RuntimeFigures): Table[] {
-  const row = (name: string, r: { run: Summary; stop: Summary }, cpuMs?: number, t?: ThreadCpu): string[] => [
+  const row = (name: string, r: { run: Summary; stop: Summary }, t?: ThreadCpu): string[] => [
     name,
     fixed(r.run.p50),
     fixed(r.run.p90),
     fixed(r.run.p99),
     fixed(r.run.p50 / f.floor.run.p50),
     fixed(r.stop.p50),
-    cpuMs === undefined || t === undefined ? '–' : `${fixed(cpuMs)} (${[t.main, t.kube, t.pool, t.runtime].map((v) => fixed(v, 1)).join(' / ')})`,
+    t === undefined ? '–' : `${fixed(daemonCpu(t))} (${[t.main, t.kube, t.pool, t.runtime].map((v) => fixed(v, 1)).join(' / ')})`,
     String(r.run.n),
   ];
   const overheads = f.daemons.map((d) => `${d.name} +${fixed(d.overheadP50Ms)} / +${fixed(d.overhead2P50Ms)}`).join('; ');
@@ -280,9 +275,9 @@ function runtimeTables(f: RuntimeFigures): Table[] {
       rows: [
         row('floor: bridge conflist, no Multus', f.floor),
         ...f.daemons.flatMap((d) => [
-          row(`${d.name}, cluster network, first pods after start`, d.cold, d.cpuPerPodMs.cold, d.threadsPerPodMs.cold),
-          row(`${d.name}, cluster network`, d.warm, d.cpuPerPodMs.warm, d.threadsPerPodMs.warm),
-          row(`${d.name}, 2 extra networks (idle CPU ${fixed(d.idleCpuMsPerS)} ms/s)`, d.warm2, d.cpuPerPodMs.warm2, d.threadsPerPodMs.warm2),
+          row(`${d.name}, cluster network, first pods after start`, d.cold, d.threadsPerPodMs.cold),
+          row(`${d.name}, cluster network`, d.warm, d.threadsPerPodMs.warm),
+          row(`${d.name}, 2 extra networks (idle CPU ${fixed(d.idleCpuMsPerS)} ms/s)`, d.warm2, d.threadsPerPodMs.warm2),
         ]),
       ],
     },

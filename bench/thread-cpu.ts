@@ -70,6 +70,11 @@ export function cpuAdd(a: ThreadCpu, b: ThreadCpu): ThreadCpu {
   return { main: a.main + b.main, kube: a.kube + b.kube, pool: a.pool + b.pool, runtime: a.runtime + b.runtime, plugins: a.plugins + b.plugins };
 }
 
+/** `c` ÷ `n`, per kind (ms per pod from ms over `n` pods). */
+export function cpuPer(c: ThreadCpu, n: number): ThreadCpu {
+  return { main: c.main / n, kube: c.kube / n, pool: c.pool / n, runtime: c.runtime / n, plugins: c.plugins / n };
+}
+
 /** The daemon's own CPU: every thread, not its plugins. */
 export function daemonCpu(c: ThreadCpu): number {
   return c.main + c.kube + c.pool + c.runtime;

@@ -60,7 +60,10 @@ say "building upstream's binaries with $($go version | cut -d' ' -f3)"
 (cd "$src" && CGO_ENABLED=0 GOFLAGS=-mod=vendor GOTOOLCHAIN=local GOCACHE=$state/go-cache GOPATH=$state/go-path \
   "$go" build -overlay "$overlay/overlay.json" -o "$bin/" ./cmd/multus-daemon ./cmd/multus-shim ./cmd/multus)
 
-bh() { buildah --root "$state/storage-overlay" --runroot "$state/run-overlay" --storage-driver overlay "$@"; }
+# The buildah storage scripts/build-image.sh chose (overlay, or vfs where overlay is unavailable).
+driver=overlay
+bh() { buildah --root "$state/storage-$driver" --runroot "$state/run-$driver" --storage-driver "$driver" "$@"; }
+bh images >/dev/null 2>&1 || driver=vfs
 tag=localhost/upstream-multus:bench
 c=$(bh from --arch amd64 scratch)
 bh add "$c" "$rootfs" / >/dev/null
