@@ -37,7 +37,7 @@ export interface PodAddFigures {
   /** Kubernetes API requests per pod (ADD + DEL), watches excluded (target: 0 reads, ≤ 2 writes). */
   apiReadsPerPod: number;
   apiWritesPerPod: number;
-  /** The daemon's CPU per pod (ADD + DEL and what follows them), ms, by thread kind, and its plugins'. */
+  /** The daemon's CPU per pod (ADD + DEL and what follows them), ms, by thread kind, and its plugins'; its minor page faults per pod. */
   cpuPerPodMs: ThreadCpu;
   /** Every daemon thread, plugins excluded (issue 19's figure: upstream v4.1.4 spends 10.9 / 22.8 ms with 0 / 2 extra networks). */
   daemonCpuPerPodMs: number;
@@ -91,7 +91,7 @@ function table(figures: readonly PodAddFigures[]): Table {
   const three = (s: Summary): string => `${fixed(s.p50, 1)}/${fixed(s.p90, 1)}/${fixed(s.p99, 1)}`;
   return {
     title: 'single pod, sequential: latency ms p50/p90/p99; overhead = Multus p50 − floor p50',
-    columns: ['extra nets', 'floor ADD', 'ADD', 'ADD overhead', 'ADD ×floor', 'floor DEL', 'DEL', 'DEL overhead', 'API r/w per pod', 'daemon CPU ms/pod', '÷floor plugins', 'main/kube/pool/V8+libuv', 'plugins CPU (floor)', 'n'],
+    columns: ['extra nets', 'floor ADD', 'ADD', 'ADD overhead', 'ADD ×floor', 'floor DEL', 'DEL', 'DEL overhead', 'API r/w per pod', 'daemon CPU ms/pod', '÷floor plugins', 'main/kube/pool/V8+libuv', 'page faults/pod', 'plugins CPU (floor)', 'n'],
     rows: figures.map((f) => [
       String(f.extraNetworks),
       three(f.floorAdd),
@@ -105,6 +105,7 @@ function table(figures: readonly PodAddFigures[]): Table {
       fixed(f.daemonCpuPerPodMs, 1),
       fixed(f.daemonCpuPerFloorPluginCpu, 2),
       [f.cpuPerPodMs.main, f.cpuPerPodMs.kube, f.cpuPerPodMs.pool, f.cpuPerPodMs.runtime].map((ms) => fixed(ms, 1)).join('/'),
+      fixed(f.cpuPerPodMs.faults, 0),
       `${fixed(f.cpuPerPodMs.plugins, 1)} (${fixed(f.floorPluginCpuPerPodMs, 1)})`,
       String(f.add.n),
     ]),
@@ -117,12 +118,15 @@ function table(figures: readonly PodAddFigures[]): Table {
  * delegates directly, sequentially. BENCH_ITERATIONS pods per variant (default 100), all created
  * in the API server before timing; the variants and the floor interleave per iteration, in one
  * fresh netns per iteration, so drift hits them alike. Stops early after BENCH_MAX_SECONDS.
+ * BENCH_GAP_MS (default 0) idles the daemon that long before each Multus ADD and DEL, as pods
+ * one at a time through a runtime do (a daemon's threads cost more CPU woken after a pause).
  */
 export async function benchPodAdd(host: TestHost): Promise<ScopeOutput> {
   const iterations = envCount('BENCH_ITERATIONS', 100, 10_000);
   const budgetMs = envCount('BENCH_MAX_SECONDS', 120, 3600) * 1000;
+  const gapMs = process.env.BENCH_GAP_MS ? envCount('BENCH_GAP_MS', 1, 10_000) : 0;
   let cluster: TestCluster | undefined;
-  const noCpu: ThreadCpu = { main: 0, kube: 0, pool: 0, runtime: 0, plugins: 0 };
+  const noCpu: ThreadCpu = { main: 0, kube: 0, pool: 0, runtime: 0, plugins: 0, faults: 0 };
   const samples = EXTRAS.map(() => ({ floorAdd: [] as number[], floorDel: [] as number[], add: [] as number[], del: [] as number[], reads: 0, writes: 0, cpu: noCpu, floorCpu: 0 }));
   try {
     cluster = await startTestCluster(host, { binDir: DEBIAN_PLUGINS, logLevel: 'error' }, forwardedDaemonEnv());
@@ -174,6 +178,7 @@ export async function benchPodAdd(host: TestHost): Promise<ScopeOutput> {
         flush(s);
         const call = { containerId: `pod-add-${n}-${i}`, netns: ns.path, args: pod.args, stdin };
         for (const [command, into] of [['ADD', s.add], ['DEL', s.del]] as const) {
+          if (gapMs > 0) await delay(gapMs);
           const out = await runShim({ ...call, command });
           if (out.code !== 0) throw new Error(`${command} through multus failed: ${out.stdout}`);
           into.push(out.wallMs);
