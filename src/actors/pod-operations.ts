@@ -169,7 +169,13 @@ export async function addPod(req: CniRequest, ctx: OperationContext): Promise<Op
     try {
       // A step boundary: a request given up (client gone, deadline) stops here and rolls back.
       ctx.signal.throwIfAborted();
-      await saveDelegates(cniDir, req.containerId, startedUpTo(delegates, i + 1));
+      // One fsync per ADD: the first write, which creates the cache with every planned delegate,
+      // is durable; the next ones only mark one more delegate started and are not fsync'd. A
+      // process crash loses none of them (the page cache keeps them). After a power loss a later
+      // one may be lost, but only together with what the delegate it marks wrote to the same
+      // filesystem after it (the journal commits in order; host-local does not fsync its
+      // reservations either), and every interface went with the power.
+      await saveDelegates(cniDir, req.containerId, startedUpTo(delegates, i + 1), i === 0);
       started = i + 1;
       await provideDeviceInfo(d, a, ctx);
       results.push(await ctx.runner.add(d.net, a));

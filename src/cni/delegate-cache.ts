@@ -130,9 +130,12 @@ export function startedUpTo(delegates: readonly Delegate[], started: number): Ca
   return { entries: delegates.map((delegate, i) => ({ delegate, started: i < started, deleteAttempts: 0 })) };
 }
 
-/** Write the cache (atomically; dir 0700, file 0600). */
-export async function saveDelegates(cniDir: string, containerId: string, { entries }: CachedDelegates): Promise<void> {
-  await writeFileAtomic(cachePath(cniDir, containerId), JSON.stringify(entries.map(toDelegateNetConf)), 0o600);
+/**
+ * Write the cache (atomically; dir 0700, file 0600). Durable (fsync'd, surviving a power loss)
+ * unless `durable` is false: an ADD makes only its first write durable (see addPod).
+ */
+export async function saveDelegates(cniDir: string, containerId: string, { entries }: CachedDelegates, durable = true): Promise<void> {
+  await writeFileAtomic(cachePath(cniDir, containerId), JSON.stringify(entries.map(toDelegateNetConf)), 0o600, { durable });
 }
 
 /** What a cache lookup found. A corrupt file is reported, not thrown: DEL falls back. */
