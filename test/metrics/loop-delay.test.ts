@@ -35,6 +35,17 @@ describe('createLoopDelayMonitor', () => {
     expect(monitor.p99Seconds()).toBe(0);
   });
 
+  it('keeps sampling while work keeps coming within its window', async () => {
+    monitor = createLoopDelayMonitor(100);
+    monitor.busy();
+    await sleep(60);
+    monitor.busy();
+    await sleep(60); // over 100 ms after the first piece of work, under 100 after the second
+    block(80);
+    await sleep(20);
+    expect(monitor.p99Seconds()).toBeGreaterThanOrEqual(0.06);
+  });
+
   it('stops sampling once the work has been over for its window, and starts again with the next', async () => {
     monitor = createLoopDelayMonitor(50);
     monitor.busy();
