@@ -169,8 +169,8 @@ export async function addPod(req: CniRequest, ctx: OperationContext): Promise<Op
     try {
       // A step boundary: a request given up (client gone, deadline) stops here and rolls back.
       ctx.signal.throwIfAborted();
-      // One fsync per ADD: the first write, which creates the cache with every planned delegate,
-      // is durable; the next ones only mark one more delegate started and are not fsync'd. A
+      // One durable write per ADD: the first, which creates the cache with every planned
+      // delegate, is fsync'd; the next ones only mark one more delegate started and are not. A
       // process crash loses none of them (the page cache keeps them). After a power loss a later
       // one may be lost, but only together with what the delegate it marks wrote to the same
       // filesystem after it (the journal commits in order; host-local does not fsync its
