@@ -12,7 +12,7 @@ import { envCount, forwardedDaemonEnv } from './env.js';
 import type { ScopeOutput } from './scope.js';
 import { fixed, summarize, type Summary } from './stats.js';
 import type { Table } from './table.js';
-import { cpuAdd, cpuPer, cpuSpent, daemonCpu, processCpu, readThreadCpu, type ThreadCpu } from './thread-cpu.js';
+import { cpuAdd, cpuPer, cpuSpent, daemonCpu, noThreadCpu, processCpu, readThreadCpu, type ThreadCpu } from './thread-cpu.js';
 
 /** The namespace of the bench's pods and NADs. */
 export const NAMESPACE = 'bench';
@@ -126,8 +126,7 @@ export async function benchPodAdd(host: TestHost): Promise<ScopeOutput> {
   const budgetMs = envCount('BENCH_MAX_SECONDS', 120, 3600) * 1000;
   const gapMs = process.env.BENCH_GAP_MS ? envCount('BENCH_GAP_MS', 1, 10_000) : 0;
   let cluster: TestCluster | undefined;
-  const noCpu: ThreadCpu = { main: 0, kube: 0, pool: 0, runtime: 0, plugins: 0, faults: 0 };
-  const samples = EXTRAS.map(() => ({ floorAdd: [] as number[], floorDel: [] as number[], add: [] as number[], del: [] as number[], reads: 0, writes: 0, cpu: noCpu, floorCpu: 0 }));
+  const samples = EXTRAS.map(() => ({ floorAdd: [] as number[], floorDel: [] as number[], add: [] as number[], del: [] as number[], reads: 0, writes: 0, cpu: noThreadCpu(), floorCpu: 0 }));
   try {
     cluster = await startTestCluster(host, { binDir: DEBIAN_PLUGINS, logLevel: 'error' }, forwardedDaemonEnv());
     track(cluster.daemon.process);
@@ -192,7 +191,7 @@ export async function benchPodAdd(host: TestHost): Promise<ScopeOutput> {
     await cluster?.stop();
   }
   const figures = EXTRAS.map((n): PodAddFigures => {
-    const s = samples[n] ?? { floorAdd: [], floorDel: [], add: [], del: [], reads: 0, writes: 0, cpu: noCpu, floorCpu: 0 };
+    const s = samples[n] ?? { floorAdd: [], floorDel: [], add: [], del: [], reads: 0, writes: 0, cpu: noThreadCpu(), floorCpu: 0 };
     const [floorAdd, add, floorDel, del] = [summarize(s.floorAdd), summarize(s.add), summarize(s.floorDel), summarize(s.del)];
     const n1 = Math.max(1, add.n);
     return {

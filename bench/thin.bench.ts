@@ -119,7 +119,8 @@ export async function benchThin(host: TestHost): Promise<ScopeOutput> {
     const calls = Math.max(1, s.thinAdd.length);
     const f = { floorAdd: summarize(s.floorAdd), thickAdd: summarize(s.thickAdd), thinAdd: summarize(s.thinAdd), floorDel: summarize(s.floorDel), thickDel: summarize(s.thickDel), thinDel: summarize(s.thinDel) };
     const cpuPerCallMs = Object.fromEntries(Object.entries(s.cpu).map(([key, ms]) => [key, ms / calls])) as CpuPerCall;
-    const upstream = upstreamThin === '' ? {} : { upstream: { add: summarize(s.upstreamAdd), del: summarize(s.upstreamDel), addOverheadP50Ms: summarize(s.upstreamAdd).p50 - f.floorAdd.p50 } };
+    const upstreamAdd = summarize(s.upstreamAdd);
+    const upstream = upstreamThin === '' ? {} : { upstream: { add: upstreamAdd, del: summarize(s.upstreamDel), addOverheadP50Ms: upstreamAdd.p50 - f.floorAdd.p50 } };
     return { extraNetworks: n, ...f, thinAddOverheadP50Ms: f.thinAdd.p50 - f.floorAdd.p50, thickAddOverheadP50Ms: f.thickAdd.p50 - f.floorAdd.p50, cpuPerCallMs, ...upstream };
   });
   const versionSummary = summarize(version);

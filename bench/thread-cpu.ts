@@ -1,5 +1,5 @@
 import { readFileSync, readdirSync } from 'node:fs';
-import { childProcesses } from '../test/helpers/proc.js';
+import { childProcesses, statFields } from '../test/helpers/proc.js';
 
 /**
  * Where a process's CPU time goes, by thread kind, in ms. Linux only: each thread's
@@ -32,16 +32,21 @@ function kindOf(pid: number, tid: number, comm: string): Exclude<keyof ThreadCpu
   return 'runtime';
 }
 
+/** Nothing spent: the start of a sum. */
+export function noThreadCpu(): ThreadCpu {
+  return { main: 0, kube: 0, pool: 0, runtime: 0, plugins: 0, faults: 0 };
+}
+
 /** The process's CPU so far; a thread that exits between two readings takes its share with it (keep pool threads warm while measuring). */
 export function readThreadCpu(pid: number): ThreadCpu {
-  const cpu: ThreadCpu = { main: 0, kube: 0, pool: 0, runtime: 0, plugins: 0, faults: 0 };
+  const cpu = noThreadCpu();
   for (const entry of readdirSync(`/proc/${pid}/task`)) {
     const tid = Number(entry);
     try {
       const comm = readFileSync(`/proc/${pid}/task/${entry}/comm`, 'utf8').trim();
       const onCpuNs = Number(readFileSync(`/proc/${pid}/task/${entry}/schedstat`, 'utf8').split(' ')[0]);
       cpu[kindOf(pid, tid, comm)] += onCpuNs / 1e6;
-      cpu.faults += statFields(`/proc/${pid}/task/${entry}/stat`)[MINFLT] ?? 0;
+      cpu.faults += Number(statFields(readFileSync(`/proc/${pid}/task/${entry}/stat`, 'utf8'))[MINFLT] ?? 0);
     } catch {
       // The thread exited while we read.
     }
@@ -54,18 +59,12 @@ export function readThreadCpu(pid: number): ThreadCpu {
 /** A process's own CPU and its waited-for children's, ms (from 10 ms ticks). */
 export function processCpu(pid: number | 'self'): { self: number; children: number } {
   // utime, stime, cutime, cstime are the 12th to 15th fields after the command name.
-  const f = statFields(`/proc/${pid}/stat`);
+  const f = statFields(readFileSync(`/proc/${pid}/stat`, 'utf8')).map(Number);
   return { self: ((f[11] ?? 0) + (f[12] ?? 0)) * TICK_MS, children: ((f[13] ?? 0) + (f[14] ?? 0)) * TICK_MS };
 }
 
 /** The minor faults' index in `statFields`. */
 const MINFLT = 7;
-
-/** The numeric fields of a `stat` file after the command name (which may hold spaces). */
-function statFields(path: string): number[] {
-  const stat = readFileSync(path, 'utf8');
-  return stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
-}
 
 /** The daemon's multus-spawner, if it runs one. */
 function spawnerOf(pid: number): number | undefined {

@@ -70,14 +70,20 @@ export function killProcessesWithEnv(name: string, prefix: string): number {
   return pids.length;
 }
 
+/**
+ * The fields of a `/proc/<pid>/stat` (or a thread's) after the command name, from the state on:
+ * "pid (comm) state ppid ...", and comm may hold spaces and parentheses, so split at the last ')'.
+ */
+export function statFields(stat: string): string[] {
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
 /** The processes whose parent is `pid`, each with its command name (comm). */
 export function childProcesses(pid: number): Array<{ pid: number; comm: string }> {
   const children: Array<{ pid: number; comm: string }> = [];
   eachProcess('stat', (child, stat) => {
-    // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so split at the last ')'.
-    const close = stat.lastIndexOf(')');
-    const ppid = Number(stat.slice(close + 2).split(' ')[1]);
-    if (ppid === pid) children.push({ pid: child, comm: stat.slice(stat.indexOf('(') + 1, close) });
+    const ppid = Number(statFields(stat)[1]);
+    if (ppid === pid) children.push({ pid: child, comm: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) });
   });
   return children;
 }

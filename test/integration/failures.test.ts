@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { TestHost } from '../helpers/host.js';
 import { bridgePlugin, multusStdin } from '../helpers/networks.js';
+import { statFields } from '../helpers/proc.js';
 import { podArgs, runShim } from '../helpers/shim.js';
 
 /**
@@ -34,7 +35,7 @@ function writeList(plugins: Array<Record<string, unknown>>): { path: string; nam
 function alive(pid: number): boolean {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+    return statFields(stat)[0] !== 'Z';
   } catch {
     return false;
   }
