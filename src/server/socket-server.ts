@@ -1,10 +1,17 @@
-import { chmod, mkdir, unlink } from 'node:fs/promises';
+import { chmod, mkdir, stat, unlink } from 'node:fs/promises';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { limitConnections } from './connection-limit.js';
 
 /** Connections the kernel queues for accept() on the socket. */
 const LISTEN_BACKLOG = 4096;
+
+/** On stop, how long the loop runs free after the socket file is gone, to accept what the backlog still holds. */
+const BACKLOG_SETTLE_MS = 20;
+
+/** On stop, how long a connection already taken may take to send its request and read the answer. */
+const ANSWER_LINGER_MS = 2_000;
 
 /** Upstream's socket file name inside socketDir. */
 export const SOCKET_NAME = 'multus.sock';
@@ -35,6 +42,20 @@ export interface SocketServerOptions {
   onAnswer?: (info: { handler: string; method: string; status: number }) => void;
   /** `connectionLimit`: connections served at once (see connection-limit.ts); undefined for no bound. */
   connectionLimit?: number | undefined;
+}
+
+/** The daemon socket's server. */
+export interface SocketServer {
+  /**
+   * Takes no more connections and answers every one it has (call it once `ready` says false,
+   * so each is answered 503 or 500 and the shim sends its request to the next daemon): the socket
+   * file goes first, so a shim connecting now finds none and waits for the next daemon; then the
+   * backlog is accepted and the connections taken may finish, up to ANSWER_LINGER_MS; only then
+   * the listener closes. Closing it at once would reset the connections still in the backlog and
+   * close those whose request had not arrived yet: their shims would fail the pod with "connection
+   * closed without an answer" (a rolling update of the DaemonSet while pods start).
+   */
+  stop(): Promise<void>;
 }
 
 /**
@@ -69,7 +90,7 @@ export async function makePrivateDir(dir: string): Promise<void> {
  * /explain (read only); 405 for a wrong method, 404 otherwise. The directory is
  * made 0700 and the socket 0600: only root on the node may talk to the daemon.
  */
-export async function startSocketServer(opts: SocketServerOptions): Promise<Server> {
+export async function startSocketServer(opts: SocketServerOptions): Promise<SocketServer> {
   await makePrivateDir(opts.socketDir);
   const socketPath = join(opts.socketDir, SOCKET_NAME);
   // A socket left by a previous daemon makes listen() fail with EADDRINUSE.
@@ -143,5 +164,19 @@ export async function startSocketServer(opts: SocketServerOptions): Promise<Serv
     });
   });
   await chmod(socketPath, 0o600);
-  return server;
+  const { ino } = await stat(socketPath);
+  return {
+    async stop() {
+      // Not a socket another daemon has bound at the same path meanwhile.
+      if ((await stat(socketPath).catch(() => undefined))?.ino === ino) await unlink(socketPath).catch(() => undefined);
+      await sleep(BACKLOG_SETTLE_MS);
+      const deadline = Date.now() + ANSWER_LINGER_MS;
+      while ((await openConnections(server)) > 0 && Date.now() < deadline) await sleep(10);
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+function openConnections(server: Server): Promise<number> {
+  return new Promise((resolve, reject) => server.getConnections((err, count) => (err === null ? resolve(count) : reject(err))));
 }

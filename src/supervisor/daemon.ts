@@ -1,4 +1,3 @@
-import type { Server } from 'node:http';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { netnsIpVia } from '../cni/exec.js';
@@ -115,7 +114,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     log,
     onDone: ({ command, ok, seconds }: { command: string; ok: boolean; seconds: number }) => metrics.cniRequest.observe({ command, result: ok ? 'ok' : 'error' }, seconds),
   };
-  const server: Server = await startSocketServer({
+  const server = await startSocketServer({
     socketDir: opts.config.socketDir,
     maxBodyBytes: MAX_BODY_BYTES,
     ready: () => ready,
@@ -148,7 +147,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     async stop() {
       ready = false;
       await supervisor.drain(tunables.shutdownGraceMs);
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await server.stop();
       await new Promise<void>((resolve) => (metricsServer === undefined ? resolve() : metricsServer.close(() => resolve())));
       await pool.close();
       spawner?.stop();

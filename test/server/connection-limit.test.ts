@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { request, type Server } from 'node:http';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseDaemonConfig } from '../../src/config/daemon-config.js';
@@ -28,7 +28,7 @@ describe('connectionLimit (upstream v4.3.0, #1510)', () => {
     let release: () => void = () => undefined;
     const held = new Promise<void>((r) => (release = r));
     const seen: string[] = [];
-    const server: Server = await startSocketServer({
+    const server = await startSocketServer({
       socketDir,
       maxBodyBytes: 1024,
       ready: () => true,
@@ -59,7 +59,7 @@ describe('connectionLimit (upstream v4.3.0, #1510)', () => {
       await secondDone;
       expect(seen).toEqual(['cni', 'delegate', 'second answered']);
     } finally {
-      await new Promise((r) => server.close(r));
+      await server.stop();
     }
   });
 

@@ -1,12 +1,13 @@
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
-import { request, type Server } from 'node:http';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { request } from 'node:http';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSocketServer } from '../../src/server/socket-server.js';
+import { startSocketServer, type SocketServer } from '../../src/server/socket-server.js';
 
 const dir = mkdtempSync('/tmp/socket-server-test-');
 const socketDir = join(dir, 'run', 'multus');
-let server: Server;
+let server: SocketServer;
 let ready = true;
 const received: number[] = [];
 
@@ -25,7 +26,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await new Promise((r) => server.close(r));
+  await server.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -80,5 +81,31 @@ describe('daemon socket', () => {
     expect(received).toEqual([]);
     expect(await call('POST', '/cni', '{}')).toBe(200);
     expect(received).toEqual([2]);
+  });
+
+  it('on stop: the socket file goes at once, and a connection taken before whose request comes late still gets its answer (a rolling update while pods start)', async () => {
+    const stoppingDir = join(dir, 'stopping');
+    const stopping = await startSocketServer({
+      socketDir: stoppingDir,
+      maxBodyBytes: 1024,
+      ready: () => false,
+      cni: () => Promise.resolve({ status: 200, body: '' }),
+      delegate: () => Promise.resolve({ status: 200, body: '' }),
+      explain: () => Promise.resolve({ status: 200, body: '' }),
+    });
+    const socketPath = join(stoppingDir, 'multus.sock');
+    const late = connect(socketPath);
+    await new Promise((resolve) => late.once('connect', resolve));
+    const answer = new Promise<string>((resolve) => {
+      const chunks: Buffer[] = [];
+      late.on('data', (c: Buffer) => chunks.push(c));
+      late.on('close', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    });
+    const stopped = stopping.stop();
+    await new Promise((r) => setTimeout(r, 200));
+    expect(existsSync(socketPath)).toBe(false);
+    late.end('POST /cni HTTP/1.1\r\nHost: multus\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}');
+    expect((await answer).split('\r\n')[0]).toBe('HTTP/1.1 503 Service Unavailable');
+    await stopped;
   });
 });
