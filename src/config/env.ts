@@ -25,6 +25,12 @@ export interface Tunables {
    * threads, as before it existed.
    */
   spawner: boolean;
+  /**
+   * MULTUS_OPTIMIZING_JIT: 0 (default) runs the daemon without V8's optimizing compilers, 1 with
+   * them. Read by main.ts before anything else (the flags must be set before code runs); parsed
+   * here too, so a bad value stops the daemon like any other.
+   */
+  optimizingJit: boolean;
   /** MULTUS_DELEGATE_TIMEOUT_MS: one plugin run is killed after this. Default 60000. */
   delegateTimeoutMs: number;
   /** MULTUS_MAX_INFLIGHT: CNI requests accepted and not yet answered (running or queued in mailboxes). Default 1024. */
@@ -85,6 +91,7 @@ export function parseTunables(env: NodeJS.ProcessEnv = process.env): Readonly<Tu
     tasksPerWorker: integer(env, 'MULTUS_TASKS_PER_WORKER', 16, 1, 1024),
     poolMaxQueue: integer(env, 'MULTUS_POOL_MAX_QUEUE', 1024, 0, 1_000_000),
     spawner: integer(env, 'MULTUS_SPAWNER', 1, 0, 1) === 1,
+    optimizingJit: integer(env, 'MULTUS_OPTIMIZING_JIT', 0, 0, 1) === 1,
     delegateTimeoutMs: integer(env, 'MULTUS_DELEGATE_TIMEOUT_MS', 60_000, 100, 3_600_000),
     maxInflight: integer(env, 'MULTUS_MAX_INFLIGHT', 1024, 1, 1_000_000),
     maxFollowUps: integer(env, 'MULTUS_MAX_FOLLOWUPS', 1024, 1, 1_000_000),

@@ -104,7 +104,7 @@ async function main(): Promise<void> {
   // In the thin DaemonSet, logFile/logLevel are the plugin's (they pass into 00-multus.conf, and
   // the plugin runs on the host); the container itself logs to stderr, for kubectl logs.
   const log = createLogger(thin ? { level: config.logLevel, file: '', toStderr: true } : { level: config.logLevel, file: config.logFile, toStderr: config.logToStderr });
-  log.info({ node: process.versions.node, compileCache: compileCacheStatus() }, 'runtime');
+  log.info({ node: process.versions.node, compileCache: compileCacheStatus(), optimizingJit: tunables.optimizingJit }, 'runtime');
   const managerOptions = {
     log: log.child({ component: 'config-manager' }),
     masterWaitMs: tunables.masterWaitMs,

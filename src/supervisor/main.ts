@@ -15,5 +15,12 @@ if (refusal !== undefined) {
   process.stderr.write(`multus-daemon: ${refusal}\n`);
   process.exit(1);
 }
+// V8's optimizing compilers (Maglev, TurboFan) off unless MULTUS_OPTIMIZING_JIT=1, set before
+// anything else runs. The daemon's JavaScript is glue between syscalls, messages and JSON (C++
+// either way): through containerd their compiles were 2-3 ms of every pod's CPU one pod at a time,
+// more over the first pods, and under churn at 4 and 8 in flight the code they make won nothing
+// back (README, "Where the daemon's CPU per pod goes"). Sparkplug, V8's baseline compiler, stays.
+// These two flags hold when set here (--max-opt does not; NODE_OPTIONS refuses all three).
+if (process.env.MULTUS_OPTIMIZING_JIT !== '1') process.getBuiltinModule('node:v8').setFlagsFromString('--no-maglev --no-turbofan');
 enableCompileCacheIn(fileURLToPath(new URL('compile-cache/', APP_ROOT)));
 await import('./cli.js');

@@ -5,7 +5,7 @@ import { mergeDaemonConfig, readMultusConf } from '../../src/config/multus-conf.
 
 describe('tunables from the environment', () => {
   it('has defaults', () => {
-    expect(parseTunables({})).toMatchObject({ tasksPerWorker: 16, poolMaxQueue: 1024, delegateTimeoutMs: 60_000, maxInflight: 1024, poolMinThreads: 1 });
+    expect(parseTunables({})).toMatchObject({ tasksPerWorker: 16, poolMaxQueue: 1024, delegateTimeoutMs: 60_000, maxInflight: 1024, poolMinThreads: 1, optimizingJit: false });
     // Threads kept warm may not exceed the threads there are.
     expect(parseTunables({ MULTUS_WORKER_THREADS: '4', MULTUS_POOL_MIN_THREADS: '4' }).poolMinThreads).toBe(4);
     // Upstream's fixed paths for device IDs and device-info.
@@ -21,6 +21,7 @@ describe('tunables from the environment', () => {
     ['MULTUS_POOL_MIN_THREADS', '3'],
     ['MULTUS_DELEGATE_TIMEOUT_MS', '-5'],
     ['MULTUS_MAX_INFLIGHT', '1.5'],
+    ['MULTUS_OPTIMIZING_JIT', 'true'],
     ['MULTUS_POD_RESOURCES_SOCKET', 'kubelet.sock'],
     ['MULTUS_DEVICE_INFO_DIR', 'devinfo'],
   ])('refuses %s=%s, naming the variable', (name, value) => {

@@ -84,11 +84,14 @@ export async function startTestDaemon(dir: string, config: Record<string, unknow
   // stderr to a file beside the log: what a daemon that dies of an uncaught error last said.
   const stderrFile = join(dir, 'daemon.stderr');
   const stderr = openSync(stderrFile, 'a');
+  // stdout too (the daemon writes nothing there itself; V8's traces do, under their flags).
+  const stdout = openSync(join(dir, 'daemon.stdout'), 'a');
   const child = spawn(process.execPath, [...nodeArgs, DAEMON, '-config', configPath], {
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', CNI_PATH: DEBIAN_PLUGINS, MULTUS_METRICS_BIND_ADDRESS: '127.0.0.1', ...env },
-    stdio: ['ignore', 'ignore', stderr],
+    stdio: ['ignore', stdout, stderr],
   });
   closeSync(stderr);
+  closeSync(stdout);
   // How it ended, also when it ended silently (a signal: a native crash, or a kill).
   child.once('exit', (code, signal) => appendFileSync(stderrFile, `[test] daemon ${String(child.pid)} exited: code ${String(code)}, signal ${String(signal)}\n`));
   await waitReady(socketDir, child, logFile);
