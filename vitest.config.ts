@@ -15,6 +15,7 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 30_000,
     clearMocks: true,
+    globalSetup: ['test/global-setup.ts'],
     projects: [
       { extends: true, test: { name: 'dist', include: ['test/**/*.test.ts'], sequence: { groupOrder: 0 } } },
       {

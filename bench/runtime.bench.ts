@@ -5,6 +5,7 @@ import type { TestHost } from '../test/helpers/host.js';
 import { bridgePlugin } from '../test/helpers/networks.js';
 import { E2eBed, NETWORKS, THICK_MANIFEST, type PluginMode } from '../test/e2e/bed.js';
 import { Containerd } from '../test/e2e/containerd.js';
+import { existingHostSideDirs, removeNewHostSideDirs } from '../test/e2e/host-side-dirs.js';
 import { sleep } from '../test/helpers/wait.js';
 import { runConcurrently } from './concurrency.js';
 import { envCount, envCounts, forwardedDaemonEnv } from './env.js';
@@ -205,6 +206,8 @@ export async function benchRuntime(host: TestHost): Promise<ScopeOutput> {
   const oursImage = process.env.MULTUS_IMAGE_ARCHIVE ?? '';
   const beds: E2eBed[] = [];
   let floor: Containerd | undefined;
+  // Several containerds at once: each leaves the host-wide dirs another still used (see host-side-dirs.ts).
+  const hostDirs = existingHostSideDirs();
   try {
     const start = async (mode: PluginMode, octets: { cluster: number; extra: number[] }, manifest: string, archive: string): Promise<E2eBed> => {
       const bed = await E2eBed.start(mode, octets.cluster, manifest, forwardedDaemonEnv(), archive);
@@ -253,6 +256,7 @@ export async function benchRuntime(host: TestHost): Promise<ScopeOutput> {
   } finally {
     await floor?.stop();
     for (const bed of beds) await bed.stop();
+    removeNewHostSideDirs(hostDirs);
   }
 }
 

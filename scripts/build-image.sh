@@ -135,7 +135,9 @@ npmrc=$state/npmrc
 echo "cafile=/etc/ssl/certs/ca-certificates.crt" > "$npmrc"
 say "building the Dockerfile for linux/$arch"
 bud_started=$(date +%s)
+# runc's state for the RUN steps under $state too (its default root, /run/runc, would stay behind).
 bh bud --quiet --network host --pull-never --force-rm --layers \
+  --runtime-flag "root=$state/runc" \
   --platform "linux/$arch" --build-arg "TARGETARCH=$arch" \
   -v /etc/ssl/certs/ca-certificates.crt:/etc/ssl/certs/ca-certificates.crt:ro \
   -v "$npmrc:/usr/local/etc/npmrc:ro" \

@@ -5,24 +5,8 @@ import { join } from 'node:path';
 import { pollUntil } from '../../src/util/poll.js';
 import { containerdConfig, type ContainerdLayout } from './containerd-config.js';
 import { CriClient } from './cri-client.js';
+import { existingHostSideDirs, LIBCNI_CACHE, removeNewHostSideDirs, SHIM_SOCKETS } from './host-side-dirs.js';
 import { buildPauseImage } from './pause-image.js';
-
-/** libcni's result cache: the CRI plugin of containerd 1.6 has no setting to move it. */
-const LIBCNI_CACHE = '/var/lib/cni/results';
-
-/**
- * containerd-shim-runc-v2's sockets: 1.6 puts them in /run/containerd/s whatever the state dir,
- * named sha256("<containerd socket>/<namespace>/<id>").
- */
-const SHIM_SOCKETS = '/run/containerd/s';
-
-/** Host-wide paths containerd 1.6 uses whatever its config says; removed at stop if we created them. */
-const HOST_SIDE_DIRS = [
-  SHIM_SOCKETS,
-  '/run/containerd',
-  LIBCNI_CACHE,
-  '/var/lib/cni',
-];
 
 /** What the test bed asks of the runtime. */
 export interface ContainerdOptions {
@@ -123,7 +107,7 @@ export class Containerd {
     this.logFile = join(opts.dir, 'containerd.log');
     this.cgroupRoot = `/multus-e2e-${opts.runId}`;
     this.cri = new CriClient(this.layout.socket);
-    this.#hostDirsBefore = new Set(HOST_SIDE_DIRS.filter((d) => existsSync(d)));
+    this.#hostDirsBefore = existingHostSideDirs();
   }
 
   /**
@@ -363,14 +347,8 @@ export class Containerd {
     } catch (err) {
       problems.push(`removing ${this.#dir}: ${String(err)}`);
     }
-    for (const dir of HOST_SIDE_DIRS) {
-      if (this.#hostDirsBefore.has(dir)) continue;
-      try {
-        rmdirSync(dir); // only when empty: never take what another runtime put there
-      } catch {
-        // absent, or not empty
-      }
-    }
+    // Another file's bed may still use one; the last of them is removed by test/global-setup.ts.
+    removeNewHostSideDirs(this.#hostDirsBefore);
     return problems;
   }
 }

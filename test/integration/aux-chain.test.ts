@@ -31,7 +31,7 @@ describe('auxiliary CNI chain', () => {
     const clusterConf = join(clusterDir, '10-cluster.conf');
     writeFileSync(clusterConf, JSON.stringify({ cniVersion: '1.0.0', name: 'cluster', ...br.plugin }));
     const recordFile = join(host.dir, 'aux.jsonl');
-    writeFileSync(join(chainDir, '10-tuning.conf'), JSON.stringify({ cniVersion: '1.0.0', name: 'tune', type: 'tuning', sysctl: { 'net.ipv4.conf.all.arp_filter': '1' } }));
+    writeFileSync(join(chainDir, '10-tuning.conf'), JSON.stringify({ cniVersion: '1.0.0', name: 'tune', type: 'tuning', sysctl: { 'net.ipv4.conf.all.arp_filter': '1' }, dataDir: join(host.dir, 'tuning') }));
     writeFileSync(join(chainDir, '20-record.conf'), JSON.stringify({ cniVersion: '1.0.0', name: 'rec', type: 'cni-record', recordFile }));
     // libcni's subdirectory plugins are *.conf files only: this list is not read (it would fail).
     writeFileSync(join(chainDir, '30-not-read.conflist'), JSON.stringify({ cniVersion: '1.0.0', name: 'no', plugins: [{ type: 'cni-fail' }] }));
