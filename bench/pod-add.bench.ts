@@ -112,6 +112,11 @@ function table(figures: readonly PodAddFigures[]): Table {
   };
 }
 
+/** One variant's measurements before its first pod. */
+function emptySample(): { floorAdd: number[]; floorDel: number[]; add: number[]; del: number[]; reads: number; writes: number; cpu: ThreadCpu; floorCpu: number } {
+  return { floorAdd: [], floorDel: [], add: [], del: [], reads: 0, writes: 0, cpu: noThreadCpu(), floorCpu: 0 };
+}
+
 /**
  * Single-pod ADD and DEL latency with 0, 1 and 2 extra networks (NADs in the API server
  * stand-in, each a bridge + host-local on its own bridge), against the floor of running the same
@@ -126,7 +131,7 @@ export async function benchPodAdd(host: TestHost): Promise<ScopeOutput> {
   const budgetMs = envCount('BENCH_MAX_SECONDS', 120, 3600) * 1000;
   const gapMs = process.env.BENCH_GAP_MS ? envCount('BENCH_GAP_MS', 1, 10_000) : 0;
   let cluster: TestCluster | undefined;
-  const samples = EXTRAS.map(() => ({ floorAdd: [] as number[], floorDel: [] as number[], add: [] as number[], del: [] as number[], reads: 0, writes: 0, cpu: noThreadCpu(), floorCpu: 0 }));
+  const samples = EXTRAS.map(emptySample);
   try {
     cluster = await startTestCluster(host, { binDir: DEBIAN_PLUGINS, logLevel: 'error' }, forwardedDaemonEnv());
     track(cluster.daemon.process);
@@ -191,7 +196,7 @@ export async function benchPodAdd(host: TestHost): Promise<ScopeOutput> {
     await cluster?.stop();
   }
   const figures = EXTRAS.map((n): PodAddFigures => {
-    const s = samples[n] ?? { floorAdd: [], floorDel: [], add: [], del: [], reads: 0, writes: 0, cpu: noThreadCpu(), floorCpu: 0 };
+    const s = samples[n] ?? emptySample();
     const [floorAdd, add, floorDel, del] = [summarize(s.floorAdd), summarize(s.add), summarize(s.floorDel), summarize(s.del)];
     const n1 = Math.max(1, add.n);
     return {

@@ -27,8 +27,8 @@ export interface Tunables {
   spawner: boolean;
   /**
    * MULTUS_OPTIMIZING_JIT: 0 (default) runs the daemon without V8's optimizing compilers, 1 with
-   * them. Read by main.ts before anything else (the flags must be set before code runs); parsed
-   * here too, so a bad value stops the daemon like any other.
+   * them. Read by main.ts before anything else (the flags must be set before code runs), a bad
+   * value as 0 there; here it stops the daemon like any other.
    */
   optimizingJit: boolean;
   /** MULTUS_DELEGATE_TIMEOUT_MS: one plugin run is killed after this. Default 60000. */
@@ -82,6 +82,11 @@ function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: nu
   return value;
 }
 
+/** MULTUS_OPTIMIZING_JIT (see Tunables.optimizingJit); main.ts reads it before anything else loads. */
+export function optimizingJit(env: NodeJS.ProcessEnv): boolean {
+  return integer(env, 'MULTUS_OPTIMIZING_JIT', 0, 0, 1) === 1;
+}
+
 /** Read and validate every tunable. */
 export function parseTunables(env: NodeJS.ProcessEnv = process.env): Readonly<Tunables> {
   const workerThreads = integer(env, 'MULTUS_WORKER_THREADS', Math.min(2, availableParallelism()), 1, 64);
@@ -91,7 +96,7 @@ export function parseTunables(env: NodeJS.ProcessEnv = process.env): Readonly<Tu
     tasksPerWorker: integer(env, 'MULTUS_TASKS_PER_WORKER', 16, 1, 1024),
     poolMaxQueue: integer(env, 'MULTUS_POOL_MAX_QUEUE', 1024, 0, 1_000_000),
     spawner: integer(env, 'MULTUS_SPAWNER', 1, 0, 1) === 1,
-    optimizingJit: integer(env, 'MULTUS_OPTIMIZING_JIT', 0, 0, 1) === 1,
+    optimizingJit: optimizingJit(env),
     delegateTimeoutMs: integer(env, 'MULTUS_DELEGATE_TIMEOUT_MS', 60_000, 100, 3_600_000),
     maxInflight: integer(env, 'MULTUS_MAX_INFLIGHT', 1024, 1, 1_000_000),
     maxFollowUps: integer(env, 'MULTUS_MAX_FOLLOWUPS', 1024, 1, 1_000_000),

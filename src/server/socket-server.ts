@@ -2,6 +2,7 @@ import { chmod, mkdir, stat, unlink } from 'node:fs/promises';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { pollUntil } from '../util/poll.js';
 import { limitConnections } from './connection-limit.js';
 
 /** Connections the kernel queues for accept() on the socket. */
@@ -170,8 +171,8 @@ export async function startSocketServer(opts: SocketServerOptions): Promise<Sock
       // Not a socket another daemon has bound at the same path meanwhile.
       if ((await stat(socketPath).catch(() => undefined))?.ino === ino) await unlink(socketPath).catch(() => undefined);
       await sleep(BACKLOG_SETTLE_MS);
-      const deadline = Date.now() + ANSWER_LINGER_MS;
-      while ((await openConnections(server)) > 0 && Date.now() < deadline) await sleep(10);
+      // Past the linger, the listener's close ends those still open.
+      await pollUntil(async () => (await openConnections(server)) === 0, { timeoutMs: ANSWER_LINGER_MS, everyMs: 10, timedOut: () => new Error('connections still open') }).catch(() => undefined);
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };

@@ -21,6 +21,13 @@ if (refusal !== undefined) {
 // more over the first pods, and under churn at 4 and 8 in flight the code they make won nothing
 // back (README, "Where the daemon's CPU per pod goes"). Sparkplug, V8's baseline compiler, stays.
 // These two flags hold when set here (--max-opt does not; NODE_OPTIONS refuses all three).
-if (process.env.MULTUS_OPTIMIZING_JIT !== '1') process.getBuiltinModule('node:v8').setFlagsFromString('--no-maglev --no-turbofan');
+const { optimizingJit } = await import('../config/env.js');
+let optimizing = false;
+try {
+  optimizing = optimizingJit(process.env);
+} catch {
+  // A bad value: 0 here; parseTunables then stops the daemon, naming it.
+}
+if (!optimizing) process.getBuiltinModule('node:v8').setFlagsFromString('--no-maglev --no-turbofan');
 enableCompileCacheIn(fileURLToPath(new URL('compile-cache/', APP_ROOT)));
 await import('./cli.js');
