@@ -7,7 +7,7 @@ import { NodeCertificateManager } from './node-certificate.js';
 import type { ApiObservations, DraDevice, DraLookup, KubeApi, KubeLog, KubeOptions, KubeStats, NadLookup, NadNamespaces, PodEvent, PodInfo, PodLookup, StatusPatchOutcome } from './protocol.js';
 
 const DRA_GROUP = 'resource.k8s.io';
-/** How long a finished request's observation may wait for the next batch to the main thread. */
+/** How long a finished request's observation may wait for a call's answer to carry it before it is sent on its own. */
 const OBSERVATIONS_EVERY_MS = 1000;
 /** Device attributes a DRA driver sets so CNI plugins can find the device (upstream §4.6). */
 const DRA_RESOURCE_NAME = 'k8s.cni.cncf.io/resourceName';
@@ -72,7 +72,8 @@ export class KubeService implements KubeApi {
     this.#sendTimer ??= setTimeout(() => this.#sendUnsent(), OBSERVATIONS_EVERY_MS).unref();
   }
 
-  #takeUnsent(): ApiObservations {
+  /** The observations not sent yet, now taken (the kube worker sends them with a call's answer). */
+  takeObservations(): ApiObservations {
     clearTimeout(this.#sendTimer);
     this.#sendTimer = undefined;
     const batch = this.#unsent;
@@ -81,7 +82,7 @@ export class KubeService implements KubeApi {
   }
 
   #sendUnsent(): void {
-    const batch = this.#takeUnsent();
+    const batch = this.takeObservations();
     if (batch.length > 0) this.#observed(batch);
   }
 
@@ -229,7 +230,6 @@ export class KubeService implements KubeApi {
       restarts: informers.reduce((n, i) => n + i.restarts, 0),
       apiRequests: this.#clients?.requests() ?? 0,
       certificateExpirySeconds: this.#certificates === undefined ? undefined : this.#certificates.current.notAfter.getTime() / 1000,
-      observations: this.#takeUnsent(),
     });
   }
 

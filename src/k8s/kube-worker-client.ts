@@ -1,9 +1,9 @@
-import { Worker, type WorkerOptions } from 'node:worker_threads';
+import { MessageChannel, Worker, type WorkerOptions } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import { backoffDelay, type BackoffOptions } from '../util/backoff.js';
 import { workerEnv } from '../util/compile-cache.js';
 import { nodeEndpoint } from './comlink-node.js';
-import type { ApiObservations, DraLookup, KubeApi, KubeLog, KubeOptions, KubeStats, NadLookup, NadNamespaces, PodEvent, PodInfo, PodLookup, StatusPatchOutcome } from './protocol.js';
+import type { Answered, ApiObservations, DraLookup, KubeApi, KubeEvent, KubeLog, KubeOptions, KubeStats, KubeWorkerApi, NadLookup, NadNamespaces, PodEvent, PodInfo, PodLookup, StatusPatchOutcome } from './protocol.js';
 
 /** What the actors and the metrics use of the kube worker, whichever worker is current. */
 export type KubeFacade = Pick<KubeApi, 'getPod' | 'getNad' | 'nadNamespaces' | 'draDevices' | 'patchNetworkStatus' | 'recordEvent' | 'publishNetworkStatus' | 'stats'>;
@@ -28,7 +28,7 @@ const RESTART: BackoffOptions = { startMs: 500, maxMs: 30_000, jitter: 0.2 };
 /** One running worker: its comlink proxy, and a signal aborted (with the reason) when it dies. */
 interface Incarnation {
   worker: Worker;
-  api: Comlink.Remote<KubeApi>;
+  api: Comlink.Remote<KubeWorkerApi>;
   died: Promise<string>;
   /** For calls: a listener each, removed when the call ends (a handler on `died` per call would pile up for the worker's life). */
   death: AbortSignal;
@@ -36,7 +36,7 @@ interface Incarnation {
 
 /** The stats while no kube worker answers (not started yet, or restarting). */
 export function kubeDownStats(): KubeStats {
-  return { connected: false, restarts: 0, podsCached: 0, nadsCached: 0, apiRequests: 0, eventLoopLagP99Seconds: 0, certificateExpirySeconds: undefined, observations: [] };
+  return { connected: false, restarts: 0, podsCached: 0, nadsCached: 0, apiRequests: 0, eventLoopLagP99Seconds: 0, certificateExpirySeconds: undefined };
 }
 
 /**
@@ -77,17 +77,22 @@ async function startIncarnation(opts: KubeOptions, log: (line: KubeLog) => void,
   // An uncaught error in the thread is followed by its exit: the exit is what counts.
   let lastError = '';
   worker.on('error', (err) => (lastError = err instanceof Error ? err.message : String(err)));
+  // Log lines and observation batches come one way, on a port of their own (protocol.ts KubeEvent).
+  const events = new MessageChannel();
+  events.port1.on('message', (event: KubeEvent) => ('log' in event ? log(event.log) : observed(event.observed)));
+  events.port1.unref();
   const death = new AbortController();
   const died = new Promise<string>((resolve) =>
     worker.once('exit', (code) => {
       const why = lastError !== '' ? lastError : `exit code ${code}`;
+      events.port1.close();
       death.abort(why);
       resolve(why);
     }),
   );
-  const api = Comlink.wrap<KubeApi>(nodeEndpoint(worker));
+  const api = Comlink.wrap<KubeWorkerApi>(nodeEndpoint(worker));
   try {
-    const started = api.start(opts, Comlink.proxy(log), Comlink.proxy(observed));
+    const started = api.start(opts, Comlink.transfer(events.port2, [events.port2]));
     await Promise.race([started, died.then((why) => Promise.reject(new Error(`the kube worker died while starting: ${why}`)))]);
   } catch (err) {
     await worker.terminate();
@@ -170,9 +175,11 @@ export async function startKubeWorker(opts: KubeOptions, log: (line: KubeLog) =>
   /**
    * A call on the current worker. One in flight when the worker dies ends at once with
    * `down(why)`; one that arrives while it restarts waits for the new worker (a restart takes
-   * well under a second), and gets `down` only if none is there within an API timeout.
+   * well under a second), and gets `down` only if none is there within an API timeout. The
+   * observations its answer carries go to `observed` before the caller sees the value (so a
+   * scrape's stats() counts every request that ended before it).
    */
-  async function call<T>(run: (api: Comlink.Remote<KubeApi>) => Promise<T>, down: (why: string) => T): Promise<T> {
+  async function call<T>(run: (api: Comlink.Remote<KubeWorkerApi>) => Promise<Answered<T>>, down: (why: string) => T): Promise<T> {
     const incarnation = await worker();
     if (incarnation === undefined) return down('the kube worker is restarting');
     const { death } = incarnation;
@@ -181,7 +188,10 @@ export async function startKubeWorker(opts: KubeOptions, log: (line: KubeLog) =>
       const onDeath = (): void => resolve(down(`the kube worker died (${String(death.reason)}) during the call`));
       death.addEventListener('abort', onDeath, { once: true });
       run(incarnation.api)
-        .then(resolve, reject)
+        .then((answer) => {
+          if (answer.observations.length > 0) observed(answer.observations);
+          resolve(answer.value);
+        }, reject)
         .finally(() => death.removeEventListener('abort', onDeath));
     });
   }

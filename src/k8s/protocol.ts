@@ -103,14 +103,13 @@ export interface KubeStats {
   eventLoopLagP99Seconds: number;
   /** When the per-node certificate in use expires, Unix seconds; undefined without perNodeCertificate. */
   certificateExpirySeconds: number | undefined;
-  /** API requests finished since the last batch was sent: a scrape takes them with the gauges, so it counts every request that ended before it. */
-  observations: ApiObservations;
 }
 
 /**
  * Finished API requests (verb, HTTP code: '2xx' on success, 'none' without an answer; seconds) as
- * the worker hands them to the main thread's histogram: in batches, at most one message a second
- * (a comlink call per request was a message and its reply each way).
+ * the worker hands them to the main thread's histogram: with the answer of the next call (see
+ * Answered), or in a batch at most a second later when no call comes (a comlink call per request
+ * was a message and its reply each way).
  */
 export type ApiObservations = Array<[verb: string, code: string, seconds: number]>;
 
@@ -145,6 +144,31 @@ export interface KubeApi {
   stats(): Promise<KubeStats>;
   stop(): Promise<void>;
 }
+
+/** The calls the kube worker answers (all but start). */
+export type KubeCall = Exclude<keyof KubeApi, 'start'>;
+
+/**
+ * A call's answer from the kube worker thread, with the API requests finished since the last
+ * ones sent: the ADD's two writes reach the histogram with their own answer, so no timer wakes the
+ * worker and no message wakes the main thread for them.
+ */
+export interface Answered<T> {
+  value: T;
+  observations: ApiObservations;
+}
+
+/** What the kube worker thread sends one way, on the port given to start. */
+export type KubeEvent = { log: KubeLog } | { observed: ApiObservations };
+
+/**
+ * What the kube worker thread exposes through comlink: KubeApi's calls, each answered with the
+ * observations; start takes a port for log lines and batches (a comlink callback would answer
+ * each one with a message back, waking the worker again for nothing).
+ */
+export type KubeWorkerApi = { [K in KubeCall]: (...args: Parameters<KubeApi[K]>) => Promise<Answered<Awaited<ReturnType<KubeApi[K]>>>> } & {
+  start(opts: KubeOptions, events: MessagePort): Promise<void>;
+};
 
 /** What the actors use of the kube worker (a comlink remote, or a KubeService in tests). */
 export type KubeAccess = Pick<KubeApi, 'getPod' | 'getNad' | 'draDevices' | 'patchNetworkStatus' | 'recordEvent' | 'publishNetworkStatus'>;

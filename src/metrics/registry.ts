@@ -21,8 +21,6 @@ export interface KubeGaugeValues {
   nadsCached: number;
   eventLoopLagP99Seconds: number;
   certificateExpirySeconds: number | undefined;
-  /** API requests the worker has not sent in a batch yet (see observeKubeRequests). */
-  observations: ApiObservations;
 }
 
 /** Live values read at scrape time. */
@@ -67,18 +65,13 @@ export function createMetrics(sources: GaugeSources) {
     registers,
   });
   // One worker round trip per scrape, shared by the kube gauges below and this histogram: the
-  // requests the worker has not sent in a batch yet come with it.
+  // requests the worker has not sent yet come with its answer (to observeKubeRequests).
   const kube = sources.kube;
   let pending: Promise<KubeGaugeValues> | undefined;
   const readKube = (source: () => Promise<KubeGaugeValues>): Promise<KubeGaugeValues> => {
-    pending ??= source()
-      .then((s) => {
-        observeKubeRequests(s.observations);
-        return s;
-      })
-      .finally(() => {
-        pending = undefined;
-      });
+    pending ??= source().finally(() => {
+      pending = undefined;
+    });
     return pending;
   };
   const kubeRequest = new Histogram({
