@@ -31,16 +31,12 @@ function parseAnswer(data: Buffer): Answer | undefined {
   if (first < 0) return undefined;
   const head = data.subarray(0, first).toString();
   if (head.startsWith('exec ')) return { kind: 'exec', errno: Number(head.slice(5)) };
-  // "pid N" comes first, except for a run killed ('K') while it waited for its container's lock.
-  const endStart = head.startsWith('pid ') ? first + 1 : 0;
-  const second = data.indexOf(10, endStart);
-  if (second < 0) return undefined;
-  const [word, code, signal, overflow, outLen, errLen] = data.subarray(endStart, second).toString().split(' ');
+  const [word, code, signal, overflow, outLen, errLen] = head.split(' ');
   if (word !== 'end') throw new Error(`unexpected answer from multus-spawner: ${head}`);
-  const outEnd = second + 1 + Number(outLen);
+  const outEnd = first + 1 + Number(outLen);
   const errEnd = outEnd + Number(errLen);
   if (data.length < errEnd) return undefined;
-  return { kind: 'end', code: Number(code), signal: Number(signal), overflow: overflow === '1', stdout: data.subarray(second + 1, outEnd).toString('utf8'), stderr: data.subarray(outEnd, errEnd).toString('utf8') };
+  return { kind: 'end', code: Number(code), signal: Number(signal), overflow: overflow === '1', stdout: data.subarray(first + 1, outEnd).toString('utf8'), stderr: data.subarray(outEnd, errEnd).toString('utf8') };
 }
 
 /**

@@ -13,9 +13,10 @@
  *   request:  "<length>\n" then <length> bytes of NUL-terminated fields:
  *             timeout ms (0: none), file, argc, argv[0..argc), envc, env[0..envc), then the
  *             stdin bytes (the rest)
- *   answer:   "pid <pid>\n" once the program runs (or "exec <errno>\n" and the end if it
- *             cannot), then "end <status> <signal> <overflow> <outlen> <errlen>\n", stdout, stderr
- *             (only "end -1 9 0 0 0\n" for a run killed while it waited for its lock)
+ *   answer:   "exec <errno>\n" if the program cannot be started; else once it has ended,
+ *             "end <status> <signal> <overflow> <outlen> <errlen>\n", stdout, stderr, in one write
+ *             (so the client's thread wakes once per run, not once per piece); only
+ *             "end -1 9 0 0 0\n" for a run killed while it waited for its lock
  *
  * The program runs in a new session (its own process group, as the daemon's spawn with
  * `detached`), file looked up in PATH. A byte 'K' from the client SIGKILLs the whole group (the
@@ -271,9 +272,6 @@ static void handle(int conn) {
         if (lock != NULL) unlink(lock);
         _exit(0);
     }
-    int n = snprintf(line, sizeof line, "pid %d\n", (int)pid);
-    (void)write_all(conn, line, (size_t)n);
-
     fcntl(in[1], F_SETFL, O_NONBLOCK);
     int stdin_fd = in[1], out_fd = out[0], err_fd = err[0], conn_open = 1, overflow = 0, timed_out = 0;
     size_t written = 0;
@@ -326,8 +324,13 @@ static void handle(int conn) {
     }
     if (lock != NULL) unlink(lock); /* before the lock goes with this process: see lock_container */
     if (!conn_open) _exit(0);
-    n = snprintf(line, sizeof line, "end %d %d %d %zu %zu\n", WIFEXITED(st) ? WEXITSTATUS(st) : -1, WIFSIGNALED(st) ? WTERMSIG(st) : 0, overflow, o.len, e.len);
-    if (write_all(conn, line, (size_t)n) < 0 || write_all(conn, o.data, o.len) < 0 || write_all(conn, e.data, e.len) < 0) _exit(1);
+    int n = snprintf(line, sizeof line, "end %d %d %d %zu %zu\n", WIFEXITED(st) ? WEXITSTATUS(st) : -1, WIFSIGNALED(st) ? WTERMSIG(st) : 0, overflow, o.len, e.len);
+    char *answer = malloc((size_t)n + o.len + e.len);
+    if (answer == NULL) _exit(1);
+    memcpy(answer, line, (size_t)n);
+    if (o.len > 0) memcpy(answer + n, o.data, o.len);
+    if (e.len > 0) memcpy(answer + n + o.len, e.data, e.len);
+    if (write_all(conn, answer, (size_t)n + o.len + e.len) < 0) _exit(1);
     _exit(0);
 }
 
