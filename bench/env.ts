@@ -36,3 +36,13 @@ export function forwardedDaemonEnv(): Record<string, string> {
   if (process.env.BENCH_DAEMON_NODE_OPTIONS !== undefined) env.NODE_OPTIONS = process.env.BENCH_DAEMON_NODE_OPTIONS;
   return env;
 }
+
+/**
+ * BENCH_DAEMON_NODE_ARGS, split on spaces: flags for node's command line before the daemon, for
+ * the daemons the bench starts on the host (pod-add, first-pods). For the V8 flags NODE_OPTIONS
+ * refuses and setFlagsFromString cannot apply once the heap exists (`--single-threaded-gc`,
+ * `--no-sparkplug`).
+ */
+export function daemonNodeArgs(): string[] {
+  return (process.env.BENCH_DAEMON_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+}

@@ -1,7 +1,7 @@
 /**
- * Benchmark runner: `npm run bench [-- --scope shim|pod-add|churn|runtime|thin|pool|startup|all]` (all =
- * shim, pod-add, churn, runtime, thin; pool is an experiment and startup a comparison of Node.js
- * lines, each run on its own). Sizes from the environment (see
+ * Benchmark runner: `npm run bench [-- --scope shim|pod-add|first-pods|churn|runtime|thin|pool|startup|all]` (all =
+ * shim, pod-add, churn, runtime, thin; first-pods a quick look at a fresh daemon's first pods,
+ * pool an experiment and startup a comparison of Node.js lines, each run on its own). Sizes from the environment (see
  * README "Benchmarks"), loops bounded by count and by time, traffic only on this machine (unix
  * sockets, loopback, network namespaces the bench makes). Prints tables and writes
  * bench/results/<scope>.json (and churn.svg). Needs root. Each scope gets its own TestHost,
@@ -13,6 +13,7 @@ import { parseArgs } from 'node:util';
 import { TestHost } from '../test/helpers/host.js';
 import { terminateTracked } from './children.js';
 import { benchChurn } from './churn.bench.js';
+import { benchFirstPods } from './first-pods.bench.js';
 import { benchPodAdd } from './pod-add.bench.js';
 import { benchPool } from './pool.bench.js';
 import { benchRuntime } from './runtime.bench.js';
@@ -25,6 +26,7 @@ import { formatTable } from './table.js';
 const SCOPES: Record<string, Scope> = {
   shim: benchShim,
   'pod-add': benchPodAdd,
+  'first-pods': benchFirstPods,
   churn: benchChurn,
   pool: benchPool,
   runtime: benchRuntime,

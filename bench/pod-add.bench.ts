@@ -8,7 +8,7 @@ import { bridgePlugin, multusStdin } from '../test/helpers/networks.js';
 import { DEBIAN_PLUGINS } from '../test/helpers/paths.js';
 import { podArgs, runShim } from '../test/helpers/shim.js';
 import { track } from './children.js';
-import { envCount, forwardedDaemonEnv } from './env.js';
+import { daemonNodeArgs, envCount, forwardedDaemonEnv } from './env.js';
 import type { ScopeOutput } from './scope.js';
 import { fixed, summarize, type Summary } from './stats.js';
 import type { Table } from './table.js';
@@ -133,7 +133,7 @@ export async function benchPodAdd(host: TestHost): Promise<ScopeOutput> {
   let cluster: TestCluster | undefined;
   const samples = EXTRAS.map(emptySample);
   try {
-    cluster = await startTestCluster(host, { binDir: DEBIAN_PLUGINS, logLevel: 'error' }, forwardedDaemonEnv());
+    cluster = await startTestCluster(host, { binDir: DEBIAN_PLUGINS, logLevel: 'error' }, forwardedDaemonEnv(), daemonNodeArgs());
     track(cluster.daemon.process);
     const { api, daemon } = cluster;
     const { clusterNet, confPath, extras } = benchNetworks(host, cluster, 240, [242, 243], 'bench-extra');
