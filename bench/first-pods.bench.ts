@@ -4,6 +4,7 @@ import type { TestHost } from '../test/helpers/host.js';
 import { multusStdin } from '../test/helpers/networks.js';
 import { DEBIAN_PLUGINS } from '../test/helpers/paths.js';
 import { podArgs, runShim } from '../test/helpers/shim.js';
+import { track } from './children.js';
 import { daemonNodeArgs, envCount, forwardedDaemonEnv } from './env.js';
 import { benchNetworks, NAMESPACE } from './pod-add.bench.js';
 import type { ScopeOutput } from './scope.js';
@@ -57,6 +58,7 @@ export async function benchFirstPods(host: TestHost): Promise<ScopeOutput> {
     const spawned = performance.now();
     const started = await startTestCluster(host, { binDir: DEBIAN_PLUGINS, logLevel: 'error' }, forwardedDaemonEnv(), daemonNodeArgs());
     cluster = started;
+    track(started.daemon.process);
     const startMs = performance.now() - spawned;
     const pid = started.daemon.process.pid ?? 0;
     const startCpuMs = daemonCpu(readThreadCpu(pid));
