@@ -86,18 +86,18 @@ export async function benchFirstPods(host: TestHost): Promise<ScopeOutput> {
       rounds.push(cpuSpent(mark, now));
       mark = now;
     }
-    const warmRate = daemonCpu(rounds.slice(FIRST).reduce(cpuAdd, noThreadCpu())) / (pods - FIRST);
-    const phase = (name: string, from: number, to: number): PhaseFigures => {
+    const perPod = (name: string, from: number, to: number): Omit<PhaseFigures, 'extraMs'> => {
       const sum = rounds.slice(from, to).reduce(cpuAdd, noThreadCpu());
-      return { name, pods: to - from, perPodMs: cpuPer(sum, to - from), daemonPerPodMs: daemonCpu(sum) / (to - from), extraMs: daemonCpu(sum) - warmRate * (to - from) };
+      return { name, pods: to - from, perPodMs: cpuPer(sum, to - from), daemonPerPodMs: daemonCpu(sum) / (to - from) };
     };
-    const first = phase('first', 0, FIRST);
+    const warm = perPod(`pods ${FIRST + 1}-${pods} (warm)`, FIRST, pods);
+    const phase = (p: Omit<PhaseFigures, 'extraMs'>): PhaseFigures => ({ ...p, extraMs: (p.daemonPerPodMs - warm.daemonPerPodMs) * p.pods });
     const figures: FirstPodsFigures = {
       startMs,
       startCpuMs,
-      phases: PHASES.map((p) => phase(p.name, p.from, p.to)),
-      warm: phase(`pods ${FIRST + 1}-${pods} (warm)`, FIRST, pods),
-      firstOverWarm: first.daemonPerPodMs / warmRate,
+      phases: PHASES.map((p) => phase(perPod(p.name, p.from, p.to))),
+      warm: phase(warm),
+      firstOverWarm: perPod('first', 0, FIRST).daemonPerPodMs / warm.daemonPerPodMs,
     };
     return { figures, tables: [table(figures)] };
   } finally {
