@@ -9,7 +9,7 @@ import { daemonNodeArgs, envCount, forwardedDaemonEnv } from './env.js';
 import { benchNetworks, NAMESPACE } from './pod-add.bench.js';
 import type { ScopeOutput } from './scope.js';
 import { fixed } from './stats.js';
-import { cpuAdd, cpuPer, cpuSpent, daemonCpu, noThreadCpu, readThreadCpu, type ThreadCpu } from './thread-cpu.js';
+import { cpuAdd, cpuPer, cpuSpent, daemonCpu, noThreadCpu, readThreadCpu, threadSplit, type ThreadCpu } from './thread-cpu.js';
 
 /** The first pods after a start, as the runtime scope and issue 19 count them. */
 const FIRST = 30;
@@ -109,6 +109,6 @@ function table(f: FirstPodsFigures): ScopeOutput['tables'][number] {
   return {
     title: `first pods after a start, one at a time, cluster network only: daemon CPU (plugins excluded); start-up ${fixed(f.startMs, 0)} ms, ${fixed(f.startCpuMs, 0)} ms of CPU; the first ${FIRST} ÷ warm ${fixed(f.firstOverWarm)}`,
     columns: ['pods', 'CPU ms/pod', 'main/kube/pool/V8+libuv', 'extra over warm, ms', 'n'],
-    rows: [...f.phases, f.warm].map((p) => [p.name, fixed(p.daemonPerPodMs, 1), [p.perPodMs.main, p.perPodMs.kube, p.perPodMs.pool, p.perPodMs.runtime].map((ms) => fixed(ms, 1)).join('/'), fixed(p.extraMs, 0), String(p.pods)]),
+    rows: [...f.phases, f.warm].map((p) => [p.name, fixed(p.daemonPerPodMs, 1), threadSplit(p.perPodMs), fixed(p.extraMs, 0), String(p.pods)]),
   };
 }

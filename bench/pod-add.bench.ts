@@ -12,7 +12,7 @@ import { daemonNodeArgs, envCount, forwardedDaemonEnv } from './env.js';
 import type { ScopeOutput } from './scope.js';
 import { fixed, summarize, type Summary } from './stats.js';
 import type { Table } from './table.js';
-import { cpuAdd, cpuPer, cpuSpent, daemonCpu, noThreadCpu, processCpu, readThreadCpu, type ThreadCpu } from './thread-cpu.js';
+import { cpuAdd, cpuPer, cpuSpent, daemonCpu, noThreadCpu, processCpu, readThreadCpu, threadSplit, type ThreadCpu } from './thread-cpu.js';
 
 /** The namespace of the bench's pods and NADs. */
 export const NAMESPACE = 'bench';
@@ -104,7 +104,7 @@ function table(figures: readonly PodAddFigures[]): Table {
       `${fixed(f.apiReadsPerPod)}/${fixed(f.apiWritesPerPod)}`,
       fixed(f.daemonCpuPerPodMs, 1),
       fixed(f.daemonCpuPerFloorPluginCpu, 2),
-      [f.cpuPerPodMs.main, f.cpuPerPodMs.kube, f.cpuPerPodMs.pool, f.cpuPerPodMs.runtime].map((ms) => fixed(ms, 1)).join('/'),
+      threadSplit(f.cpuPerPodMs),
       fixed(f.cpuPerPodMs.faults, 0),
       `${fixed(f.cpuPerPodMs.plugins, 1)} (${fixed(f.floorPluginCpuPerPodMs, 1)})`,
       String(f.add.n),

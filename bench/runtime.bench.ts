@@ -12,7 +12,7 @@ import { envCount, envCounts, forwardedDaemonEnv } from './env.js';
 import type { ScopeOutput } from './scope.js';
 import type { Table } from './table.js';
 import { fixed, summarize, type Summary } from './stats.js';
-import { cpuPer, cpuSpent, daemonCpu, readThreadCpu, type ThreadCpu } from './thread-cpu.js';
+import { cpuPer, cpuSpent, daemonCpu, readThreadCpu, threadSplit, type ThreadCpu } from './thread-cpu.js';
 
 /**
  * Pod start as kubelet sees it: RunPodSandbox time through a real containerd (CRI), with Multus
@@ -268,7 +268,7 @@ function runtimeTables(f: RuntimeFigures): Table[] {
     fixed(r.run.p99),
     fixed(r.run.p50 / f.floor.run.p50),
     fixed(r.stop.p50),
-    t === undefined ? '–' : `${fixed(daemonCpu(t))} (${[t.main, t.kube, t.pool, t.runtime].map((v) => fixed(v, 1)).join(' / ')})`,
+    t === undefined ? '–' : `${fixed(daemonCpu(t))} (${threadSplit(t, ' / ')})`,
     String(r.run.n),
   ];
   const overheads = f.daemons.map((d) => `${d.name} +${fixed(d.overheadP50Ms)} / +${fixed(d.overhead2P50Ms)}`).join('; ');

@@ -1,5 +1,6 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { childProcesses, statFields } from '../test/helpers/proc.js';
+import { fixed } from './stats.js';
 
 /**
  * Where a process's CPU time goes, by thread kind, in ms. Linux only: each thread's
@@ -89,6 +90,11 @@ export function cpuAdd(a: ThreadCpu, b: ThreadCpu): ThreadCpu {
 /** `c` ÷ `n`, per kind (ms per pod from ms over `n` pods). */
 export function cpuPer(c: ThreadCpu, n: number): ThreadCpu {
   return perKind(c, c, (x) => x / n);
+}
+
+/** The daemon's CPU by thread kind for a table: main, kube worker, pool, V8's and libuv's, 0.1 ms each. */
+export function threadSplit(c: ThreadCpu, separator = '/'): string {
+  return [c.main, c.kube, c.pool, c.runtime].map((ms) => fixed(ms, 1)).join(separator);
 }
 
 /** The daemon's own CPU: every thread, not its plugins. */
