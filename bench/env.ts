@@ -40,8 +40,8 @@ export function forwardedDaemonEnv(): Record<string, string> {
 /**
  * BENCH_DAEMON_NODE_ARGS, split on spaces: flags for node's command line before the daemon, for
  * the daemons the bench starts on the host (pod-add, first-pods). For the V8 flags NODE_OPTIONS
- * refuses and setFlagsFromString cannot apply once the heap exists (`--single-threaded-gc`,
- * `--no-sparkplug`).
+ * refuses (`--no-sparkplug`), and those setFlagsFromString cannot apply once the heap exists
+ * (`--single-threaded-gc`).
  */
 export function daemonNodeArgs(): string[] {
   return (process.env.BENCH_DAEMON_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');

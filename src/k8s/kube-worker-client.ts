@@ -48,20 +48,24 @@ export function kubeDownStats(): KubeStats {
  * are instead, and DEP0169 may be printed once.
  */
 function newKubeWorker(url: URL, options: WorkerOptions): Worker {
-  const restoreOldSpace = withInitialOldSpace(KUBE_INITIAL_OLD_SPACE_MB);
-  let worker: Worker;
   try {
-    worker = new Worker(url, { ...options, execArgv: [...process.execArgv, '--disable-warning=DEP0169'] });
+    return new Worker(url, { ...options, execArgv: [...process.execArgv, '--disable-warning=DEP0169'] });
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ERR_WORKER_INVALID_EXEC_ARGV') {
-      restoreOldSpace();
-      throw err;
-    }
-    worker = new Worker(url, options);
+    if ((err as NodeJS.ErrnoException).code !== 'ERR_WORKER_INVALID_EXEC_ARGV') throw err;
+    return new Worker(url, options);
   }
-  // V8 reads the flag when the thread builds its isolate, which is before 'online'.
-  worker.once('online', restoreOldSpace).once('exit', restoreOldSpace);
-  return worker;
+}
+
+/** newKubeWorker with the kube worker's first old-generation limit for its isolate alone. */
+function newKubeWorkerWithHeapLimit(url: URL, options: WorkerOptions): Worker {
+  const restoreOldSpace = withInitialOldSpace(KUBE_INITIAL_OLD_SPACE_MB);
+  try {
+    // V8 reads the flag when the thread builds its isolate, which is before 'online'.
+    return newKubeWorker(url, options).once('online', restoreOldSpace).once('exit', restoreOldSpace);
+  } catch (err) {
+    restoreOldSpace();
+    throw err;
+  }
 }
 
 /**
@@ -103,7 +107,7 @@ async function startIncarnation(opts: KubeOptions, log: (line: KubeLog) => void,
   // The bundle through the daemon's compile cache (start to ready 472 -> 421 ms, idle RSS -2.5
   // MiB, measured with `--scope startup`). DEP0169: client-node 1.x (node-fetch 2) calls
   // url.parse() for every request, and Node >= 24 says so on stderr; nothing an operator can act on.
-  const worker = newKubeWorker(filename ?? new URL('../kube-bundle/kube.worker.mjs', import.meta.url), {
+  const worker = newKubeWorkerWithHeapLimit(filename ?? new URL('../kube-bundle/kube.worker.mjs', import.meta.url), {
     // The OS thread's name (Node >= 24): `top -H`, /proc/<pid>/task/*/comm and the bench's CPU
     // per thread tell it from the pool's threads (`WorkerThread`).
     name: 'multus-kube',

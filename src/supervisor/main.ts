@@ -21,8 +21,8 @@ if (refusal !== undefined) {
 // more over the first pods, and under churn at 4 and 8 in flight the code they make won nothing
 // back (README, "Where the daemon's CPU per pod goes"). Sparkplug, V8's baseline compiler, stays,
 // but compiles its batches on the thread that runs the code instead of handing them to a
-// background thread: over the first five pods after a start that cost 5-20 ms less in all (V8's threads
-// 4-5 ms less per pod, the main thread's own compiles 0.5-1.4 ms more), warm pods unchanged.
+// background thread: over the first five pods after a start that cost 5-20 ms less in all (V8's
+// threads 4-6 -> 0.5-1.8 ms per pod, the main thread 0.5-1.4 ms more), warm pods unchanged.
 // These flags hold when set here (--max-opt does not; NODE_OPTIONS refuses them).
 const { optimizingJit } = await import('../config/env.js');
 let optimizing = false;
