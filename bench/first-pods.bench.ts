@@ -42,8 +42,9 @@ export interface FirstPodsFigures {
 }
 
 /**
- * Where a fresh daemon's extra CPU over its first pods goes, by phase and by thread, in about a
- * minute (the runtime scope's "first pods after start" row takes a containerd and six). One pod
+ * Where a fresh daemon's extra CPU over its first pods goes, by phase and by thread, with its minor
+ * page faults (about 12 µs each on this VM), in about a minute (the runtime scope's "first pods
+ * after start" row takes a containerd and six). One pod
  * at a time with the cluster network only, BENCH_GAP_MS (default 300) idle before each ADD and
  * DEL and after the DEL, as through a runtime; BENCH_FIRST_PODS (default 60, at least 31) pods,
  * the ones after the first 30 being the warm reference. BENCH_DAEMON_NODE_ARGS puts V8 flags on
@@ -108,7 +109,7 @@ export async function benchFirstPods(host: TestHost): Promise<ScopeOutput> {
 function table(f: FirstPodsFigures): ScopeOutput['tables'][number] {
   return {
     title: `first pods after a start, one at a time, cluster network only: daemon CPU (plugins excluded); start-up ${fixed(f.startMs, 0)} ms, ${fixed(f.startCpuMs, 0)} ms of CPU; the first ${FIRST} ÷ warm ${fixed(f.firstOverWarm)}`,
-    columns: ['pods', 'CPU ms/pod', 'main/kube/pool/V8+libuv', 'extra over warm, ms', 'n'],
-    rows: [...f.phases, f.warm].map((p) => [p.name, fixed(p.daemonPerPodMs, 1), threadSplit(p.perPodMs), fixed(p.extraMs, 0), String(p.pods)]),
+    columns: ['pods', 'CPU ms/pod', 'main/kube/pool/V8+libuv', 'extra over warm, ms', 'page faults/pod', 'n'],
+    rows: [...f.phases, f.warm].map((p) => [p.name, fixed(p.daemonPerPodMs, 1), threadSplit(p.perPodMs), fixed(p.extraMs, 0), fixed(p.perPodMs.faults, 0), String(p.pods)]),
   };
 }
