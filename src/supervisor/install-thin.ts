@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { cp, copyFile, mkdir, rename, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { cp, copyFile, lstat, mkdir, readlink, rename, rm, symlink } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { pathExists } from '../util/path-exists.js';
@@ -29,33 +29,61 @@ const THIN_LAUNCHER = `#!/bin/sh
 NODE_COMPILE_CACHE="\${0%/*}/${THIN_RUNTIME_DIR}/${COMPILE_CACHE_DIR}" exec "\${0%/*}/${THIN_RUNTIME_DIR}/node" --min-semi-space-size=4 --disable-warning=DEP0169 "\${0%/*}/${THIN_RUNTIME_DIR}/multus.mjs" "$@"
 `;
 
+/** The runtime trees an install makes, `.multus-ts-<12 hex>`: the only ones it ever removes. */
+const TREE_NAME = new RegExp(`^\\.${THIN_RUNTIME_DIR}-[0-9a-f]{12}$`);
+
 /**
  * The thin plugin runs on the host, outside any container, so it brings its own runtime: this
  * Node.js binary and the plugin's bundle (`dist/thin-bundle`, built by src/bundle.sh: no
- * node_modules needed), copied into `<destDir>/multus-ts/`. The copy is staged beside the
- * target and swapped in by rename, so a runtime calling `multus` meanwhile finds either the old
- * tree or the new one, never half of one.
+ * node_modules needed), copied into a new tree `<destDir>/.multus-ts-<random>/`. `multus-ts` is a
+ * symlink to the current tree, swapped by one rename of a new symlink over it, so a runtime
+ * calling `multus` meanwhile always finds a runtime: the old tree or the new one, never none and
+ * never half of one. The old tree goes once nothing can newly resolve to it.
  */
 export async function installThinRuntime(destDir: string): Promise<string> {
-  const target = join(destDir, THIN_RUNTIME_DIR);
   if (!(await pathExists(join(BUNDLE_DIR, 'multus.mjs')))) throw new Error(`no thin plugin bundle in ${BUNDLE_DIR}: run npm run build`);
   const suffix = randomBytes(6).toString('hex');
-  const staging = join(destDir, `.${THIN_RUNTIME_DIR}.tmp-${suffix}`);
-  const retired = join(destDir, `.${THIN_RUNTIME_DIR}.old-${suffix}`);
+  const treeName = `.${THIN_RUNTIME_DIR}-${suffix}`;
+  const tree = join(destDir, treeName);
+  const link = join(destDir, `.${THIN_RUNTIME_DIR}.link-${suffix}`);
   await mkdir(destDir, { recursive: true });
+  let replaced: string | undefined;
   try {
-    await mkdir(staging);
-    await copyFile(process.execPath, join(staging, 'node'));
-    await cp(BUNDLE_DIR, staging, { recursive: true });
-    await mkdir(join(staging, COMPILE_CACHE_DIR), { mode: 0o700 });
-    const replacing = await pathExists(target);
-    if (replacing) await rename(target, retired);
-    await rename(staging, target);
-    if (replacing) await rm(retired, { recursive: true, force: true });
+    await mkdir(tree);
+    await copyFile(process.execPath, join(tree, 'node'));
+    await cp(BUNDLE_DIR, tree, { recursive: true });
+    await mkdir(join(tree, COMPILE_CACHE_DIR), { mode: 0o700 });
+    // Relative, so that the same link works under /host/opt/cni/bin and under /opt/cni/bin.
+    await symlink(treeName, link);
+    replaced = await swapIn(link, join(destDir, THIN_RUNTIME_DIR), suffix);
   } catch (err) {
-    await rm(staging, { recursive: true, force: true });
+    await rm(link, { force: true });
+    await rm(tree, { recursive: true, force: true });
     throw err;
   }
+  if (replaced !== undefined) await rm(replaced, { recursive: true, force: true });
   await writeFileAtomic(join(destDir, 'multus'), THIN_LAUNCHER, 0o755);
   return join(destDir, 'multus');
+}
+
+/**
+ * Rename `link` over `target`; returns the tree it replaced, to remove. Only a tree an install
+ * made: a `multus-ts` symlink someone pointed elsewhere is replaced but what it named is left.
+ * A real directory (installed by a release before the symlink) cannot be replaced by a rename,
+ * so it moves aside first, once: a call in that instant finds no runtime and is retried.
+ */
+async function swapIn(link: string, target: string, suffix: string): Promise<string | undefined> {
+  const current = await lstat(target).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return undefined;
+    throw err;
+  });
+  if (current?.isDirectory() === true) {
+    const retired = join(dirname(target), `.${THIN_RUNTIME_DIR}.old-${suffix}`);
+    await rename(target, retired);
+    await rename(link, target);
+    return retired;
+  }
+  const previous = current?.isSymbolicLink() === true ? await readlink(target) : undefined;
+  await rename(link, target);
+  return previous !== undefined && TREE_NAME.test(previous) ? join(dirname(target), previous) : undefined;
 }

@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, renameSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
@@ -58,11 +58,41 @@ function call(c: CniCall): ReturnType<typeof runShim> {
 describe('thin plugin', () => {
   it('is installed with its own runtime beside a launcher', () => {
     expect(statSync(multus).mode & 0o777).toBe(0o755);
+    expect(lstatSync(join(binDir, 'multus-ts')).isSymbolicLink()).toBe(true);
     expect(existsSync(join(binDir, 'multus-ts', 'node'))).toBe(true);
     // The bundle carries its dependencies (client-node included): no node_modules on the host.
     expect(existsSync(join(binDir, 'multus-ts', 'multus.mjs'))).toBe(true);
     expect(existsSync(join(binDir, 'multus-ts', 'node_modules'))).toBe(false);
     expect(existsSync(join(binDir, 'passthru'))).toBe(true);
+  });
+
+  it('swaps a reinstall in by one rename of the multus-ts symlink and removes only the tree it replaced', async () => {
+    const dir = join(host.dir, 'reinstall');
+    const runtimes = (): string[] => readdirSync(dir).filter((e) => e.startsWith('.multus-ts'));
+    const install = (): void => void execFileSync('node', [DAEMON, 'install', '-t', 'thin', '-d', dir]);
+    // A release before the symlink installed a real directory: it is moved aside once and removed.
+    mkdirSync(join(dir, 'multus-ts'), { recursive: true });
+    writeFileSync(join(dir, 'multus-ts', 'node'), 'an old runtime');
+    install();
+    const first = readlinkSync(join(dir, 'multus-ts'));
+    expect(first).toMatch(/^\.multus-ts-[0-9a-f]{12}$/);
+    expect(runtimes()).toEqual([first]);
+    install();
+    const second = readlinkSync(join(dir, 'multus-ts'));
+    expect(second).not.toBe(first);
+    expect(runtimes()).toEqual([second]);
+    const version = await runShim({ command: 'VERSION', stdin: '{"cniVersion":"1.0.0"}' }, join(dir, 'multus'));
+    expect(version.code, version.stderr).toBe(0);
+    // A multus-ts someone pointed elsewhere is replaced, and what it named is left alone.
+    const own = join(host.dir, 'own-runtime');
+    mkdirSync(own);
+    install();
+    const third = readlinkSync(join(dir, 'multus-ts'));
+    symlinkSync(own, join(dir, 'own-link'));
+    renameSync(join(dir, 'own-link'), join(dir, 'multus-ts'));
+    install();
+    expect(existsSync(own)).toBe(true);
+    expect(runtimes().sort()).toEqual([third, readlinkSync(join(dir, 'multus-ts'))].sort());
   });
 
   it('runs on the project\'s Node.js line, with a compile cache only root can write', () => {
