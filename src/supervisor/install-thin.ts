@@ -80,7 +80,12 @@ async function swapIn(link: string, target: string, suffix: string): Promise<str
   if (current?.isDirectory() === true) {
     const retired = join(dirname(target), `.${THIN_RUNTIME_DIR}.old-${suffix}`);
     await rename(target, retired);
-    await rename(link, target);
+    try {
+      await rename(link, target);
+    } catch (err) {
+      await rename(retired, target);
+      throw err;
+    }
     return retired;
   }
   const previous = current?.isSymbolicLink() === true ? await readlink(target) : undefined;
