@@ -18,6 +18,7 @@ import type { KubeAccess, KubeLog } from '../k8s/protocol.js';
 import type { RestCredentials } from '../k8s/simple-kubeconfig.js';
 import { silentLogger, writesNothing } from '../logging/silent-logger.js';
 import { cniRequestFrom, parseStdinConfig, type CniRequest } from '../server/request.js';
+import { answerAndExit } from './answer.js';
 
 /**
  * The runtime's stdin, to its end, with blocking reads of fd 0: `process.stdin` first builds a
@@ -147,5 +148,5 @@ async function handle(stdinText: string): Promise<{ stdout: string; code: number
 /** Read stdin, handle the call, print its answer and exit with its code. */
 export async function runCall(): Promise<void> {
   const { stdout, code } = await handle(await readStdin());
-  process.stdout.write(stdout, () => process.exit(code));
+  answerAndExit(stdout, code);
 }

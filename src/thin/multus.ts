@@ -10,9 +10,10 @@
  * (loading the rest took about 30 ms); every other command is call.ts.
  */
 import { SUPPORTED_VERSIONS } from '../cni/result.js';
+import { answerAndExit } from './answer.js';
 
 if (process.env.CNI_COMMAND === 'VERSION') {
-  process.stdout.write(JSON.stringify({ cniVersion: '1.1.0', supportedVersions: SUPPORTED_VERSIONS }), () => process.exit(0));
+  answerAndExit(JSON.stringify({ cniVersion: '1.1.0', supportedVersions: SUPPORTED_VERSIONS }), 0);
 } else {
   const { runCall } = await import('./call.js');
   await runCall();

@@ -26,6 +26,8 @@ let kubeconfig: string;
 let cniDir: string;
 let clusterConf: string;
 let clusterIpam: string;
+/** test/fixtures/c/nonblocking-stdio.c, built: runs a program with its stdin and stdout non-blocking. */
+let nonblockingStdio: string;
 
 beforeAll(async () => {
   binDir = join(host.dir, 'bin');
@@ -39,6 +41,8 @@ beforeAll(async () => {
   clusterIpam = br.ipamDir;
   clusterConf = join(host.dir, '10-cluster.conf');
   writeFileSync(clusterConf, JSON.stringify({ cniVersion: '1.0.0', name: 'cluster', ...br.plugin }));
+  nonblockingStdio = join(host.dir, 'nonblocking-stdio');
+  execFileSync(process.env.CC ?? 'cc', ['-O2', '-o', nonblockingStdio, join(ROOT, 'test/fixtures/c/nonblocking-stdio.c')]);
 }, 60_000);
 
 afterAll(async () => {
@@ -230,16 +234,33 @@ describe('thin plugin', () => {
   });
 
   it('reads a stdin the runtime left non-blocking, arriving in two parts (EAGAIN between them)', () => {
-    const helper = join(host.dir, 'nonblocking-stdin');
-    execFileSync(process.env.CC ?? 'cc', ['-O2', '-o', helper, join(ROOT, 'test/fixtures/c/nonblocking-stdin.c')]);
     const config = JSON.stringify(thinConf());
     const half = Math.floor(config.length / 2);
     // The second part comes 300 ms later: the plugin has read the first and then finds the pipe empty.
     const run = spawnSync('sh', ['-c', '(printf %s "$PART1"; sleep 0.3; printf %s "$PART2") | "$HELPER" "$MULTUS"'], {
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', PART1: config.slice(0, half), PART2: config.slice(half), HELPER: helper, MULTUS: multus, CNI_COMMAND: 'DEL', CNI_CONTAINERID: 'thin-nonblocking', CNI_NETNS: '', CNI_IFNAME: 'eth0', CNI_ARGS: podArgs('default', 'nb'), CNI_PATH: `${binDir}:${DEBIAN_PLUGINS}` },
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', PART1: config.slice(0, half), PART2: config.slice(half), HELPER: nonblockingStdio, MULTUS: multus, CNI_COMMAND: 'DEL', CNI_CONTAINERID: 'thin-nonblocking', CNI_NETNS: '', CNI_IFNAME: 'eth0', CNI_ARGS: podArgs('default', 'nb'), CNI_PATH: `${binDir}:${DEBIAN_PLUGINS}` },
       encoding: 'utf8',
     });
     expect({ status: run.status, stdout: run.stdout }).toEqual({ status: 0, stdout: '' });
+  });
+
+  it('writes a long answer whole to a stdout the runtime left non-blocking, whose pipe fills (EAGAIN)', () => {
+    // A cluster network naming a plugin type of 6,000 characters: the ADD's error (12 KB) quotes it.
+    const longType = 'x'.repeat(6000);
+    const conf = join(host.dir, 'long-type.conf');
+    writeFileSync(conf, JSON.stringify({ cniVersion: '1.0.0', name: 'long-type', type: longType }));
+    const stdin = join(host.dir, 'long-type-stdin.json');
+    writeFileSync(stdin, JSON.stringify(thinConf({ kubeconfig: undefined, clusterNetwork: conf })));
+    const codeFile = join(host.dir, 'long-type-code');
+    // The reader starts 300 ms late, so the one-page pipe is full when the plugin answers.
+    const run = spawnSync('sh', ['-c', '("$HELPER" "$MULTUS" < "$STDIN"; echo $? > "$CODE") | (sleep 0.3; cat)'], {
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HELPER: nonblockingStdio, MULTUS: multus, STDIN: stdin, CODE: codeFile, CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'thin-long-answer', CNI_NETNS: '/proc/self/ns/net', CNI_IFNAME: 'eth0', CNI_ARGS: podArgs('default', 'long'), CNI_PATH: `${binDir}:${DEBIAN_PLUGINS}` },
+      encoding: 'utf8',
+    });
+    expect(run.stdout.length).toBeGreaterThan(12_000);
+    expect(JSON.parse(run.stdout)).toMatchObject({ code: 7, msg: expect.stringContaining(longType) as unknown });
+    expect(readFileSync(codeFile, 'utf8')).toBe('1\n');
+    expect(existsSync(join(cniDir, 'thin-long-answer'))).toBe(false);
   });
 
   it('reports an unreachable API server as retryable (11) without touching the pod', async () => {
