@@ -8,12 +8,7 @@ import { isIP, isIPv4, isIPv6 } from 'node:net';
 import { CNI_ERR, CniError } from '../errors.js';
 import { isJsonObject } from './types.js';
 import { describeJson, describeJsonNumber } from '../util/describe-json.js';
-
-/** Every CNI spec version we speak, oldest first. */
-export const SUPPORTED_VERSIONS = ['0.1.0', '0.2.0', '0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'] as const;
-
-/** One of {@link SUPPORTED_VERSIONS}. */
-export type CniVersion = (typeof SUPPORTED_VERSIONS)[number];
+import { SUPPORTED_VERSIONS, type CniVersion } from './versions.js';
 
 /** An interface a plugin created or touched (1.1.0 shape). */
 export interface CniInterface {

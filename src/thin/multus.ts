@@ -9,7 +9,7 @@
  * VERSION, which runtimes ask of every plugin, is answered here before anything else is loaded
  * (loading the rest took about 30 ms); every other command is call.ts.
  */
-import { SUPPORTED_VERSIONS } from '../cni/result.js';
+import { SUPPORTED_VERSIONS } from '../cni/versions.js';
 import { answerAndExit } from './answer.js';
 
 if (process.env.CNI_COMMAND === 'VERSION') {

@@ -1,13 +1,13 @@
 import { describe, it, expect } from 'vitest';
 import {
-  SUPPORTED_VERSIONS,
   ResultFormatError,
   compareVersions,
   convertResult,
   isSupportedVersion,
   toCanonicalResult,
 } from '../../src/cni/result.js';
-import type { CniResult, CniVersion } from '../../src/cni/result.js';
+import type { CniResult } from '../../src/cni/result.js';
+import { SUPPORTED_VERSIONS, type CniVersion } from '../../src/cni/versions.js';
 import { CniError } from '../../src/errors.js';
 
 const DEBIAN_BRIDGE_100 = {
