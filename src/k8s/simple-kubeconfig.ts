@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
 
 /** Where the API server is and how to authenticate: all a plain HTTPS client needs. */
@@ -25,12 +25,12 @@ function named(config: Entry, list: string, name: unknown, field: string): Entry
 }
 
 /** Inline `<key>-data` (base64) or the file `<key>` names (relative to the kubeconfig, as kubectl reads it). */
-async function material(entry: Entry, key: string, base: string): Promise<Buffer | undefined> {
+function material(entry: Entry, key: string, base: string): Buffer | undefined {
   const data = entry[`${key}-data`];
   if (typeof data === 'string' && data !== '') return Buffer.from(data, 'base64');
   const file = entry[key];
   if (typeof file !== 'string' || file === '') return undefined;
-  return readFile(isAbsolute(file) ? file : join(base, file));
+  return readFileSync(isAbsolute(file) ? file : join(base, file));
 }
 
 /** Keys that need more than a token, a client certificate and a CA: client-node handles those. */
@@ -40,11 +40,12 @@ const NEEDS_CLIENT_NODE = ['exec', 'auth-provider', 'username', 'password', 'as'
  * The credentials of a kubeconfig that the thin plugin's small client can use without loading
  * @kubernetes/client-node (most of a thin ADD's time): a JSON kubeconfig (what our thin
  * entrypoint writes; JSON is YAML) whose current context's user has a token, a token file or a
- * client certificate, and whose cluster has no proxy. Anything else resolves undefined, and the
- * caller uses client-node. A file that cannot be read rejects.
+ * client certificate, and whose cluster has no proxy. Anything else returns undefined, and the
+ * caller uses client-node. A file that cannot be read throws. Synchronous: a few small local
+ * files, once per thin ADD, where loading node:fs/promises would cost more than the reads.
  */
-export async function readSimpleKubeconfig(path: string): Promise<RestCredentials | undefined> {
-  const text = await readFile(path, 'utf8');
+export function readSimpleKubeconfig(path: string): RestCredentials | undefined {
+  const text = readFileSync(path, 'utf8');
   let config: Entry;
   try {
     config = JSON.parse(text) as Entry;
@@ -59,8 +60,10 @@ export async function readSimpleKubeconfig(path: string): Promise<RestCredential
   if (cluster['proxy-url'] !== undefined || cluster['tls-server-name'] !== undefined || NEEDS_CLIENT_NODE.some((k) => user[k] !== undefined)) return undefined;
   const base = dirname(path);
   const tokenFile = typeof user.tokenFile === 'string' && user.tokenFile !== '' ? user.tokenFile : undefined;
-  const token = typeof user.token === 'string' && user.token !== '' ? user.token : tokenFile === undefined ? undefined : (await readFile(isAbsolute(tokenFile) ? tokenFile : join(base, tokenFile), 'utf8')).trim();
-  const [ca, cert, key] = await Promise.all([material(cluster, 'certificate-authority', base), material(user, 'client-certificate', base), material(user, 'client-key', base)]);
+  const token = typeof user.token === 'string' && user.token !== '' ? user.token : tokenFile === undefined ? undefined : readFileSync(isAbsolute(tokenFile) ? tokenFile : join(base, tokenFile), 'utf8').trim();
+  const ca = material(cluster, 'certificate-authority', base);
+  const cert = material(user, 'client-certificate', base);
+  const key = material(user, 'client-key', base);
   return {
     server: new URL(cluster.server),
     insecure: cluster['insecure-skip-tls-verify'] === true,

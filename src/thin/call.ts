@@ -83,7 +83,7 @@ async function kubeFor(req: CniRequest, log: Logger, timeoutMs: number): Promise
   const [{ readSimpleKubeconfig }, { RestKube }] = await Promise.all([import('../k8s/simple-kubeconfig.js'), import('../k8s/rest-kube.js')]);
   let creds: RestCredentials | undefined;
   try {
-    creds = await readSimpleKubeconfig(kubeconfig);
+    creds = readSimpleKubeconfig(kubeconfig);
   } catch (err) {
     throw new CniError(CNI_ERR.INVALID_CONFIG, `cannot use kubeconfig ${kubeconfig}: ${(err as Error).message}`);
   }
