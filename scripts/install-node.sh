@@ -19,7 +19,7 @@ cd "$(dirname "$0")/.."
 
 # The pinned line. Changing it: the version here, the SHA-512s (hex of the registry's
 # `dist.integrity`), package.json `engines` (which the daemon checks: src/supervisor/node-line.ts),
-# the Dockerfile's FROM lines, src/bundle.sh's target, @types/node (test/supervisor/node-line.test.ts
+# the Dockerfile's FROM lines, src/bundle.mjs's target, @types/node (test/supervisor/node-line.test.ts
 # checks they agree).
 NODE_VERSION=26.12.1
 declare -A NODE_SHA512=(

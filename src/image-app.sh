@@ -2,7 +2,7 @@
 # Lays out what the image ships under /usr/src/multus-ts, from a built tree (npm run build:ts &&
 # npm run build:bundles), in <out-dir>:
 #   package.json                 (the version, and engines for the Node.js line check)
-#   node_modules/piscina         (external to the bundles: see src/bundle.sh)
+#   node_modules/piscina         (external to the bundles: see src/bundle.mjs)
 #   dist/supervisor/main.js      the daemon with every dependency bundled, and beside it the
 #                                delegate pool's thread (delegate.worker.js) and the shared chunks
 #   dist/kube-bundle, dist/thin-bundle
@@ -21,5 +21,5 @@ rm -rf "$out"
 mkdir -p "$out/node_modules" "$out/dist"
 cp "$root/package.json" "$out/"
 cp -R "$root/node_modules/piscina" "$out/node_modules/"
-sh "$root/src/bundle.sh" --js "$out/dist/supervisor" "$root/dist/supervisor/main.js" "$root/dist/workers/delegate.worker.js"
+node "$root/src/bundle.mjs" --js "$out/dist/supervisor" "$root/dist/supervisor/main.js" "$root/dist/workers/delegate.worker.js"
 cp -R "$root/dist/kube-bundle" "$root/dist/thin-bundle" "$out/dist/"

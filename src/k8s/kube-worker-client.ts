@@ -102,7 +102,7 @@ function withInitialOldSpace(mb: number): () => void {
 async function startIncarnation(opts: KubeOptions, log: (line: KubeLog) => void, observed: (batch: ApiObservations) => void, filename?: URL): Promise<Incarnation> {
   // A small young generation: each thread's isolate otherwise reserves tens of MiB that this
   // thread, mostly idle between watch events, never needs (measured: 160 -> 146 MiB daemon RSS).
-  // The bundled worker (src/bundle.sh): client-node as one module instead of ~900 takes
+  // The bundled worker (src/bundle.mjs): client-node as one module instead of ~900 takes
   // 20 MiB less memory (idle daemon RSS 135 -> 115 MiB, measured).
   // The bundle through the daemon's compile cache (start to ready 472 -> 421 ms, idle RSS -2.5
   // MiB, measured with `--scope startup`). DEP0169: client-node 1.x (node-fetch 2) calls

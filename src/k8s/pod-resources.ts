@@ -103,7 +103,7 @@ export function podDevicesOf(response: Buffer, namespace: string, name: string):
  */
 export async function listPodDevices(socketPath: string, namespace: string, name: string): Promise<ResourceDevices> {
   // The default export (module.exports), not the namespace: grpc-js is CommonJS, and bundled by
-  // esbuild (src/bundle.sh) its named exports are not on the namespace of a dynamic import.
+  // esbuild (src/bundle.mjs) its named exports are not on the namespace of a dynamic import.
   const { default: grpc } = await import('@grpc/grpc-js');
   const client = new grpc.Client(`unix://${socketPath}`, grpc.credentials.createInsecure(), { 'grpc.max_receive_message_length': MAX_MESSAGE_BYTES });
   try {

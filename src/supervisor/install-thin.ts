@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { pathExists } from '../util/path-exists.js';
 
-/** The thin plugin's bundle, built beside this module by src/bundle.sh (dist/thin-bundle). */
+/** The thin plugin's bundle, built beside this module by src/bundle.mjs (dist/thin-bundle). */
 const BUNDLE_DIR = fileURLToPath(new URL('../thin-bundle/', import.meta.url));
 
 /** Directory under the CNI bin dir that holds the thin plugin's runtime. */
@@ -34,7 +34,7 @@ const TREE_NAME = new RegExp(`^\\.${THIN_RUNTIME_DIR}-[0-9a-f]{12}$`);
 
 /**
  * The thin plugin runs on the host, outside any container, so it brings its own runtime: this
- * Node.js binary and the plugin's bundle (`dist/thin-bundle`, built by src/bundle.sh: no
+ * Node.js binary and the plugin's bundle (`dist/thin-bundle`, built by src/bundle.mjs: no
  * node_modules needed), copied into a new tree `<destDir>/.multus-ts-<random>/`. `multus-ts` is a
  * symlink to the current tree, swapped by one rename of a new symlink over it, so a runtime
  * calling `multus` meanwhile always finds a runtime: the old tree or the new one, never none and

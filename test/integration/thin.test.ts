@@ -263,6 +263,25 @@ describe('thin plugin', () => {
     expect(existsSync(join(cniDir, 'thin-long-answer'))).toBe(false);
   });
 
+  it('an ADD and its DEL load neither fs/promises nor readline: the bundle takes Node\'s built-ins without their ESM facades', async () => {
+    const ns = host.netns();
+    const loadedBy = async (command: 'ADD' | 'DEL'): Promise<string[]> => {
+      const list = join(host.dir, `modules-${command}`);
+      const env = { NODE_OPTIONS: `--require ${join(ROOT, 'test/fixtures/module-list.cjs')}`, MODULE_LIST_FILE: list };
+      const out = await call({ command, containerId: 'thin-modules', netns: ns.path, args: podArgs('default', 'modules'), stdin: thinConf({ kubeconfig: undefined }), env });
+      expect(out.code, out.stdout).toBe(0);
+      return readFileSync(list, 'utf8').split('\n');
+    };
+    for (const command of ['ADD', 'DEL'] as const) {
+      const loaded = await loadedBy(command);
+      // It ran the cluster network's plugin: the list is the whole call's.
+      expect(loaded).toContain('NativeModule child_process');
+      // `import ... from 'node:fs'` alone would load both, through fs's `promises` getter.
+      expect(loaded.filter((m) => /fs\/promises|readline/.test(m))).toEqual([]);
+    }
+    expect(reservations(clusterIpam)).toEqual([]);
+  });
+
   it('reports an unreachable API server as retryable (11) without touching the pod', async () => {
     const dead = join(host.dir, 'dead.kubeconfig');
     writeKubeconfig(dead, 'http://127.0.0.1:9');

@@ -28,7 +28,7 @@ describe('the Node.js line', () => {
     expect(unsupportedNode(ENGINES, pinned)).toBeUndefined();
     const froms = [...readFileSync(join(ROOT, 'Dockerfile'), 'utf8').matchAll(/^FROM (?:--platform=\S+ )?node:(\S+)/gm)].map((m) => m[1]);
     expect(froms).toEqual([`${MAJOR}-bookworm`, `${MAJOR}-bookworm-slim`]);
-    expect(readFileSync(join(ROOT, 'src/bundle.sh'), 'utf8')).toContain(`--target=node${MAJOR} `);
+    expect(readFileSync(join(ROOT, 'src/bundle.mjs'), 'utf8')).toContain(`target: 'node${MAJOR}',`);
     expect(pkg.devDependencies['@types/node']).toMatch(new RegExp(`^${MAJOR}\\.`));
   });
 
