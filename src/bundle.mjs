@@ -52,12 +52,12 @@ async function builtinModule(specifier) {
       : `const $${i} = /* @__PURE__ */ $read(${JSON.stringify(name)});`;
   return [
     onFirstCall
-      ? `let $taken; const $builtin = () => ($taken ??= process.getBuiltinModule(${JSON.stringify(specifier)}));`
-      : `const $taken = process.getBuiltinModule(${JSON.stringify(specifier)}); const $builtin = () => $taken;`,
+      ? `let $module; const $builtin = () => ($module ??= process.getBuiltinModule(${JSON.stringify(specifier)}));`
+      : `const $module = process.getBuiltinModule(${JSON.stringify(specifier)}); const $builtin = () => $module;`,
     'const $read = (name) => $builtin()[name];',
     ...names.map(value),
     `export { ${names.map((name, i) => `$${i} as ${name}`).join(', ')} };`,
-    ...(onFirstCall ? [] : ['export default $taken;']),
+    ...(onFirstCall ? [] : ['export default $module;']),
   ].join('\n');
 }
 
