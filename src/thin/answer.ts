@@ -1,3 +1,5 @@
+import { writeSync } from 'node:fs';
+
 /**
  * Print a thin call's answer on stdout and exit with `code`, with blocking writes of fd 1:
  * `process.stdout` first builds a stream over the runtime's pipe and writes through the event
@@ -6,7 +8,6 @@
  * reads any more (EPIPE) cannot take the answer: the exit code still tells the runtime.
  */
 export function answerAndExit(text: string, code: number): void {
-  const { writeSync } = process.getBuiltinModule('node:fs');
   const bytes = Buffer.from(text, 'utf8');
   let written = 0;
   try {

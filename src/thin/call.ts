@@ -2,6 +2,7 @@
  * One thin-plugin CNI call other than VERSION (multus.ts answers that before loading this):
  * read stdin, run the operation in-process, print the result or the CNI error.
  */
+import { readSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { runOperation } from '../actors/operations.js';
 import type { OperationContext } from '../actors/pod-operations.js';
@@ -26,7 +27,6 @@ import { answerAndExit } from './answer.js';
  * left non-blocking (EAGAIN) is read on as a stream, after what was already read.
  */
 async function readStdin(): Promise<string> {
-  const { readSync } = process.getBuiltinModule('node:fs');
   const chunks: Buffer[] = [];
   const buffer = Buffer.allocUnsafe(64 * 1024);
   for (;;) {
