@@ -33,11 +33,14 @@ if (out === undefined || out === '' || entries.length === 0) {
 
 /**
  * Built-ins taken on the first call of one of their functions rather than when a chunk is
- * evaluated: fs/promises's module loads readline and the REPL's history (3-5 ms of a thin call
- * here), and a thin ADD or DEL calls none of its functions. Its exports are plain functions
- * (wrapped) and `constants` (read at once, if anything imports it).
+ * evaluated, each for a thin ADD or DEL that calls none of its functions: fs/promises's module
+ * loads readline and the REPL's history (3-5 ms of a thin call here); child_process (with dgram)
+ * is only the fallback when the thin plugin has no spawner. Their exports are plain functions
+ * (wrapped; so child_process's `ChildProcess` class is for types only) and constants (read at
+ * once, if anything imports them); a default import is a proxy that reads the built-in's
+ * properties when they are used.
  */
-const TAKEN_ON_FIRST_CALL = new Set(['node:fs/promises']);
+const TAKEN_ON_FIRST_CALL = new Set(['node:fs/promises', 'node:child_process']);
 
 /** The module that stands for built-in `specifier`: its exports, each read from the built-in on its own. */
 async function builtinModule(specifier) {
@@ -57,7 +60,8 @@ async function builtinModule(specifier) {
     'const $read = (name) => $builtin()[name];',
     ...names.map(value),
     `export { ${names.map((name, i) => `$${i} as ${name}`).join(', ')} };`,
-    ...(onFirstCall ? [] : ['export default $module;']),
+    // A default import reads the built-in's properties when it uses them.
+    onFirstCall ? 'export default new Proxy({}, { get: (_, name) => $builtin()[name] });' : 'export default $module;',
   ].join('\n');
 }
 

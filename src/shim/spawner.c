@@ -14,9 +14,9 @@
  *             timeout ms (0: none), file, argc, argv[0..argc), envc, env[0..envc), then the
  *             stdin bytes (the rest)
  *   answer:   "exec <errno>\n" if the program cannot be started; else once it has ended,
- *             "end <status> <signal> <overflow> <outlen> <errlen>\n", stdout, stderr, in one write
- *             (so the client's thread wakes once per run, not once per piece); only
- *             "end -1 9 0 0 0\n" for a run killed while it waited for its lock
+ *             "end <status> <signal> <overflow> <outlen> <errlen> <timedout>\n", stdout, stderr, in
+ *             one write (so the client's thread wakes once per run, not once per piece); only
+ *             "end -1 9 0 0 0 0\n" for a run killed while it waited for its lock
  *
  * The program runs in a new session (its own process group, as the daemon's spawn with
  * `detached`), file looked up in PATH. A byte 'K' from the client SIGKILLs the whole group (the
@@ -31,6 +31,14 @@
  * or sends 'K' while its run waits for the lock ends the wait; nothing was started.
  * Output beyond MAX_OUTPUT bytes on stdout kills the group too.
  * The handler ends once the program's stdout and stderr are closed and it is reaped.
+ *
+ * Usage: multus-spawner --thin <program> [args]: the thin plugin's launcher (install-thin.ts)
+ * execs this with Node and the plugin. From the thin plugin, a Node process of 40-50 MiB, each
+ * plugin start cost a fork of it, a second Node module (child_process) and streams over three
+ * pipes. In this mode the spawner starts <program> with one end of a socket pair as fd 3
+ * (MULTUS_SPAWNER_FD=3), serves its runs one at a time on the other end, each in a handler as
+ * above, and exits as the program did. The client blocks on each answer, so the handler times
+ * the program out itself, exactly; no lock files (the runtime serializes a container's calls).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -44,6 +52,7 @@
 #include <sys/socket.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -54,8 +63,11 @@
 #define MAX_FIELDS 4096
 /* While its client is there, the client times a program out ('K'); the handler only backs it up. */
 #define BACKSTOP_MS 1000
+/* The thin plugin's end of the socket pair. */
+#define THIN_FD 3
 
-static char *lock_dir;
+static char *lock_dir; /* NULL: runs are not locked (--thin) */
+static long long backstop_ms = BACKSTOP_MS; /* 0 under --thin: its client has no timer */
 
 /* A growing output buffer; bytes beyond MAX_OUTPUT are counted, not kept. */
 struct buffer {
@@ -244,11 +256,11 @@ static void handle(int conn) {
     size_t input_len = (size_t)len - pos;
 
     const char *container = env_value(envp, "CNI_CONTAINERID");
-    char *lock = container == NULL || container[0] == '\0' ? NULL : lock_path(container);
+    char *lock = lock_dir == NULL || container == NULL || container[0] == '\0' ? NULL : lock_path(container);
     int killed = 0, locked = lock == NULL ? 0 : lock_container(lock, conn, &killed);
     if (locked < 0) {
         /* Given up before it started: for 'K', the end of a program killed at once. */
-        if (killed) (void)write_all(conn, "end -1 9 0 0 0\n", 15);
+        if (killed) (void)write_all(conn, "end -1 9 0 0 0 0\n", 17);
         _exit(0);
     }
     if (!locked) lock = NULL; /* nothing of ours to unlink */
@@ -290,7 +302,7 @@ static void handle(int conn) {
         /* The handler's deadline: the timeout itself once the client is gone, a backstop before. */
         int wait_ms = -1;
         if (timeout_ms > 0 && !timed_out) {
-            long long left = started + timeout_ms + (conn_open ? BACKSTOP_MS : 0) - now_ms();
+            long long left = started + timeout_ms + (conn_open ? backstop_ms : 0) - now_ms();
             if (left <= 0) {
                 timed_out = 1;
                 kill(-pid, SIGKILL);
@@ -324,7 +336,7 @@ static void handle(int conn) {
     }
     if (lock != NULL) unlink(lock); /* before the lock goes with this process: see lock_container */
     if (!conn_open) _exit(0);
-    int n = snprintf(line, sizeof line, "end %d %d %d %zu %zu\n", WIFEXITED(st) ? WEXITSTATUS(st) : -1, WIFSIGNALED(st) ? WTERMSIG(st) : 0, overflow, o.len, e.len);
+    int n = snprintf(line, sizeof line, "end %d %d %d %zu %zu %d\n", WIFEXITED(st) ? WEXITSTATUS(st) : -1, WIFSIGNALED(st) ? WTERMSIG(st) : 0, overflow, o.len, e.len, timed_out);
     char *answer = malloc((size_t)n + o.len + e.len);
     if (answer == NULL) _exit(1);
     memcpy(answer, line, (size_t)n);
@@ -342,9 +354,75 @@ static void reap_handlers(int sig) {
     errno = saved;
 }
 
+/*
+ * --thin: runs `program` with fd 3 connected to this process and serves its runs, one at a time,
+ * until it exits; then exits as it did. A socket pair that cannot be made leaves `program` to
+ * spawn its plugins itself (it finds no MULTUS_SPAWNER_FD).
+ */
+static int serve_thin(char **program) {
+    int pair[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0) {
+        execv(program[0], program);
+        perror("multus-spawner: exec");
+        return 127;
+    }
+    pid_t parent = getpid();
+    pid_t child = fork();
+    if (child < 0) {
+        perror("multus-spawner: fork");
+        return 1;
+    }
+    if (child == 0) {
+        /* The runtime kills this process at its timeout: the program goes with it. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent || dup2(pair[1], THIN_FD) < 0 || setenv("MULTUS_SPAWNER_FD", "3", 1) < 0) _exit(1);
+        execv(program[0], program);
+        perror("multus-spawner: exec");
+        _exit(127);
+    }
+    close(pair[1]);
+    signal(SIGPIPE, SIG_IGN); /* a handler whose client is gone answers no one */
+    /* Done when the program exits, even if something it started still holds its end. */
+    int exited = (int)syscall(SYS_pidfd_open, child, 0);
+    lock_dir = NULL;
+    backstop_ms = 0;
+    for (;;) {
+        struct pollfd fds[2] = {{.fd = pair[0], .events = POLLIN}, {.fd = exited, .events = POLLIN}};
+        if (poll(fds, 2, -1) < 0) {
+            if (errno == EINTR) continue;
+            break;
+        }
+        if (fds[1].revents != 0) break;
+        char c;
+        if (recv(pair[0], &c, 1, MSG_PEEK) <= 0) break; /* the program closed its end */
+        pid_t handler = fork();
+        if (handler == 0) {
+            /* A handler left running (its client gone) must not hold the runtime's pipes open. */
+            int null = open("/dev/null", O_RDWR);
+            if (null >= 0) {
+                dup2(null, 0);
+                dup2(null, 1);
+                dup2(null, 2);
+            }
+            handle(pair[0]);
+        }
+        while (handler > 0 && waitpid(handler, NULL, 0) < 0 && errno == EINTR) {
+        }
+    }
+    int st = 0;
+    while (waitpid(child, &st, 0) < 0 && errno == EINTR) {
+    }
+    if (WIFSIGNALED(st)) {
+        signal(WTERMSIG(st), SIG_DFL);
+        kill(getpid(), WTERMSIG(st));
+    }
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+}
+
 int main(int argc, char **argv) {
+    if (argc >= 3 && strcmp(argv[1], "--thin") == 0) return serve_thin(argv + 2);
     if (argc != 2) {
-        fputs("usage: multus-spawner <socket path>\n", stderr);
+        fputs("usage: multus-spawner <socket path> | multus-spawner --thin <program> [args]\n", stderr);
         return 2;
     }
     /* Started by the daemon's main thread: it goes when the daemon goes, even on SIGKILL. */

@@ -7,7 +7,8 @@ import type { Logger } from 'pino';
 import { runOperation } from '../actors/operations.js';
 import type { OperationContext } from '../actors/pod-operations.js';
 import { createRunner } from '../cni/runner.js';
-import { execNetnsIp, execPlugin, netnsIpVia } from '../cni/exec.js';
+import { execNetnsIp, execPlugin, netnsIpVia, spawnHere, type ProcessRunner } from '../cni/exec.js';
+import { inheritedSpawnerRunner } from '../cni/spawner-client.js';
 import { convertResult } from '../cni/result.js';
 import type { JsonObject } from '../cni/types.js';
 import { stringOr } from '../config/daemon-config.js';
@@ -95,6 +96,17 @@ async function kubeFor(req: CniRequest, log: Logger, timeoutMs: number): Promise
   });
 }
 
+/**
+ * How this call starts plugins: through the spawner the launcher started it with (`multus-spawner
+ * --thin` hands it a socket as MULTUS_SPAWNER_FD), else from this process. Taken out of the
+ * environment the plugins get.
+ */
+function processRunner(): ProcessRunner {
+  const fd = process.env.MULTUS_SPAWNER_FD;
+  delete process.env.MULTUS_SPAWNER_FD;
+  return fd !== undefined && /^\d+$/.test(fd) ? inheritedSpawnerRunner(Number(fd)) : spawnHere;
+}
+
 /** The daemon's outcome-line fields, so one log reader serves both plugins. */
 function logFields(req: CniRequest | undefined): Record<string, unknown> {
   return { cmd: req?.command, pod: req?.pod === undefined ? undefined : `${req.pod.namespace}/${req.pod.name}`, sandbox: req?.containerId.slice(0, 12) };
@@ -114,6 +126,7 @@ async function handle(stdinText: string): Promise<{ stdout: string; code: number
     req = cniRequestFrom(process.env, stdin, {});
     log = await loggerFor(stdin);
     const tunables = parseTunables();
+    const run = processRunner();
     kube = await kubeFor(req, log, tunables.apiTimeoutMs);
     const ctx: OperationContext = {
       kube,
@@ -128,8 +141,8 @@ async function handle(stdinText: string): Promise<{ stdout: string; code: number
       inPodMailbox: (_pod, job) => job(),
       // No metrics in a one-shot process: the warning event and the log line report it.
       deleteAbandoned: () => undefined,
-      netnsIp: netnsIpVia(execNetnsIp, tunables.delegateTimeoutMs),
-      runner: createRunner({ run: execPlugin, cniDir: req.conf.cniDir, binDirs: pluginDirs(req.conf, process.env.CNI_PATH ?? ''), timeoutMs: tunables.delegateTimeoutMs, chrootDir: '' }),
+      netnsIp: netnsIpVia((task) => execNetnsIp(task, run), tunables.delegateTimeoutMs),
+      runner: createRunner({ run: (task) => execPlugin(task, run), cniDir: req.conf.cniDir, binDirs: pluginDirs(req.conf, process.env.CNI_PATH ?? ''), timeoutMs: tunables.delegateTimeoutMs, chrootDir: '' }),
     };
     const outcome = await runOperation(req, ctx);
     // Upstream's thin plugin writes network-status before it answers; so does this one.

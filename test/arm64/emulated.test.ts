@@ -44,11 +44,12 @@ describe.skipIf(skip !== undefined)(`arm64 under qemu-aarch64-static${skip === u
     }
   });
 
-  it('the spawner cross-compiles too, and without its socket argument says how to run it', () => {
+  it('the spawner cross-compiles too, says how to run it, and runs the thin plugin\'s program with its socket (--thin)', () => {
     const out = join(host.dir, 'multus-spawner');
     execFileSync('sh', ['src/shim/build.sh', out, 'src/shim/spawner.c'], { cwd: ROOT, env: { ...process.env, CC }, stdio: 'pipe' });
     expect(execFileSync('file', ['-b', out], { encoding: 'utf8' })).toMatch(/ARM aarch64/);
     expect(() => emulated([out])).toThrow(/usage: multus-spawner <socket path>/);
+    expect(emulated([out, '--thin', '/bin/sh', '-c', 'echo "fd $MULTUS_SPAWNER_FD"'])).toBe('fd 3\n');
   });
 
   it('the arm64 Node.js runs the daemon entry and the thin plugin of the image layout', () => {

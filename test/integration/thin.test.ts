@@ -9,6 +9,7 @@ import { NODE } from '../helpers/cluster.js';
 import { TestHost } from '../helpers/host.js';
 import { bridgePlugin, reservations } from '../helpers/networks.js';
 import { readJsonLines } from '../helpers/daemon.js';
+import { pollUntil } from '../../src/util/poll.js';
 import { DAEMON, DEBIAN_PLUGINS, ROOT } from '../helpers/paths.js';
 import { podArgs, runShim, type CniCall } from '../helpers/shim.js';
 
@@ -64,6 +65,7 @@ describe('thin plugin', () => {
     expect(statSync(multus).mode & 0o777).toBe(0o755);
     expect(lstatSync(join(binDir, 'multus-ts')).isSymbolicLink()).toBe(true);
     expect(existsSync(join(binDir, 'multus-ts', 'node'))).toBe(true);
+    expect(statSync(join(binDir, 'multus-ts', 'multus-spawner')).mode & 0o111).toBe(0o111);
     // The bundle carries its dependencies (client-node included): no node_modules on the host.
     expect(existsSync(join(binDir, 'multus-ts', 'multus.mjs'))).toBe(true);
     expect(existsSync(join(binDir, 'multus-ts', 'node_modules'))).toBe(false);
@@ -263,7 +265,7 @@ describe('thin plugin', () => {
     expect(existsSync(join(cniDir, 'thin-long-answer'))).toBe(false);
   });
 
-  it('an ADD and its DEL load neither fs/promises nor readline: the bundle takes Node\'s built-ins without their ESM facades', async () => {
+  it('an ADD and its DEL load neither fs/promises, readline nor child_process: plugins start from the launcher\'s multus-spawner, built-ins without their ESM facades', async () => {
     const ns = host.netns();
     const loadedBy = async (command: 'ADD' | 'DEL'): Promise<string[]> => {
       const list = join(host.dir, `modules-${command}`);
@@ -272,14 +274,39 @@ describe('thin plugin', () => {
       expect(out.code, out.stdout).toBe(0);
       return readFileSync(list, 'utf8').split('\n');
     };
-    for (const command of ['ADD', 'DEL'] as const) {
-      const loaded = await loadedBy(command);
-      // It ran the cluster network's plugin: the list is the whole call's.
-      expect(loaded).toContain('NativeModule child_process');
-      // `import ... from 'node:fs'` alone would load both, through fs's `promises` getter.
-      expect(loaded.filter((m) => /fs\/promises|readline/.test(m))).toEqual([]);
-    }
+    const add = await loadedBy('ADD');
+    // It ran the cluster network's plugin: the list is the whole call's.
+    expect(reservations(clusterIpam)).toHaveLength(1);
+    const del = await loadedBy('DEL');
     expect(reservations(clusterIpam)).toEqual([]);
+    for (const loaded of [add, del]) {
+      // `import ... from 'node:fs'` alone would load the first two, through fs's `promises` getter.
+      expect(loaded.filter((m) => /fs\/promises|readline|child_process/.test(m))).toEqual([]);
+    }
+  });
+
+  it('starts its plugins from multus-spawner, which times them out, helpers they forked included', async () => {
+    const plugins = join(host.dir, 'slow-plugins');
+    const helperPid = join(host.dir, 'slow-helper.pid');
+    mkdirSync(plugins, { recursive: true });
+    writeFileSync(join(plugins, 'parent-check'), `#!/bin/sh\ncat /proc/$PPID/comm > ${join(host.dir, 'parent')}\nprintf '{"cniVersion":"1.0.0"}'\n`, { mode: 0o755 });
+    writeFileSync(join(plugins, 'slow'), `#!/bin/sh\n[ "$CNI_COMMAND" = DEL ] && exit 0\nsleep 30 & echo $! > ${helperPid}\nsleep 30\n`, { mode: 0o755 });
+    const conf = (type: string): string => {
+      const file = join(host.dir, `${type}.conf`);
+      writeFileSync(file, JSON.stringify({ cniVersion: '1.0.0', name: type, type }));
+      return file;
+    };
+    const ns = host.netns();
+    const run = (containerId: string, type: string, env: Record<string, string> = {}): ReturnType<typeof call> =>
+      call({ command: 'ADD', containerId, netns: ns.path, args: podArgs('default', containerId), stdin: thinConf({ kubeconfig: undefined, clusterNetwork: conf(type), binDir: plugins }), env });
+    expect((await run('thin-parent', 'parent-check')).code).toBe(0);
+    expect(readFileSync(join(host.dir, 'parent'), 'utf8')).toBe('multus-spawner\n');
+    const slow = await run('thin-slow', 'slow', { MULTUS_DELEGATE_TIMEOUT_MS: '500' });
+    expect(slow.json).toMatchObject({ code: 11, msg: expect.stringContaining('timed out after 500 ms') as unknown });
+    const helper = Number(readFileSync(helperPid, 'utf8'));
+    const gone = (): boolean => !existsSync(`/proc/${helper}`) || readFileSync(`/proc/${helper}/stat`, 'utf8').split(') ')[1]?.[0] === 'Z';
+    await pollUntil(gone, { timeoutMs: 5000, everyMs: 20, timedOut: () => new Error(`the plugin's helper ${helper} outlived its timeout`) });
+    expect(existsSync(join(cniDir, 'thin-slow'))).toBe(false);
   });
 
   it('reports an unreachable API server as retryable (11) without touching the pod', async () => {

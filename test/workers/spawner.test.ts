@@ -1,9 +1,11 @@
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnHere, type ProcessRunner, type ProcessSpec } from '../../src/cni/exec.js';
 import { spawnRequest, spawnerRunner } from '../../src/cni/spawner-client.js';
+import type { DelegateOutcome } from '../../src/workers/protocol.js';
 import { pollUntil } from '../../src/util/poll.js';
 import { startSpawner, type Spawner } from '../../src/workers/spawner.js';
 import { ROOT } from '../helpers/paths.js';
@@ -32,11 +34,26 @@ const alive = (pid: number): boolean => {
 };
 const waitGone = (pid: number): Promise<true> => pollUntil(() => !alive(pid), { timeoutMs: 5000, everyMs: 20, timedOut: () => new Error(`pid ${pid} still runs`) });
 
-// Both ways of starting a plugin must behave alike: the daemon uses the spawner, the thin plugin
-// (and the daemon without a spawner) spawns from its own thread.
+/**
+ * inheritedSpawnerRunner as the thin plugin uses it: in a Node process that `multus-spawner
+ * --thin` started (test/fixtures/inherited-runner.cjs), one run per process.
+ */
+const thinSpawnerRunner: ProcessRunner = (spec) =>
+  new Promise<DelegateOutcome>((resolve, reject) => {
+    const child = spawn(SPAWNER, ['--thin', process.execPath, join(ROOT, 'test/fixtures/inherited-runner.cjs')], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const out: Buffer[] = [];
+    child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve(JSON.parse(Buffer.concat(out).toString()) as DelegateOutcome) : reject(new Error(`inherited-runner.cjs exited ${String(code)}`))));
+    child.stdin.end(JSON.stringify(spec));
+  });
+
+// Every way of starting a plugin must behave alike: the daemon uses its spawner, the thin plugin
+// the one its launcher starts it with, and both spawn from their own thread without one.
 const runners: Array<[string, () => ProcessRunner]> = [
   ['spawned here', () => spawnHere],
   ['through multus-spawner', () => spawnerRunner(spawner?.socketPath ?? '')],
+  ['through multus-spawner --thin', () => thinSpawnerRunner],
 ];
 
 describe.each(runners)('starting a plugin, %s', (_name, runner) => {
@@ -124,6 +141,22 @@ describe('multus-spawner', () => {
     expect(waiting).toMatchObject({ ok: false, timedOut: true });
     expect((await holder).ok).toBe(true);
     expect(existsSync(marker)).toBe(false);
+  });
+
+  it('--thin: is the parent of the plugins its program asks for, and exits as that program did', async () => {
+    expect(await thinSpawnerRunner(sh('cat /proc/$PPID/comm'), performance.now())).toMatchObject({ ok: true, stdout: 'multus-spawner\n' });
+    const thin = (script: string): ReturnType<typeof spawnSync> => spawnSync(SPAWNER, ['--thin', '/bin/sh', '-c', script], { encoding: 'utf8' });
+    expect(thin('echo "fd $MULTUS_SPAWNER_FD"; exit 3')).toMatchObject({ status: 3, stdout: 'fd 3\n' });
+    expect(thin('kill -TERM $$')).toMatchObject({ status: null, signal: 'SIGTERM' });
+    expect(spawnSync(SPAWNER, ['--thin', '/nonexistent/program'], { encoding: 'utf8' })).toMatchObject({ status: 127, stderr: expect.stringContaining('No such file') as unknown });
+  });
+
+  it('--thin: its program goes when it is killed (the runtime\'s timeout kills the process it started)', async () => {
+    const pidFile = join(dir, 'thin-program.pid');
+    const child = spawn(SPAWNER, ['--thin', '/bin/sh', '-c', `echo $$ > ${pidFile}; exec sleep 30`], { stdio: 'ignore' });
+    const pid = await pollUntil(() => existsSync(pidFile) && Number(readFileSync(pidFile, 'utf8')), { timeoutMs: 5000, everyMs: 10, timedOut: () => new Error('the program never started') });
+    child.kill('SIGKILL');
+    await waitGone(pid);
   });
 
   it('without a spawner at the socket, plugins are spawned here: slower, not broken', async () => {
