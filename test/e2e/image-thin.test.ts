@@ -19,7 +19,7 @@ describe.skipIf(setup.skip !== undefined)(`the image as the thin DaemonSet's pod
   bedHooks(setup);
 
   it('the init container installs the thin plugin, the container writes its kubeconfig and 00-multus.conf, and a pod attaches through the plugin', async () => {
-    for (const installed of ['multus', 'passthru', 'multus-ts/node', 'multus-ts/multus.mjs']) expect(existsSync(join(bed().cniBinDir, installed)), installed).toBe(true);
+    for (const installed of ['multus', 'passthru', 'multus-ts/node', 'multus-ts/multus.mjs', 'multus-ts/multus-spawner']) expect(existsSync(join(bed().cniBinDir, installed)), installed).toBe(true);
     const kubeconfig = join(bed().cniConfDir, 'multus.d', 'multus.kubeconfig');
     expect(existsSync(kubeconfig)).toBe(true);
     expect(await bed().multusConf((c) => c.type === 'multus')).toMatchObject({ type: 'multus', kubeconfig });

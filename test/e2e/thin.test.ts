@@ -56,6 +56,8 @@ describe.skipIf(setup.skip !== undefined)(`thin plugin through containerd + CRI$
   });
 
   it('the plugin ran from the installed runtime, not from this checkout', () => {
-    expect(readFileSync(join(bed().cniBinDir, 'multus'), 'utf8')).toContain('multus-ts/node');
+    const launcher = readFileSync(join(bed().cniBinDir, 'multus'), 'utf8');
+    expect(launcher).toContain('runtime=${0%/*}/multus-ts\n');
+    expect(launcher).toContain('"$runtime/multus-spawner" --thin "$@"');
   });
 });
