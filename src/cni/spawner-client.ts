@@ -97,21 +97,37 @@ export function spawnerRunner(socketPath: string): ProcessRunner {
     });
 }
 
+/** A blocking read or write of `fd`, retried when a signal interrupts it. */
+function uninterrupted(io: () => number): number {
+  for (;;) {
+    try {
+      return io();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EINTR') throw err;
+    }
+  }
+}
+
 /**
  * A ProcessRunner for the thin plugin: the spawner that started this process (`multus-spawner
  * --thin`) on the inherited socket `fd`, one run at a time, with blocking writes and reads: a thin
  * call has nothing else to do while a plugin runs, and this takes neither child_process nor
- * streams. The spawner times the program out.
+ * streams. The spawner times the program out. A spawner that is gone before it has the request
+ * (EPIPE) started nothing: the program is spawned from this process instead.
  */
 export function inheritedSpawnerRunner(fd: number): ProcessRunner {
   return (spec: ProcessSpec, started: number): Promise<DelegateOutcome> => {
+    const request = spawnRequest(spec);
     try {
-      const request = spawnRequest(spec);
-      for (let written = 0; written < request.length; ) written += writeSync(fd, request, written);
+      for (let written = 0; written < request.length; ) written += uninterrupted(() => writeSync(fd, request, written));
+    } catch {
+      return spawnHere(spec, started);
+    }
+    try {
       const buffer = Buffer.allocUnsafe(64 * 1024);
       let received = Buffer.alloc(0);
       for (;;) {
-        const n = readSync(fd, buffer);
+        const n = uninterrupted(() => readSync(fd, buffer));
         if (n === 0) return Promise.resolve(lostSpawner(`multus-spawner ended before ${spec.label} did`, started));
         received = Buffer.concat([received, buffer.subarray(0, n)]);
         const answer = parseAnswer(received);

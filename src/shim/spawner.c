@@ -406,9 +406,14 @@ static int serve_thin(char **program) {
             }
             handle(pair[0]);
         }
-        while (handler > 0 && waitpid(handler, NULL, 0) < 0 && errno == EINTR) {
+        int handled = 0;
+        while (handler > 0 && waitpid(handler, &handled, 0) < 0 && errno == EINTR) {
         }
+        /* A handler that could not answer (a request it could not read, no fork): the program
+         * would wait for that answer forever. Closing this end tells it the spawner is gone. */
+        if (handler < 0 || !WIFEXITED(handled) || WEXITSTATUS(handled) != 0) break;
     }
+    close(pair[0]);
     int st = 0;
     while (waitpid(child, &st, 0) < 0 && errno == EINTR) {
     }

@@ -159,6 +159,23 @@ describe('multus-spawner', () => {
     await waitGone(pid);
   });
 
+  it('--thin: a request its handler cannot serve ends the socket (the program waits for no answer that never comes)', () => {
+    // A length, then a body with no NUL-terminated fields: the handler cannot read it and exits.
+    const script = `const fs = require('node:fs'); fs.writeSync(3, '5\\nxxxxx'); try { console.log('read', fs.readSync(3, Buffer.alloc(16))); } catch (e) { console.log(e.code); }`;
+    const run = spawnSync(SPAWNER, ['--thin', process.execPath, '-e', script], { encoding: 'utf8', timeout: 10_000 });
+    expect(run.error).toBeUndefined();
+    expect(run.stdout).toMatch(/^(read 0|ECONNRESET)\n$/);
+  });
+
+  it('--thin: a client whose spawner is not there spawns the program itself', async () => {
+    const child = spawn(process.execPath, [join(ROOT, 'test/fixtures/inherited-runner.cjs')], { env: { ...process.env, MULTUS_SPAWNER_FD: '9' }, stdio: ['pipe', 'pipe', 'inherit'] });
+    const out: Buffer[] = [];
+    child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
+    child.stdin.end(JSON.stringify(sh('cat /proc/$PPID/comm')));
+    await new Promise((resolve) => child.on('close', resolve));
+    expect(JSON.parse(Buffer.concat(out).toString())).toMatchObject({ ok: true, stdout: expect.stringMatching(/^node/) as unknown });
+  });
+
   it('without a spawner at the socket, plugins are spawned here: slower, not broken', async () => {
     const outcome = await spawnerRunner(join(dir, 'nobody.sock'))(sh('echo fallback'), performance.now());
     expect(outcome).toMatchObject({ ok: true, stdout: 'fallback\n' });
