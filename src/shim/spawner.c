@@ -398,14 +398,23 @@ static int serve_thin(char **program) {
         pid_t handler = fork();
         if (handler == 0) {
             /* A handler left running (its client gone) must not hold the runtime's pipes open. */
-            int null = open("/dev/null", O_RDWR);
+            int null = open("/dev/null", O_RDWR | O_CLOEXEC);
             if (null >= 0) {
                 dup2(null, 0);
                 dup2(null, 1);
                 dup2(null, 2);
+                if (null > 2) close(null);
             }
             handle(pair[0]);
         }
+        /* The handler's end, or the program's exit meanwhile (a crash): then the run is the
+         * handler's alone, as when the daemon's client goes away, and the runtime waits no longer. */
+        int handler_done = handler < 0 ? -1 : (int)syscall(SYS_pidfd_open, handler, 0);
+        struct pollfd waits[2] = {{.fd = handler_done, .events = POLLIN}, {.fd = exited, .events = POLLIN}};
+        while (handler_done >= 0 && poll(waits, 2, -1) < 0 && errno == EINTR) {
+        }
+        if (handler_done >= 0) close(handler_done);
+        if (waits[0].revents == 0 && waits[1].revents != 0) break;
         int handled = 0;
         while (handler > 0 && waitpid(handler, &handled, 0) < 0 && errno == EINTR) {
         }

@@ -167,6 +167,18 @@ describe('multus-spawner', () => {
     expect(run.stdout).toMatch(/^(read 0|ECONNRESET)\n$/);
   });
 
+  it('--thin: a program that dies while its plugin runs does not keep the runtime waiting; the plugin runs to its end', async () => {
+    const done = join(dir, 'thin-orphan.done');
+    const request = spawnRequest(sh(`sleep 2; echo > ${done}`)).toString('base64');
+    const script = `require('node:fs').writeSync(3, Buffer.from(process.env.REQUEST, 'base64')); setTimeout(() => process.kill(process.pid, 'SIGKILL'), 300);`;
+    // Its stdout is a pipe: the call returns only once nothing holds it open.
+    const run = spawnSync(SPAWNER, ['--thin', process.execPath, '-e', script], { encoding: 'utf8', env: { ...process.env, REQUEST: request }, timeout: 10_000 });
+    expect(run.error).toBeUndefined();
+    expect(run.signal).toBe('SIGKILL');
+    expect(existsSync(done)).toBe(false);
+    await pollUntil(() => existsSync(done), { timeoutMs: 5000, everyMs: 20, timedOut: () => new Error('the plugin was stopped when its client died') });
+  });
+
   it('--thin: a client whose spawner is not there spawns the program itself', async () => {
     const child = spawn(process.execPath, [join(ROOT, 'test/fixtures/inherited-runner.cjs')], { env: { ...process.env, MULTUS_SPAWNER_FD: '9' }, stdio: ['pipe', 'pipe', 'inherit'] });
     const out: Buffer[] = [];
