@@ -35,12 +35,14 @@ if (out === undefined || out === '' || entries.length === 0) {
  * Built-ins taken on the first call of one of their functions rather than when a chunk is
  * evaluated, each for a thin ADD or DEL that calls none of its functions: fs/promises's module
  * loads readline and the REPL's history (3-5 ms of a thin call here); child_process (with dgram)
- * is only the fallback when the thin plugin has no spawner. Their exports are plain functions
- * (wrapped; so child_process's `ChildProcess` class is for types only) and constants (read at
- * once, if anything imports them); a default import is a proxy that reads the built-in's
- * properties when they are used.
+ * is only the fallback when the thin plugin has no spawner; net (with the streams under it, 5-10
+ * ms) only serves the daemon's sockets and two IPv6 helpers of an ADD. Their exports are
+ * functions and classes (wrapped: a call or `new` reaches the built-in's own, but the wrapper
+ * has none of its properties and `instanceof` it fails) and constants (read at once, if anything
+ * imports them); a default import is a proxy that reads the built-in's properties when they are
+ * used.
  */
-const TAKEN_ON_FIRST_CALL = new Set(['node:fs/promises', 'node:child_process']);
+const TAKEN_ON_FIRST_CALL = new Set(['node:fs/promises', 'node:child_process', 'node:net']);
 
 /** The module that stands for built-in `specifier`: its exports, each read from the built-in on its own. */
 async function builtinModule(specifier) {
@@ -51,7 +53,7 @@ async function builtinModule(specifier) {
   // export no chunk imports, and with it the read.
   const value = (name, i) =>
     onFirstCall && typeof builtin[name] === 'function'
-      ? `const $${i} = (...args) => $builtin()[${JSON.stringify(name)}](...args);`
+      ? `const $${i} = function (...args) { const own = $builtin()[${JSON.stringify(name)}]; return new.target === undefined ? own.apply(this, args) : Reflect.construct(own, args); };`
       : `const $${i} = /* @__PURE__ */ $read(${JSON.stringify(name)});`;
   return [
     onFirstCall

@@ -1,4 +1,4 @@
-import { isIPv4 } from 'node:net';
+import { isIPv4 } from '../util/ip-address.js';
 import type { Delegate } from '../cni/delegate.js';
 import type { CniResult, CniRoute } from '../cni/result.js';
 import { isDefaultRoute, routeFamily } from '../cni/routes.js';

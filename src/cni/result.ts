@@ -4,7 +4,7 @@
  * whatever version the runtime asked for, following libcni's conversion behaviour.
  */
 
-import { isIP, isIPv4, isIPv6 } from 'node:net';
+import { isIP, isIPv4, isIPv6 } from '../util/ip-address.js';
 import { CNI_ERR, CniError } from '../errors.js';
 import { isJsonObject } from './types.js';
 import { describeJson, describeJsonNumber } from '../util/describe-json.js';

@@ -1,4 +1,4 @@
-import { isIP } from 'node:net';
+import { isIP } from '../util/ip-address.js';
 import type { CniRoute } from './result.js';
 
 /**

@@ -5,7 +5,8 @@
  * byte-for-byte like upstream so consumers parsing (or diffing) the annotation see no change.
  */
 
-import { SocketAddress, isIP, isIPv4 } from 'node:net';
+import { SocketAddress } from 'node:net';
+import { isIP, isIPv4 } from '../util/ip-address.js';
 import { copyDns, type CniDns, type CniIpConfig, type CniResult, type CniRoute } from '../cni/result.js';
 import { isDefaultRoute } from '../cni/routes.js';
 

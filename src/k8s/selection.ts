@@ -7,7 +7,8 @@
  * "invalid and ignored" is not followed). Namespace isolation is the caller's job.
  */
 
-import { BlockList, isIP, isIPv4, isIPv6 } from 'node:net';
+import { BlockList } from 'node:net';
+import { isIP, isIPv4, isIPv6 } from '../util/ip-address.js';
 import { CNI_ERR, CniError } from '../errors.js';
 import { isJsonObject } from '../cni/types.js';
 import { describeJson, describeJsonNumber, truncate } from '../util/describe-json.js';
@@ -136,12 +137,17 @@ const BURSTS = [
 ] as const;
 
 /** IPv4-mapped IPv6 addresses count as IPv4 (Go's `To4() != nil`). */
-const V4_MAPPED = new BlockList();
-V4_MAPPED.addSubnet('::ffff:0:0', 96, 'ipv6');
+let v4Mapped: BlockList | undefined;
 
 function isV4Gateway(ip: string): boolean {
   if (isIPv4(ip)) return true;
-  return isIPv6(ip) && V4_MAPPED.check(ip, 'ipv6');
+  if (!isIPv6(ip)) return false;
+  // Made on first use: node:net is loaded only then (src/bundle.mjs).
+  if (v4Mapped === undefined) {
+    v4Mapped = new BlockList();
+    v4Mapped.addSubnet('::ffff:0:0', 96, 'ipv6');
+  }
+  return v4Mapped.check(ip, 'ipv6');
 }
 
 /** Throws the error for one element; `what` says what is wrong. */
