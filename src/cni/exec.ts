@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { CNI_ERR, type CniErrorBody } from '../errors.js';
+import { monotonicMs } from '../util/clock.js';
 import type { DelegateOutcome, DelegateTask, NetnsIpTask } from '../workers/protocol.js';
 
 /** A plugin printing more than this is broken; cap memory rather than trust it. */
@@ -71,12 +72,12 @@ function errorFromOutput(stdout: string, stderr: string, exitCode: number | null
  * timeout. Never throws.
  */
 export async function execPlugin(task: DelegateTask, run: ProcessRunner = spawnHere): Promise<DelegateOutcome> {
-  const started = performance.now();
+  const started = monotonicMs();
   let path: string;
   try {
     path = findPlugin(task.pluginType, task.binDirs, task.chrootDir);
   } catch (err) {
-    const timing = { startedAtMs: performance.timeOrigin + started, durationMs: performance.now() - started };
+    const timing = { startedAtMs: started, durationMs: monotonicMs() - started };
     if (err instanceof PluginLookupError) return { ok: false, error: err.body, stderr: '', ...timing, timedOut: false, ran: false, pluginNotFound: true };
     return { ok: false, error: { code: CNI_ERR.INTERNAL, msg: String(err) }, stderr: '', ...timing, timedOut: false, ran: false };
   }
@@ -86,7 +87,7 @@ export async function execPlugin(task: DelegateTask, run: ProcessRunner = spawnH
 /** `nsenter --net=<netns> ip <args>`: route changes inside a pod's namespace. */
 export function execNetnsIp(task: NetnsIpTask, run: ProcessRunner = spawnHere): Promise<DelegateOutcome> {
   const command = chrooted(task.chrootDir, 'nsenter', [`--net=${task.netns}`, 'ip', ...task.args]);
-  return run({ ...command, env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' }, stdin: '', timeoutMs: task.timeoutMs, label: `ip ${task.args.join(' ')}` }, performance.now());
+  return run({ ...command, env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' }, stdin: '', timeoutMs: task.timeoutMs, label: `ip ${task.args.join(' ')}` }, monotonicMs());
 }
 
 /**
@@ -131,9 +132,9 @@ export interface ProcessEnd {
   overflow: boolean;
 }
 
-/** The outcome of a run that started; `started` is its performance.now() at the start. */
+/** The outcome of a run that started; `started` is its monotonicMs() at the start. */
 export function judgeRun(spec: ProcessSpec, end: ProcessEnd, started: number): DelegateOutcome {
-  const timing = { startedAtMs: performance.timeOrigin + started, durationMs: performance.now() - started };
+  const timing = { startedAtMs: started, durationMs: monotonicMs() - started };
   const { label, timeoutMs } = spec;
   if (end.timedOut) return { ok: false, error: { code: CNI_ERR.TRY_AGAIN_LATER, msg: `${label} timed out after ${timeoutMs} ms and was killed` }, stderr: end.stderr, ...timing, timedOut: true, ran: true };
   if (end.overflow) return { ok: false, error: { code: CNI_ERR.INTERNAL, msg: `${label} printed more than ${MAX_OUTPUT_BYTES} bytes and was killed` }, stderr: end.stderr, ...timing, timedOut: false, ran: true };
@@ -143,7 +144,7 @@ export function judgeRun(spec: ProcessSpec, end: ProcessEnd, started: number): D
 
 /** The outcome of a program that could not be started at all (`why` like Node's "spawn x ENOENT"). */
 export function notStarted(spec: ProcessSpec, why: string, started: number): DelegateOutcome {
-  return { ok: false, error: { code: CNI_ERR.INTERNAL, msg: `cannot run ${spec.label} (${spec.path}): ${why}` }, stderr: '', startedAtMs: performance.timeOrigin + started, durationMs: performance.now() - started, timedOut: false, ran: false };
+  return { ok: false, error: { code: CNI_ERR.INTERNAL, msg: `cannot run ${spec.label} (${spec.path}): ${why}` }, stderr: '', startedAtMs: started, durationMs: monotonicMs() - started, timedOut: false, ran: false };
 }
 
 /** Starts a program and reports how it ended: through the spawner, or spawned from this thread. */

@@ -2,6 +2,7 @@ import { readSync, writeSync } from 'node:fs';
 import { connect } from 'node:net';
 import { constants } from 'node:os';
 import { CNI_ERR } from '../errors.js';
+import { monotonicMs } from '../util/clock.js';
 import type { DelegateOutcome } from '../workers/protocol.js';
 import { judgeRun, notStarted, spawnHere, type ProcessRunner, type ProcessSpec } from './exec.js';
 
@@ -51,7 +52,7 @@ function outcomeOf(spec: ProcessSpec, answer: Answer, timedOut: boolean, started
 
 /** The spawner went away mid-run: the caller's failure, not the plugin's (retryable). */
 function lostSpawner(msg: string, started: number): DelegateOutcome {
-  return { ok: false, error: { code: CNI_ERR.TRY_AGAIN_LATER, msg }, stderr: '', startedAtMs: performance.timeOrigin + started, durationMs: performance.now() - started, timedOut: false, ran: true, daemonSide: true };
+  return { ok: false, error: { code: CNI_ERR.TRY_AGAIN_LATER, msg }, stderr: '', startedAtMs: started, durationMs: monotonicMs() - started, timedOut: false, ran: true, daemonSide: true };
 }
 
 /**

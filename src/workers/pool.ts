@@ -1,5 +1,6 @@
 import { Piscina } from 'piscina';
 import { CNI_ERR } from '../errors.js';
+import { monotonicMs } from '../util/clock.js';
 import type { DelegateOutcome, DelegateTask, NetnsIpTask, PoolWorkerData } from './protocol.js';
 
 /** Pool sizing, validated by config/env.ts. */
@@ -56,7 +57,7 @@ export function createDelegatePool(opts: PoolOptions, onError: (err: Error) => v
   pool.on('error', onError);
   /** Queue full, or the worker died: the task may not have run at all. Retryable (CNI 11). */
   async function submit(task: DelegateTask | NetnsIpTask, name: string, what: string): Promise<DelegateOutcome> {
-    const submittedAtMs = performance.timeOrigin + performance.now();
+    const submittedAtMs = monotonicMs();
     try {
       const outcome = await pool.run(task, { name });
       return { ...outcome, waitMs: Math.max(0, outcome.startedAtMs - submittedAtMs) };
@@ -66,7 +67,7 @@ export function createDelegatePool(opts: PoolOptions, onError: (err: Error) => v
         error: { code: CNI_ERR.TRY_AGAIN_LATER, msg: `delegate pool cannot run ${what}: ${(err as Error).message}` },
         stderr: '',
         startedAtMs: submittedAtMs,
-        durationMs: performance.timeOrigin + performance.now() - submittedAtMs,
+        durationMs: monotonicMs() - submittedAtMs,
         timedOut: false,
         ran: false,
         daemonSide: true,

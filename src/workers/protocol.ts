@@ -23,7 +23,7 @@ export interface DelegateTask {
 
 /** When a run started and how long it took; `waitMs` is added on the main thread by the pool. */
 interface RunTiming {
-  /** Wall-clock start in ms (`performance.timeOrigin + performance.now()`, comparable across threads). */
+  /** Start in ms on the system's monotonic clock (util/clock.ts: comparable across threads). */
   startedAtMs: number;
   durationMs: number;
   /** Time the task waited for a pool slot, ms. */

@@ -265,7 +265,7 @@ describe('thin plugin', () => {
     expect(existsSync(join(cniDir, 'thin-long-answer'))).toBe(false);
   });
 
-  it('an ADD (no kubeconfig) and its DEL load none of fs/promises, readline, child_process, net and streams: plugins start from the launcher\'s multus-spawner, built-ins without their ESM facades, IP checks without node:net', async () => {
+  it('an ADD (no kubeconfig) and its DEL load none of fs/promises, readline, child_process, net, streams and perf_hooks: plugins start from the launcher\'s multus-spawner, built-ins without their ESM facades, IP checks without node:net', async () => {
     const ns = host.netns();
     const loadedBy = async (command: 'ADD' | 'DEL'): Promise<string[]> => {
       const list = join(host.dir, `modules-${command}`);
@@ -281,7 +281,7 @@ describe('thin plugin', () => {
     expect(reservations(clusterIpam)).toEqual([]);
     for (const loaded of [add, del]) {
       // `import ... from 'node:fs'` alone would load the first two, through fs's `promises` getter.
-      expect(loaded.filter((m) => /fs\/promises|readline|child_process|^NativeModule (net|stream)$/.test(m))).toEqual([]);
+      expect(loaded.filter((m) => /fs\/promises|readline|child_process|^NativeModule (net|stream|perf_hooks)$/.test(m))).toEqual([]);
     }
   });
 

@@ -7,6 +7,7 @@ import { spawnHere, type ProcessRunner, type ProcessSpec } from '../../src/cni/e
 import { spawnRequest, spawnerRunner } from '../../src/cni/spawner-client.js';
 import type { DelegateOutcome } from '../../src/workers/protocol.js';
 import { pollUntil } from '../../src/util/poll.js';
+import { monotonicMs } from '../../src/util/clock.js';
 import { startSpawner, type Spawner } from '../../src/workers/spawner.js';
 import { ROOT } from '../helpers/paths.js';
 
@@ -58,34 +59,34 @@ const runners: Array<[string, () => ProcessRunner]> = [
 
 describe.each(runners)('starting a plugin, %s', (_name, runner) => {
   it('feeds stdin, passes the environment, and returns stdout on exit 0', async () => {
-    const outcome = await runner()(sh('cat; printf " $FOO"', { stdin: '{"cniVersion":"1.1.0"}', env: { FOO: 'bar' } }), performance.now());
+    const outcome = await runner()(sh('cat; printf " $FOO"', { stdin: '{"cniVersion":"1.1.0"}', env: { FOO: 'bar' } }), monotonicMs());
     expect(outcome).toMatchObject({ ok: true, stdout: '{"cniVersion":"1.1.0"} bar' });
   });
 
   it('turns a failing exit into the CNI error it printed, with its stderr', async () => {
-    const outcome = await runner()(sh('echo \'{"code":7,"msg":"bad config"}\'; echo oops >&2; exit 1'), performance.now());
+    const outcome = await runner()(sh('echo \'{"code":7,"msg":"bad config"}\'; echo oops >&2; exit 1'), monotonicMs());
     expect(outcome).toMatchObject({ ok: false, ran: true, timedOut: false, error: { code: 7, msg: 'bad config' }, stderr: 'oops\n' });
   });
 
   it('names the signal that killed it', async () => {
-    const outcome = await runner()(sh('kill -TERM $$'), performance.now());
+    const outcome = await runner()(sh('kill -TERM $$'), monotonicMs());
     expect(outcome).toMatchObject({ ok: false, error: { msg: expect.stringContaining('killed by SIGTERM') } });
   });
 
   it('kills the whole process group at the timeout, helpers it forked included', async () => {
     const pidFile = join(dir, `bg-${_name.length}`);
-    const outcome = await runner()(sh(`sleep 30 & echo $! > ${pidFile}; sleep 30`, { timeoutMs: 300 }), performance.now());
+    const outcome = await runner()(sh(`sleep 30 & echo $! > ${pidFile}; sleep 30`, { timeoutMs: 300 }), monotonicMs());
     expect(outcome).toMatchObject({ ok: false, timedOut: true, error: { code: 11, msg: 'plugin test timed out after 300 ms and was killed' } });
     await waitGone(Number(readFileSync(pidFile, 'utf8')));
   });
 
   it('kills a plugin that prints without end', async () => {
-    const outcome = await runner()(sh('exec cat /dev/zero'), performance.now());
+    const outcome = await runner()(sh('exec cat /dev/zero'), monotonicMs());
     expect(outcome).toMatchObject({ ok: false, error: { code: 999, msg: expect.stringContaining('printed more than') } });
   });
 
   it('reports a program that cannot start as not run', async () => {
-    const outcome = await runner()({ ...sh(''), path: '/nonexistent/plugin', args: [] }, performance.now());
+    const outcome = await runner()({ ...sh(''), path: '/nonexistent/plugin', args: [] }, monotonicMs());
     expect(outcome).toMatchObject({ ok: false, ran: false, error: { msg: 'cannot run plugin test (/nonexistent/plugin): spawn /nonexistent/plugin ENOENT' } });
   });
 });
@@ -93,7 +94,7 @@ describe.each(runners)('starting a plugin, %s', (_name, runner) => {
 describe('multus-spawner', () => {
   it('is the parent of the plugins it starts (their fork is its, not the daemon\'s)', async () => {
     expect(gone).toEqual([]);
-    const outcome = await spawnerRunner(spawner?.socketPath ?? '')(sh('cat /proc/$PPID/comm'), performance.now());
+    const outcome = await spawnerRunner(spawner?.socketPath ?? '')(sh('cat /proc/$PPID/comm'), monotonicMs());
     expect(outcome).toMatchObject({ ok: true, stdout: 'multus-spawner\n' });
   });
 
@@ -123,11 +124,11 @@ describe('multus-spawner', () => {
     add.write(spawnRequest(sh(`echo add-start >> ${log}; sleep 0.3; echo add-end >> ${log}`, { env })));
     await new Promise((r) => add.once('data', r));
     add.destroy();
-    const del = await spawnerRunner(spawner?.socketPath ?? '')(sh(`echo del >> ${log}`, { env }), performance.now());
+    const del = await spawnerRunner(spawner?.socketPath ?? '')(sh(`echo del >> ${log}`, { env }), monotonicMs());
     expect(del.ok).toBe(true);
     expect(readFileSync(log, 'utf8').split('\n')).toEqual(['add-start', 'add-end', 'del', '']);
     // Another container's run never waits for it.
-    const other = await spawnerRunner(spawner?.socketPath ?? '')(sh('echo other', { env: { CNI_CONTAINERID: `other-${process.pid}` } }), performance.now());
+    const other = await spawnerRunner(spawner?.socketPath ?? '')(sh('echo other', { env: { CNI_CONTAINERID: `other-${process.pid}` } }), monotonicMs());
     expect(other).toMatchObject({ ok: true, stdout: 'other\n' });
   });
 
@@ -135,16 +136,16 @@ describe('multus-spawner', () => {
     const env = { CNI_CONTAINERID: `waiting-${process.pid}` };
     const marker = join(dir, 'never.ran');
     const holding = join(dir, 'holding');
-    const holder = spawnerRunner(spawner?.socketPath ?? '')(sh(`echo > ${holding}; sleep 0.6`, { env }), performance.now());
+    const holder = spawnerRunner(spawner?.socketPath ?? '')(sh(`echo > ${holding}; sleep 0.6`, { env }), monotonicMs());
     await pollUntil(() => existsSync(holding), { timeoutMs: 5000, everyMs: 10, timedOut: () => new Error('the first run never started') });
-    const waiting = await spawnerRunner(spawner?.socketPath ?? '')(sh(`echo > ${marker}`, { env, timeoutMs: 200 }), performance.now());
+    const waiting = await spawnerRunner(spawner?.socketPath ?? '')(sh(`echo > ${marker}`, { env, timeoutMs: 200 }), monotonicMs());
     expect(waiting).toMatchObject({ ok: false, timedOut: true });
     expect((await holder).ok).toBe(true);
     expect(existsSync(marker)).toBe(false);
   });
 
   it('--thin: is the parent of the plugins its program asks for, and exits as that program did', async () => {
-    expect(await thinSpawnerRunner(sh('cat /proc/$PPID/comm'), performance.now())).toMatchObject({ ok: true, stdout: 'multus-spawner\n' });
+    expect(await thinSpawnerRunner(sh('cat /proc/$PPID/comm'), monotonicMs())).toMatchObject({ ok: true, stdout: 'multus-spawner\n' });
     const thin = (script: string): ReturnType<typeof spawnSync> => spawnSync(SPAWNER, ['--thin', '/bin/sh', '-c', script], { encoding: 'utf8' });
     expect(thin('echo "fd $MULTUS_SPAWNER_FD"; exit 3')).toMatchObject({ status: 3, stdout: 'fd 3\n' });
     expect(thin('kill -TERM $$')).toMatchObject({ status: null, signal: 'SIGTERM' });
@@ -189,7 +190,7 @@ describe('multus-spawner', () => {
   });
 
   it('without a spawner at the socket, plugins are spawned here: slower, not broken', async () => {
-    const outcome = await spawnerRunner(join(dir, 'nobody.sock'))(sh('echo fallback'), performance.now());
+    const outcome = await spawnerRunner(join(dir, 'nobody.sock'))(sh('echo fallback'), monotonicMs());
     expect(outcome).toMatchObject({ ok: true, stdout: 'fallback\n' });
   });
 
