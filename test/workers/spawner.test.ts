@@ -35,19 +35,21 @@ const alive = (pid: number): boolean => {
 };
 const waitGone = (pid: number): Promise<true> => pollUntil(() => !alive(pid), { timeoutMs: 5000, everyMs: 20, timedOut: () => new Error(`pid ${pid} still runs`) });
 
-/**
- * inheritedSpawnerRunner as the thin plugin uses it: in a Node process that `multus-spawner
- * --thin` started (test/fixtures/inherited-runner.cjs), one run per process.
- */
-const thinSpawnerRunner: ProcessRunner = (spec) =>
+const INHERITED_RUNNER = join(ROOT, 'test/fixtures/inherited-runner.cjs');
+
+/** Runs `spec` through inherited-runner.cjs (inheritedSpawnerRunner), started as `command` with `env` added; its outcome. */
+const fixtureRun = (command: string[], spec: ProcessSpec, env: Record<string, string> = {}): Promise<DelegateOutcome> =>
   new Promise<DelegateOutcome>((resolve, reject) => {
-    const child = spawn(SPAWNER, ['--thin', process.execPath, join(ROOT, 'test/fixtures/inherited-runner.cjs')], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const [file = '', ...args] = command;
+    const child = spawn(file, [...args, INHERITED_RUNNER], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'inherit'] });
     const out: Buffer[] = [];
     child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
     child.on('error', reject);
     child.on('close', (code) => (code === 0 ? resolve(JSON.parse(Buffer.concat(out).toString()) as DelegateOutcome) : reject(new Error(`inherited-runner.cjs exited ${String(code)}`))));
     child.stdin.end(JSON.stringify(spec));
   });
+/** inheritedSpawnerRunner as the thin plugin uses it: in a Node process that `multus-spawner --thin` started, one run per process. */
+const thinSpawnerRunner: ProcessRunner = (spec) => fixtureRun([SPAWNER, '--thin', process.execPath], spec);
 
 // Every way of starting a plugin must behave alike: the daemon uses its spawner, the thin plugin
 // the one its launcher starts it with, and both spawn from their own thread without one.
@@ -181,12 +183,8 @@ describe('multus-spawner', () => {
   });
 
   it('--thin: a client whose spawner is not there spawns the program itself', async () => {
-    const child = spawn(process.execPath, [join(ROOT, 'test/fixtures/inherited-runner.cjs')], { env: { ...process.env, MULTUS_SPAWNER_FD: '9' }, stdio: ['pipe', 'pipe', 'inherit'] });
-    const out: Buffer[] = [];
-    child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
-    child.stdin.end(JSON.stringify(sh('cat /proc/$PPID/comm')));
-    await new Promise((resolve) => child.on('close', resolve));
-    expect(JSON.parse(Buffer.concat(out).toString())).toMatchObject({ ok: true, stdout: expect.stringMatching(/^node/) as unknown });
+    const outcome = await fixtureRun([process.execPath], sh('cat /proc/$PPID/comm'), { MULTUS_SPAWNER_FD: '9' });
+    expect(outcome).toMatchObject({ ok: true, stdout: expect.stringMatching(/^node/) as unknown });
   });
 
   it('without a spawner at the socket, plugins are spawned here: slower, not broken', async () => {
