@@ -65,6 +65,7 @@ export async function benchThin(host: TestHost): Promise<ScopeOutput> {
     return value;
   };
   const version: number[] = [];
+  const upstreamVersion: number[] = [];
   let cluster: TestCluster | undefined;
   try {
     cluster = await startTestCluster(host, { binDir: DEBIAN_PLUGINS, logLevel: 'error' });
@@ -90,6 +91,7 @@ export async function benchThin(host: TestHost): Promise<ScopeOutput> {
     for (let i = 0; i < iterations; i++) {
       const ns = host.netns();
       await timed({ command: 'VERSION', stdin: '{"cniVersion":"1.0.0"}' }, multus, version);
+      if (upstreamThin !== '') await timed({ command: 'VERSION', stdin: '{"cniVersion":"1.0.0"}' }, upstreamThin, upstreamVersion);
       for (const [k, n] of EXTRAS.entries()) {
         const s = samples[k];
         const args = pods[k]?.[i];
@@ -124,9 +126,10 @@ export async function benchThin(host: TestHost): Promise<ScopeOutput> {
     return { extraNetworks: n, ...f, thinAddOverheadP50Ms: f.thinAdd.p50 - f.floorAdd.p50, thickAddOverheadP50Ms: f.thickAdd.p50 - f.floorAdd.p50, cpuPerCallMs, ...upstream };
   });
   const versionSummary = summarize(version);
+  const upstreamVersionSummary = summarize(upstreamVersion);
   const three = (s: Summary): string => `${fixed(s.p50, 1)}/${fixed(s.p90, 1)}`;
   return {
-    figures: { iterations, thinVersion: versionSummary, variants: figures },
+    figures: { iterations, thinVersion: versionSummary, ...(upstreamThin === '' ? {} : { upstreamThinVersion: upstreamVersionSummary }), variants: figures },
     tables: [
       {
         title: `thin vs thick, per CNI call: latency ms p50/p90; overhead = p50 − floor p50; thin VERSION (Node start-up alone) p50 ${fixed(versionSummary.p50, 1)} ms`,
@@ -150,7 +153,7 @@ export async function benchThin(host: TestHost): Promise<ScopeOutput> {
         ? []
         : [
             {
-              title: `upstream's thin plugin (${upstreamThin}) on the same calls, ms p50/p90; overhead = p50 − floor p50`,
+              title: `upstream's thin plugin (${upstreamThin}) on the same calls, ms p50/p90; overhead = p50 − floor p50; VERSION (each one's start-up alone) p50 upstream ${fixed(upstreamVersionSummary.p50, 1)} ms, ours ${fixed(versionSummary.p50, 1)} ms`,
               columns: ['extra nets', 'floor ADD', 'upstream thin ADD', 'ours thin ADD', 'upstream overhead', 'ours overhead', 'floor DEL', 'upstream thin DEL', 'ours thin DEL', 'CPU ms/call upstream ADD, DEL', 'CPU ms/call ours ADD, DEL'],
               rows: figures.map((f) => [
                 String(f.extraNetworks),
