@@ -8,6 +8,8 @@
  * (`dist/<dir>/<file>`) above each sample, so a library's or Node's
  * time is charged to the module of ours that called it, and the self time by library
  * (client-node, pino, piscina, comlink, Node's fs, net and streams...). With `pods`, ms per pod.
+ * Frames in a bundle (the image layout's dist/app, the kube worker's and the thin plugin's
+ * bundles) are placed by the `// <path>` comment esbuild writes above each module it bundles.
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,6 +17,8 @@ import { join } from 'node:path';
 interface CallFrame {
   functionName: string;
   url: string;
+  /** 0-based, as V8 reports it. */
+  lineNumber: number;
 }
 interface ProfileNode {
   id: number;
@@ -27,24 +31,61 @@ interface Profile {
   timeDeltas: number[];
 }
 
-/**
- * Our modules: built files under dist/. The kube worker runs a bundle, whose source paths are
- * gone: its samples count as outside our code here, and as `kube-bundle` by their own frame.
- */
-function ownModule(url: string): string | undefined {
-  const m = /\/dist\/(?:app\/dist\/)?([a-z-]+\/[a-z0-9.-]+)\.js$/.exec(url);
-  return m?.[1];
+/** A bundle's modules: the 0-based line of each `// <path>` comment esbuild writes above one, in order. */
+type ModuleMarks = Array<{ line: number; path: string }>;
+const bundles = new Map<string, ModuleMarks>();
+
+function marksOf(url: string): ModuleMarks {
+  let marks = bundles.get(url);
+  if (marks !== undefined) return marks;
+  marks = [];
+  if (url.startsWith('file://')) {
+    try {
+      readFileSync(new URL(url), 'utf8')
+        .split('\n')
+        .forEach((text, line) => {
+          const m = /^\/\/ ((?:dist|src|node_modules)\/\S+\.[cm]?[jt]s)$/.exec(text);
+          if (m?.[1] !== undefined) marks?.push({ line, path: m[1] });
+        });
+    } catch {
+      // Gone since the profile was taken: no marks, the frame keeps its url.
+    }
+  }
+  bundles.set(url, marks);
+  return marks;
+}
+
+/** The source path of the module a frame is in: the bundle's mark above its line, or the url itself. */
+function sourcePath({ url, lineNumber }: CallFrame): string {
+  const marks = marksOf(url);
+  // The last mark at or above the frame's line (binary search: profiles have many samples).
+  let lo = 0;
+  let hi = marks.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if ((marks[mid]?.line ?? 0) <= lineNumber) lo = mid + 1;
+    else hi = mid;
+  }
+  return marks[lo - 1]?.path ?? url;
+}
+
+/** Our modules: built files under dist/, on their own or in a bundle (a dependency's dist/ is not ours). */
+function ownModule(frame: CallFrame): string | undefined {
+  const path = sourcePath(frame);
+  if (path.includes('node_modules/')) return undefined;
+  return /(?:^|\/)dist\/(?:app\/dist\/)?([a-z0-9-]+\/[a-z0-9.-]+)\.js$/.exec(path)?.[1];
 }
 
 /** What a sample's own frame is: a runtime pseudo-frame, a library, or a part of Node. */
-function library({ functionName, url }: CallFrame): string {
+function library(frame: CallFrame): string {
+  const { functionName, url } = frame;
   if (url === '') return functionName.startsWith('(') ? functionName : `(native) ${functionName}`;
-  for (const lib of ['@kubernetes/client-node', 'pino', 'piscina', 'comlink', 'prom-client', 'node-fetch', 'kube-bundle', 'thin-bundle']) {
-    if (url.includes(lib)) return lib;
-  }
+  const path = sourcePath(frame);
+  const dependency = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(path);
+  if (dependency?.[1] !== undefined) return dependency[1];
   const node = /^node:(?:internal\/)?([a-z_]+)/.exec(url);
   if (node !== null) return `node:${node[1] ?? ''}`;
-  return ownModule(url) ?? url.replace(/^.*node_modules\//, '');
+  return ownModule(frame) ?? path;
 }
 
 function addTo(map: Map<string, number>, key: string, ms: number): void {
@@ -60,7 +101,7 @@ function summarize(profile: Profile): { totalMs: number; byOwn: Map<string, numb
     const known = ownOf.get(id);
     if (known !== undefined) return known;
     const node = byId.get(id);
-    const own = node === undefined ? undefined : ownModule(node.callFrame.url);
+    const own = node === undefined ? undefined : ownModule(node.callFrame);
     const up = parent.get(id);
     const value = own ?? (up === undefined ? '(outside our code)' : nearestOwn(up));
     ownOf.set(id, value);
