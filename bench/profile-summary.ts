@@ -36,16 +36,16 @@ type ModuleMarks = Array<{ line: number; path: string }>;
 const bundles = new Map<string, ModuleMarks>();
 
 function marksOf(url: string): ModuleMarks {
-  let marks = bundles.get(url);
-  if (marks !== undefined) return marks;
-  marks = [];
+  const known = bundles.get(url);
+  if (known !== undefined) return known;
+  const marks: ModuleMarks = [];
   if (url.startsWith('file://')) {
     try {
       readFileSync(new URL(url), 'utf8')
         .split('\n')
         .forEach((text, line) => {
           const m = /^\/\/ ((?:dist|src|node_modules)\/\S+\.[cm]?[jt]s)$/.exec(text);
-          if (m?.[1] !== undefined) marks?.push({ line, path: m[1] });
+          if (m?.[1] !== undefined) marks.push({ line, path: m[1] });
         });
     } catch {
       // Gone since the profile was taken: no marks, the frame keeps its url.
@@ -69,9 +69,8 @@ function sourcePath({ url, lineNumber }: CallFrame): string {
   return marks[lo - 1]?.path ?? url;
 }
 
-/** Our modules: built files under dist/, on their own or in a bundle (a dependency's dist/ is not ours). */
-function ownModule(frame: CallFrame): string | undefined {
-  const path = sourcePath(frame);
+/** Our module at a source path: a built file under dist/, on its own or in a bundle (a dependency's dist/ is not ours). */
+function ownModule(path: string): string | undefined {
   if (path.includes('node_modules/')) return undefined;
   return /(?:^|\/)dist\/(?:app\/dist\/)?([a-z0-9-]+\/[a-z0-9.-]+)\.js$/.exec(path)?.[1];
 }
@@ -85,7 +84,7 @@ function library(frame: CallFrame): string {
   if (dependency?.[1] !== undefined) return dependency[1];
   const node = /^node:(?:internal\/)?([a-z_]+)/.exec(url);
   if (node !== null) return `node:${node[1] ?? ''}`;
-  return ownModule(frame) ?? path;
+  return ownModule(path) ?? path;
 }
 
 function addTo(map: Map<string, number>, key: string, ms: number): void {
@@ -101,7 +100,7 @@ function summarize(profile: Profile): { totalMs: number; byOwn: Map<string, numb
     const known = ownOf.get(id);
     if (known !== undefined) return known;
     const node = byId.get(id);
-    const own = node === undefined ? undefined : ownModule(node.callFrame);
+    const own = node === undefined ? undefined : ownModule(sourcePath(node.callFrame));
     const up = parent.get(id);
     const value = own ?? (up === undefined ? '(outside our code)' : nearestOwn(up));
     ownOf.set(id, value);
